@@ -1,0 +1,54 @@
+"""kittygrad-core: tensors, the lock-based autograd engine and the op registry.
+
+Core holds no op of its own: ops come from plugins (``kittygrad-ops`` provides the standard ones),
+loaded from the ``kittygrad`` entry-point group when this package is imported.
+"""
+import sys as _sys
+
+from . import _tracing
+from ._creation import (arange, empty, empty_like, eye, full, full_like, generator, manual_seed, ones,
+                        ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like)
+from ._dtypes import DEFAULT_DTYPE, double, float, float16, float32, float64, half
+from ._engine import AccumulateGrad, Node, unbroadcast
+from ._function import Function, FunctionCtx
+from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ._op import Conformance, Op
+from ._plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, PluginWarning
+from ._registry import MissingOpError, OpRegistry, install_operator_stubs, missing_op_error
+from ._tensor import Tensor, tensor
+from .hookspecs import hookimpl, hookspec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccumulateGrad", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
+    "MissingOpError", "Node", "Op", "OpRegistry", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
+    "arange", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
+    "float64", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "is_grad_enabled",
+    "manual_seed", "no_grad", "ones", "ones_like", "plugins", "rand", "rand_like", "randn", "randn_like",
+    "registry", "set_grad_enabled", "start_tracing", "stop_tracing", "tensor", "unbroadcast", "zeros",
+    "zeros_like",
+]
+
+#: The registry of every op; plugins fill it, ``register``/``unregister`` change it at runtime.
+registry = OpRegistry(_sys.modules[__name__], Tensor)
+install_operator_stubs(Tensor)
+#: The plugin host: its pluggy ``manager`` and what each loaded plugin provided.
+plugins = PluginHost(registry)
+
+
+def start_tracing(tracer=None) -> None:
+    """Reports every op call to ``tracer(op, inputs, output)``, or to the ``kittygrad_trace_op`` hook."""
+    _tracing.start_tracing(plugins.trace_hook if tracer is None else tracer)
+
+
+def stop_tracing(tracer=None) -> None:
+    """Undoes the matching :func:`start_tracing`."""
+    _tracing.stop_tracing(plugins.trace_hook if tracer is None else tracer)
+
+
+def __getattr__(name: str):
+    raise missing_op_error(name, f"module 'kittygrad_core' has no attribute '{name}'")
+
+
+plugins.load_entry_points()

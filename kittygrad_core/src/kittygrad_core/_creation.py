@@ -1,0 +1,126 @@
+"""Tensor creation functions, with PyTorch's signatures."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._dtypes import DEFAULT_DTYPE, DTypeLike, resolve_dtype
+from ._tensor import Tensor, make_tensor
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Sets the seed of kittygrad's random number generator (used by ``rand``, ``randn``, ...)."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The NumPy generator behind kittygrad's random functions (reseeded by ``manual_seed``)."""
+    return _generator
+
+
+def _size(sizes: tuple) -> tuple[int, ...]:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    for n in sizes:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"size must be a sequence of ints, got an element of type {type(n).__name__}.")
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(sizes)}.")
+    return tuple(int(n) for n in sizes)
+
+
+def _make(data: np.ndarray, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
+    dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
+    return make_tensor(data.astype(dtype, copy=False), bool(requires_grad))
+
+
+def rand(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor of numbers drawn uniformly from ``[0, 1)``."""
+    return _make(_generator.random(_size(size)), dtype, requires_grad)
+
+
+def randn(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor of numbers drawn from the standard normal distribution."""
+    return _make(_generator.standard_normal(_size(size)), dtype, requires_grad)
+
+
+def ones(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor filled with ones."""
+    return _make(np.ones(_size(size)), dtype, requires_grad)
+
+
+def zeros(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor filled with zeros."""
+    return _make(np.zeros(_size(size)), dtype, requires_grad)
+
+
+def empty(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor of uninitialised data."""
+    dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
+    return make_tensor(np.empty(_size(size), dtype), bool(requires_grad))
+
+
+def full(size: Sequence[int], fill_value: float, *, dtype: DTypeLike | None = None,
+         requires_grad: bool = False) -> Tensor:
+    """Returns a tensor of shape ``size`` filled with ``fill_value``."""
+    return _make(np.full(_size((size,)), fill_value, dtype=np.float64), dtype, requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, *, dtype: DTypeLike | None = None,
+           requires_grad: bool = False) -> Tensor:
+    """Returns a 1-D tensor of values from ``start`` to ``end`` (exclusive) taken with ``step``."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero.")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange(): upper bound and larger bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step}).")
+    return _make(np.arange(start, end, step, dtype=np.float64), dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: DTypeLike | None = None,
+        requires_grad: bool = False) -> Tensor:
+    """Returns a 2-D tensor with ones on the diagonal and zeros elsewhere."""
+    return _make(np.eye(*_size((n,) if m is None else (n, m))), dtype, requires_grad)
+
+
+def _like(fill: Any, input: Tensor, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"expected a Tensor as input, got {type(input).__name__}.")
+    return fill(input.shape, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns ``rand`` with the shape (and, by default, dtype) of ``input``."""
+    return _like(rand, input, dtype, requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns ``randn`` with the shape (and, by default, dtype) of ``input``."""
+    return _like(randn, input, dtype, requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns ``ones`` with the shape (and, by default, dtype) of ``input``."""
+    return _like(ones, input, dtype, requires_grad)
+
+
+def zeros_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns ``zeros`` with the shape (and, by default, dtype) of ``input``."""
+    return _like(zeros, input, dtype, requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns ``empty`` with the shape (and, by default, dtype) of ``input``."""
+    return _like(empty, input, dtype, requires_grad)
+
+
+def full_like(input: Tensor, fill_value: float, *, dtype: DTypeLike | None = None,
+              requires_grad: bool = False) -> Tensor:
+    """Returns ``full`` with the shape (and, by default, dtype) of ``input``."""
+    return _like(lambda size, **kw: full(size, fill_value, **kw), input, dtype, requires_grad)

@@ -1,0 +1,195 @@
+"""The op call path: operands in, output tensor (and backward node) out.
+
+This is the hot path. Bindings call ``apply`` / ``apply_inplace`` directly with the op class and a
+tuple of operands; nothing here inspects signatures or calls plugin hooks.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _tracing
+from ._dtypes import DEFAULT_DTYPE, result_dtype
+from ._engine import CONSUMED, accumulator
+from ._grad_mode import GRAD_ENABLED
+from ._tensor import Tensor, make_tensor
+
+EMPTY: dict = {}
+NUMBERS = (int, float, bool)
+OPERAND_TYPES = (Tensor, int, float, bool, np.ndarray, np.generic)
+_AxisError = np.exceptions.AxisError
+
+
+def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
+    """Runs ``op`` on ``operands`` and records a backward node when a gradient can flow."""
+    arrays, requires_grad = _arrays(op, operands)
+    node = op.__new__(op)
+    out = _forward(op, node, operands, arrays, args, kwargs)
+    if requires_grad and op.differentiable and GRAD_ENABLED.get():
+        result = make_tensor(out, True, node)
+        if op.view:
+            _share(result, operands[0])
+        _link(op, node, operands, out)
+        if op.saves or op.saves_output:
+            node._saved = _versions(op, operands, result, ())
+    else:
+        result = make_tensor(out)
+        if op.view:
+            _share(result, operands[0])
+    if _tracing.TRACERS:
+        _tracing.notify(op, operands, result)
+    return result
+
+
+def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
+    """Runs ``op`` and writes its output into the first operand, bumping its version."""
+    target = operands[0]
+    grad_mode = GRAD_ENABLED.get()
+    if grad_mode and target._requires_grad and target._grad_fn is None:
+        raise RuntimeError(f"{op.name}(): a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    if not target._data.flags.writeable:
+        raise RuntimeError(f"{op.name}(): the inplace operation cannot be applied to a read-only tensor.")
+    arrays, requires_grad = _arrays(op, operands, inplace=True)
+    record = requires_grad and grad_mode and op.differentiable
+    copied: tuple = ()
+    if record and op.saves:
+        # backward must see the inputs as they were, not as this op leaves them
+        copied = tuple(i for i in op.saves
+                       if isinstance(arrays[i], np.ndarray) and np.may_share_memory(arrays[i], target._data))
+        for i in copied:
+            arrays[i] = arrays[i].copy()
+    node = op.__new__(op)
+    out = _forward(op, node, operands, arrays, args, kwargs)
+    if out.shape != target._data.shape:
+        raise RuntimeError(f"{op.name}(): output with shape {target._data.shape} doesn't match the "
+                           f"broadcast shape {out.shape}.")
+    if out.dtype != target._data.dtype:
+        raise RuntimeError(f"{op.name}(): output with dtype '{target._data.dtype}' doesn't match the "
+                           f"broadcast dtype '{out.dtype}'.")
+    if out is not target._data:
+        np.copyto(target._data, out)
+    if record:
+        _link(op, node, operands, out)
+        target._version[0] += 1
+        node._saved = _versions(op, operands, target, copied) if (op.saves or op.saves_output) else ()
+        target._grad_fn = node
+        target._requires_grad = True
+        if target._retains_grad:
+            node._retain(target)
+    else:
+        target._version[0] += 1
+    if _tracing.TRACERS:
+        _tracing.notify(op, operands, target)
+    return target
+
+
+def _arrays(op: type, operands: tuple, inplace: bool = False) -> tuple[list, bool]:
+    arrays = []
+    requires_grad = False
+    for x in operands:
+        if isinstance(x, Tensor):
+            arrays.append(x._data)
+            if x._requires_grad:
+                requires_grad = True
+        else:
+            arrays.append(_coerce(op, x, len(arrays)))
+    if op.broadcast and len(arrays) > 1:
+        _align(op, arrays, operands)
+    return arrays, requires_grad
+
+
+def _coerce(op: type, value: Any, index: int) -> Any:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{op.name}(): argument {index} is a NumPy array of dtype '{value.dtype}'; "
+                            "expected a numeric array.")
+        return value if value.dtype.kind == "f" or op.broadcast else value.astype(DEFAULT_DTYPE)
+    if op.broadcast:
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return value.item()  # torch treats NumPy scalars as Python numbers
+        if isinstance(value, NUMBERS):
+            return value
+    raise TypeError(f"{op.name}(): argument {index} must be a Tensor"
+                    f"{', a number' if op.broadcast else ''} or a NumPy array, "
+                    f"not {type(value).__name__}.")
+
+
+def _align(op: type, arrays: list, operands: tuple) -> None:
+    """Applies torch's dtype promotion and checks that shapes broadcast, in place on ``arrays``."""
+    typed = [a for a in arrays if isinstance(a, np.ndarray)]
+    if not typed:
+        raise TypeError(f"{op.name}(): at least one operand must be a Tensor.")
+    first = typed[0]
+    if all(a.dtype == first.dtype for a in typed) and first.dtype.kind == "f":
+        dtype = first.dtype
+    else:
+        floats = [(a.dtype, a.ndim) for a in typed if a.dtype.kind == "f"]
+        dtype = result_dtype(floats) if floats else DEFAULT_DTYPE
+        for i, a in enumerate(arrays):
+            if isinstance(a, np.ndarray) and a.dtype != dtype:
+                arrays[i] = a.astype(dtype)
+    shape = first.shape
+    if any(a.shape != shape for a in typed):
+        try:
+            np.broadcast_shapes(*(a.shape for a in typed))
+        except ValueError:
+            raise RuntimeError(f"{op.name}(): shapes {_shapes(operands)} cannot be broadcast "
+                               "together.") from None
+
+
+def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kwargs: dict) -> np.ndarray:
+    try:
+        out = node.forward(np, *arrays, *args, **kwargs)
+    except _AxisError as error:
+        raise IndexError(f"{op.name}(): {error} (input shapes {_shapes(operands)})") from None
+    except ValueError as error:
+        raise RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
+                           f"dtypes {_dtypes(operands)})") from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    return out
+
+
+def _link(op: type, node: Any, operands: tuple, out: np.ndarray) -> None:
+    nexts = []
+    differentiable = op.differentiable
+    for i, x in enumerate(operands):
+        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):
+            fn = x._grad_fn
+            if fn is None:
+                fn = accumulator(x)
+            elif fn._lock != CONSUMED:  # a consumed node stays consumed: reaching it raises
+                fn._lock += 1
+            nexts.append(fn)
+        else:
+            nexts.append(None)
+    node.next_functions = tuple(nexts)
+    node._lock = 0
+    node._grad = None
+    node._shape = out.shape
+    node._dtype = out.dtype
+    node._saved = ()
+    node._retained = None
+
+
+def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
+    saved = [(operands[i]._version, operands[i]._version[0]) for i in op.saves
+             if i not in skip and isinstance(operands[i], Tensor)]
+    if op.saves_output:
+        saved.append((output._version, output._version[0]))
+    return tuple(saved)
+
+
+def _share(view: Tensor, base: Tensor) -> None:
+    view._version = base._version
+    view._base = base if base._base is None else base._base
+
+
+def _shapes(operands: tuple) -> str:
+    return ", ".join(str(getattr(x, "shape", type(x).__name__)) for x in operands)
+
+
+def _dtypes(operands: tuple) -> str:
+    return ", ".join(str(getattr(x, "dtype", type(x).__name__)) for x in operands)

@@ -1,0 +1,74 @@
+"""Floating dtypes of kittygrad and the rules that turn user input into them."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+float16 = half = np.float16
+float32 = float = np.float32  # noqa: A001 - torch spells it this way
+float64 = double = np.float64
+
+SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+DEFAULT_DTYPE = np.dtype(np.float32)
+
+DTypeLike = Any  # np.float32, np.dtype('float32'), 'float32', ...
+
+
+def resolve_dtype(dtype: DTypeLike) -> np.dtype:
+    """Return the ``np.dtype`` for ``dtype``; raise ``TypeError`` if kittygrad does not support it."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"Data type {dtype!r} is not understood.") from None
+    if resolved not in SUPPORTED_DTYPES:
+        raise TypeError(f"Data type '{resolved.name}' is not supported. "
+                        "Supported: float16 (half), float32 (float), float64 (double).")
+    return resolved
+
+
+def as_float_array(data: Any, dtype: DTypeLike | None = None) -> np.ndarray:
+    """Convert tensor-constructor input to a fresh floating array, as ``kitty.tensor`` does.
+
+    Python numbers, bools and nested lists become the default dtype (torch's rule for Python floats,
+    the original kittygrad's for ints); a NumPy array keeps a supported float dtype, and any other NumPy
+    dtype is converted with a ``UserWarning``.
+    """
+    if dtype is not None:
+        dtype = resolve_dtype(dtype)
+    if isinstance(data, np.ndarray):
+        if dtype is None:
+            if data.dtype in SUPPORTED_DTYPES:
+                dtype = data.dtype
+            else:
+                _check_numeric(data.dtype, data)
+                warnings.warn("Passed NumPy array has an unsupported data type "
+                              f"'{data.dtype}'. Created a copy based on '{DEFAULT_DTYPE}' dtype.",
+                              UserWarning, stacklevel=3)
+                dtype = DEFAULT_DTYPE
+        _check_numeric(data.dtype, data)
+        return np.array(data, dtype=dtype)
+    if isinstance(data, np.generic):
+        return as_float_array(np.asarray(data), dtype)
+    try:
+        array = np.array(data)
+    except ValueError as error:  # ragged nesting
+        raise ValueError(f"kitty.tensor(): could not build a tensor from {type(data).__name__} "
+                         f"data: {error}") from None
+    _check_numeric(array.dtype, data)
+    return array.astype(DEFAULT_DTYPE if dtype is None else dtype)
+
+
+def _check_numeric(dtype: np.dtype, data: Any) -> None:
+    if dtype.kind not in "biuf":
+        raise TypeError(f"kitty.tensor(): cannot build a tensor from data of type "
+                        f"{type(data).__name__} with elements of dtype '{dtype}'; "
+                        "expected numbers, bools, nested lists of them, or a numeric NumPy array.")
+
+
+def result_dtype(dtypes_and_ndims: list[tuple[np.dtype, int]]) -> np.dtype:
+    """The dtype torch gives an elementwise op on tensors: dimensioned tensors outrank 0-d ones."""
+    dimensioned = [dt for dt, nd in dtypes_and_ndims if nd > 0]
+    pool = dimensioned or [dt for dt, _ in dtypes_and_ndims]
+    return np.result_type(*pool)

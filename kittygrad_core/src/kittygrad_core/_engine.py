@@ -1,0 +1,236 @@
+"""The lock-based backward engine.
+
+Every node counts, in ``_lock``, the recorded operations that consumed its output. Gradients arriving at
+a node accumulate until its lock reaches zero; only then does the node run and pass gradients on. This
+replaces a topological sort, and the lock values expose misuse: a backward from the middle of a graph,
+outputs still awaiting their backward, a second backward through nodes already consumed (lock -1).
+The traversal uses an explicit stack, so graph depth is bounded by memory, not by the recursion limit.
+"""
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import Any
+
+import numpy as np
+
+CONSUMED = -1
+
+
+class Node:
+    """A node of the backward graph: one recorded operation waiting for its output's gradient."""
+
+    __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_saved", "_retained")
+
+    name: str = "node"
+    distribution: str | None = None
+    broadcast: bool = False
+
+    def backward(self, xp: Any, grad: np.ndarray) -> tuple:
+        """Returns one gradient (or ``None``) per input, given the gradient of the output."""
+        raise NotImplementedError
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """Which inputs of the recorded operation need a gradient."""
+        return tuple(fn is not None for fn in self.next_functions)
+
+    def _retain(self, tensor: Any) -> None:
+        self._retained = (weakref.ref(tensor), tensor._version, tensor._version[0])
+
+    def _release(self) -> None:
+        """Drops whatever the forward saved; called once the node has run."""
+
+    def __format__(self, format_spec: str) -> str:
+        return f"<{type(self).__name__}>".__format__(format_spec)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    def _describe(self) -> str:
+        where = f" (registered by {self.distribution})" if self.distribution else ""
+        return f"{type(self).__name__} of op '{self.name}'{where}"
+
+
+class AccumulateGrad(Node):
+    """The backward node of a leaf tensor: adds incoming gradients to the leaf's ``.grad``."""
+
+    __slots__ = ("_variable",)
+    name = "AccumulateGrad"
+
+    def __init__(self, tensor: Any) -> None:
+        self.next_functions = ()
+        self._lock = 0
+        self._shape = tensor._data.shape
+        self._dtype = tensor._data.dtype
+        self._variable = weakref.ref(tensor)  # the leaf caches us; a strong ref would be a cycle
+
+    @property
+    def variable(self) -> Any:
+        """The leaf tensor whose gradient this node accumulates."""
+        return self._variable()
+
+    def accumulate(self, grad: np.ndarray) -> None:
+        tensor = self._variable()
+        if tensor is not None:
+            add_to_grad(tensor, grad)
+
+
+def accumulator(tensor: Any) -> AccumulateGrad:
+    """The (cached) ``AccumulateGrad`` node of a leaf tensor."""
+    acc = tensor._accumulator
+    if acc is None:
+        acc = tensor._accumulator = AccumulateGrad(tensor)
+    return acc
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sums ``grad`` over the dimensions that broadcasting added or stretched to reach its shape."""
+    lead = grad.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to {shape}")
+    if lead:
+        grad = grad.sum(axis=tuple(range(lead)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:
+        raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to {shape}")
+    return grad
+
+
+def backward(tensor: Any, gradient: Any = None) -> None:
+    """Backpropagates from ``tensor``; the engine behind ``Tensor.backward``."""
+    from ._tensor import Tensor
+
+    if not tensor._requires_grad:
+        raise RuntimeError("Tensor does not require grad and does not have a grad_fn.")
+    if gradient is None:
+        if tensor._data.size != 1:
+            raise RuntimeError("Grad can be implicitly created only for scalar outputs.")
+        grad = np.ones_like(tensor._data)
+    else:
+        if not isinstance(gradient, Tensor):
+            raise TypeError(f"backward(): gradient must be a Tensor, got {type(gradient).__name__}.")
+        if gradient.shape != tensor.shape:
+            raise RuntimeError(f"Initial gradient has data of a different size: {gradient.shape}, "
+                               f"expected {tensor.shape}.")
+        if gradient.dtype != tensor.dtype:
+            raise TypeError(f"Initial gradient has data of a different type: {gradient.dtype}, "
+                            f"expected {tensor.dtype}.")
+        grad = gradient._data
+
+    node = tensor._grad_fn
+    if node is None:
+        accumulator(tensor).accumulate(grad)
+        return
+    if node._lock == CONSUMED:
+        _second_backward()
+    if node._lock != 0:
+        warnings.warn("A .backward() call from the middle of the computational graph was noticed.",
+                      UserWarning, stacklevel=3)
+    node._lock = 1
+    if _run(node, grad):
+        warnings.warn("Backpropagation not completed. The computational graph "
+                      "has at least one more output for the .backward() call.", UserWarning, stacklevel=3)
+
+
+def _second_backward() -> None:
+    raise RuntimeError("Trying to backward through the graph a second time.")
+
+
+def _run(root: Node, root_grad: np.ndarray) -> bool:
+    """Runs the graph below ``root``; returns True if some node still waits for gradients."""
+    stack: list = [(root, root_grad)]
+    waiting: set = set()
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, grad = pop()
+        if type(node) is AccumulateGrad:
+            node.accumulate(grad)
+            continue
+        lock = node._lock
+        if lock <= 0:
+            _second_backward()
+        if node._grad is not None:
+            grad = node._grad + grad  # out of place: the first gradient was adopted, not copied
+        node._lock = lock = lock - 1
+        if lock:
+            node._grad = grad
+            waiting.add(node)
+            continue
+        node._grad = None
+        waiting.discard(node)
+
+        for counter, version in node._saved:
+            if counter[0] != version:
+                raise RuntimeError(
+                    "One of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: it is at version {counter[0]}; expected version {version} "
+                    f"instead. Raised by {node._describe()}.")
+        if node._retained is not None:
+            _fill_retained_grad(node._retained, grad)
+
+        grads = node.backward(np, grad)
+        node._lock = CONSUMED
+        node._release()
+
+        nexts = node.next_functions
+        if type(grads) is not tuple:
+            grads = (grads,)
+        if len(grads) != len(nexts):
+            raise RuntimeError(f"{node._describe()} returned {len(grads)} gradients for "
+                               f"{len(nexts)} inputs.")
+        for i, nxt in enumerate(nexts):
+            g = grads[i]
+            if nxt is None or g is None:
+                continue
+            if g.shape != nxt._shape or g.dtype != nxt._dtype:
+                g = _conform(node, i, g, nxt)
+            push((nxt, g))
+    return bool(waiting)
+
+
+def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
+    """Reduces a broadcast op's gradient to its input's shape and dtype; rejects anything else."""
+    if not isinstance(grad, (np.ndarray, np.generic)) or grad.dtype.kind != "f":
+        raise RuntimeError(f"{node._describe()} returned a gradient of type {type(grad).__name__} "
+                           f"(dtype {getattr(grad, 'dtype', None)}) for input {index}; expected a "
+                           f"floating array.")
+    if node.broadcast:
+        if grad.shape != target._shape:
+            try:
+                grad = unbroadcast(grad, target._shape)
+            except ValueError:
+                pass
+        if grad.dtype != target._dtype:
+            grad = grad.astype(target._dtype)
+    if grad.shape != target._shape:
+        raise RuntimeError(f"{node._describe()} returned a gradient of shape {grad.shape} for input "
+                           f"{index}, whose shape is {target._shape}.")
+    if grad.dtype != target._dtype:
+        raise RuntimeError(f"{node._describe()} returned a gradient of dtype {grad.dtype} for input "
+                           f"{index}, whose dtype is {target._dtype}.")
+    return np.asarray(grad)
+
+
+def _fill_retained_grad(retained: tuple, grad: np.ndarray) -> None:
+    ref, counter, version = retained
+    tensor = ref()
+    if tensor is None:
+        return
+    if counter[0] != version:
+        warnings.warn("An attempt to assign a gradient to a tensor with retains_grad=True "
+                      "and modified by inplace operation was noticed.", UserWarning, stacklevel=4)
+        return
+    add_to_grad(tensor, grad)
+
+
+def add_to_grad(tensor: Any, grad: np.ndarray) -> None:
+    """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival)."""
+    if tensor._grad is None:
+        from ._tensor import make_tensor
+        # A copy: the incoming array may be shared with other leaves or with the engine.
+        tensor._grad = make_tensor(np.array(grad, dtype=tensor._data.dtype))
+    else:
+        np.add(tensor._grad._data, grad, out=tensor._grad._data)

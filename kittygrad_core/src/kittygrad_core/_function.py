@@ -1,0 +1,214 @@
+"""Custom differentiable functions, in the original kittygrad's style and in PyTorch's."""
+from __future__ import annotations
+
+import inspect
+import warnings
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ._dispatch import _link
+from ._engine import Node
+from ._grad_mode import GRAD_ENABLED
+from ._op import Op
+from ._tensor import Tensor, make_tensor
+
+
+class FunctionCtx:
+    """The context of one call of a custom :class:`Function`.
+
+    ``saved_tensors`` is a list the original-style forward appends to (``save_for_backward`` fills it
+    in PyTorch's style); any other attribute is free-form. ``needs_input_grad`` says which inputs
+    need a gradient and ``out`` is the output tensor.
+    """
+
+    def __init__(self) -> None:
+        self.saved_tensors: list[Tensor] = []
+        self.needs_input_grad: tuple[bool, ...] = ()
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Saves tensors for ``backward``; their versions are checked before it runs."""
+        self.saved_tensors = list(tensors)
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """Accepted for PyTorch compatibility; kittygrad functions have a single output."""
+
+
+class Function(ABC):
+    """Base class for custom differentiable operations.
+
+    The original kittygrad's style: subclass, define ``forward(self, *args)`` (it runs without graph
+    recording and may append to ``self.ctx.saved_tensors``) and ``backward(self, grad)`` (returns one
+    gradient tensor, or ``None``, per tensor input), then call an instance: ``Cube()(x)``. The backward
+    node is named after the class, e.g. ``CubeBackward``. Pass ``output_version_check=True`` as a
+    class keyword when ``backward`` reads ``self.ctx.out``.
+
+    PyTorch's style: ``@staticmethod forward(ctx, *args)``, ``@staticmethod backward(ctx, *grads)``
+    using ``ctx.save_for_backward``, ``ctx.saved_tensors`` and ``ctx.needs_input_grad``, called as
+    ``Cube.apply(x)``.
+
+    Either style can be registered at runtime (``kittygrad_core.registry.register(Cube)``) to become
+    ``kitty.cube`` and ``Tensor.cube``.
+    """
+
+    output_version_check: bool = False
+    ctx: FunctionCtx
+
+    def __init_subclass__(cls, output_version_check: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.output_version_check = output_version_check or cls.output_version_check
+        if getattr(cls.__dict__.get("forward"), "_kittygrad_grad_mode", None) is False:
+            raise RuntimeError("There is no point in creating a Function class with gradient "
+                               "flow permanently disabled. Use a standard function instead.")
+        if getattr(cls.__dict__.get("backward"), "_kittygrad_grad_mode", None) is False:
+            warnings.warn("There is no need to explicitly disable gradient flow in the backward method. "
+                          "This happens implicitly.", UserWarning, stacklevel=2)
+        forward = inspect.getattr_static(cls, "forward", None)
+        cls._torch_style = isinstance(forward, staticmethod)
+        cls._signature = inspect.signature(cls.forward)
+        cls._node_type = type(f"{cls.__name__}Backward", (_FunctionNode,),
+                              {"name": cls.__name__, "__module__": cls.__module__})
+
+    @abstractmethod
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Computes the output tensor; runs with graph recording disabled."""
+
+    @abstractmethod
+    def backward(self, *grads: Tensor) -> Any:
+        """Returns the gradient of each tensor input given the gradient of the output."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        ctx = FunctionCtx()
+        fn = object.__new__(type(self))  # a fresh holder per call: each node keeps its own ctx
+        fn.__dict__.update(self.__dict__)
+        fn.ctx = self.ctx = ctx
+        inputs = _tensor_inputs(self._signature, (self, *args), kwargs, skip_first=True)
+        ctx.needs_input_grad = tuple(t._requires_grad for t in inputs)
+        out = _run_forward(lambda: self.forward(*args, **kwargs), inputs)
+        return _record(type(self), fn, ctx, inputs, out)
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Calls a PyTorch-style Function (``forward(ctx, ...)`` as a staticmethod)."""
+        if not cls._torch_style:
+            return cls()(*args, **kwargs)
+        ctx = FunctionCtx()
+        inputs = _tensor_inputs(cls._signature, (ctx, *args), kwargs, skip_first=True)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        out = _run_forward(lambda: cls.forward(ctx, *args, **kwargs), inputs)
+        return _record(cls, cls, ctx, inputs, out, torch_args=args)
+
+
+def _tensor_inputs(signature: inspect.Signature, args: tuple, kwargs: dict, skip_first: bool) -> list:
+    if kwargs:  # order tensors as the signature does; raises TypeError for missing arguments
+        bound = signature.bind(*args, **kwargs)
+        values = []
+        for name, value in list(bound.arguments.items())[1 if skip_first else 0:]:
+            kind = signature.parameters[name].kind
+            if kind == inspect.Parameter.VAR_POSITIONAL:
+                values.extend(value)
+            elif kind == inspect.Parameter.VAR_KEYWORD:
+                values.extend(value.values())
+            else:
+                values.append(value)
+    else:
+        values = args[1 if skip_first else 0:]
+    return [v for v in values if isinstance(v, Tensor)]
+
+
+def _run_forward(call: Any, inputs: list) -> Tensor:
+    token = GRAD_ENABLED.set(False)
+    try:
+        out = call()
+    finally:
+        GRAD_ENABLED.reset(token)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"Function.forward must return a Tensor, got {type(out).__name__}.")
+    if any(out is t for t in inputs):  # the output must be a tensor of its own
+        view = make_tensor(out._data)
+        view._version, view._base = out._version, out
+        out = view
+    return out
+
+
+def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
+            torch_args: tuple | None = None) -> Tensor:
+    ctx.out = out
+    if not (GRAD_ENABLED.get() and any(t._requires_grad for t in inputs)):
+        return out
+    node = object.__new__(cls._node_type)
+    node.fn, node.ctx, node.torch_args = fn, ctx, torch_args
+    _link(node, node, tuple(inputs), out._data)
+    saved = [(t._version, t._version[0]) for t in ctx.saved_tensors if isinstance(t, Tensor)]
+    if cls.output_version_check:
+        saved.append((out._version, out._version[0]))
+    node._saved = tuple(saved)
+    out._requires_grad = True
+    out._grad_fn = node
+    return out
+
+
+class _FunctionNode(Node):
+    """The backward node of a custom Function call."""
+
+    differentiable = True
+    view = False
+
+    def backward(self, xp: Any, grad: np.ndarray) -> tuple:
+        token = GRAD_ENABLED.set(False)
+        try:
+            if self.torch_args is not None:
+                grads = self.fn.backward(self.ctx, make_tensor(grad))
+            else:
+                grads = self.fn.backward(make_tensor(grad))
+        finally:
+            GRAD_ENABLED.reset(token)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if self.torch_args is not None and len(grads) == len(self.torch_args):
+            grads = tuple(g for g, a in zip(grads, self.torch_args) if isinstance(a, Tensor))
+        return tuple(g._data if isinstance(g, Tensor) else g for g in grads)
+
+    def _release(self) -> None:
+        self.__dict__.clear()
+
+
+def function_op(function: type[Function]) -> type[Op]:
+    """Turns a Function subclass into an op record, so the registry can bind it like any op."""
+    params = list(function._signature.parameters.values())[1:]
+    name = getattr(function, "name", None) or function.__name__.lower()
+
+    class FunctionOp(Op):
+        def forward(self, xp: Any, *arrays: np.ndarray, **options: Any) -> np.ndarray:
+            tensors = [make_tensor(a) for a in arrays]
+            if function._torch_style:
+                ctx = FunctionCtx()
+                out = _run_forward(lambda: function.forward(ctx, *tensors, **options), tensors)
+                self.fn, self.torch_args = function, tuple(tensors)
+            else:
+                fn = function()
+                ctx = fn.ctx = FunctionCtx()
+                out = _run_forward(lambda: fn.forward(*tensors, **options), tensors)
+                self.fn, self.torch_args = fn, None
+            ctx.out = out
+            self.ctx = ctx
+            return out._data
+
+        backward = _FunctionNode.backward
+
+    inputs = [p for p in params if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD]
+    FunctionOp.forward.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("xp", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
+    FunctionOp.__name__ = FunctionOp.__qualname__ = function.__name__
+    FunctionOp.__module__ = function.__module__
+    FunctionOp.__doc__ = function.__doc__
+    FunctionOp.name = name
+    FunctionOp.saves = tuple(range(len(inputs)))
+    FunctionOp.saves_output = function.output_version_check
+    FunctionOp.override = getattr(function, "override", False)
+    FunctionOp.conformance = getattr(function, "conformance", None)
+    FunctionOp.functions = getattr(function, "functions", None)
+    FunctionOp.methods = getattr(function, "methods", None)
+    return FunctionOp

@@ -1,0 +1,91 @@
+"""Grad mode: whether ops record a backward graph, held per thread and per asyncio task."""
+from __future__ import annotations
+
+import functools
+from contextvars import ContextVar
+from typing import Any, Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# A ContextVar (not a global) so that no_grad in one thread or task never leaks into another.
+GRAD_ENABLED: ContextVar[bool] = ContextVar("kittygrad_grad_enabled", default=True)
+
+
+def is_grad_enabled() -> bool:
+    """Returns True if grad mode is currently enabled."""
+    return GRAD_ENABLED.get()
+
+
+class _GradModeContext:
+    """Base of the grad-mode context managers; usable as ``with``, ``@ctx`` and ``@ctx()``."""
+
+    _mode: bool
+
+    def __new__(cls, func: Callable | None = None, *args: Any, **kwargs: Any):
+        self = super().__new__(cls)
+        if callable(func) and not args and not kwargs:  # bare decorator: @no_grad
+            self.__init__()
+            return self(func)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._tokens: list = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(GRAD_ENABLED.set(self._mode))
+
+    def __exit__(self, *exc_info: Any) -> None:
+        GRAD_ENABLED.reset(self._tokens.pop())
+
+    def __call__(self, func: F) -> F:
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = GRAD_ENABLED.set(mode)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                GRAD_ENABLED.reset(token)
+
+        wrapper._kittygrad_grad_mode = mode  # lets Function detect a permanently disabled forward
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):
+    """Context manager and decorator that disables gradient calculation.
+
+    Inside it, every op's result has ``requires_grad=False`` and no backward graph is built, even when
+    the inputs require grad. Works as ``with no_grad():``, ``@no_grad`` and ``@no_grad()``; the setting is
+    local to the current thread (or asyncio task).
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager and decorator that enables gradient calculation, e.g. inside ``no_grad``."""
+
+    _mode = True
+
+
+class set_grad_enabled:
+    """Sets gradient calculation on or off; a function call, a context manager or a decorator.
+
+    Args:
+        mode (bool): whether to enable grad (``True``) or disable it (``False``).
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._mode = bool(mode)
+        self._token = GRAD_ENABLED.set(self._mode)  # takes effect at once, like torch's
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: Any) -> None:
+        GRAD_ENABLED.reset(self._token)
+
+    def __call__(self, func: F) -> F:
+        GRAD_ENABLED.reset(self._token)
+        return (enable_grad if self._mode else no_grad)()(func)

@@ -1,0 +1,99 @@
+"""The op record: everything about one op in one class."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from ._engine import Node
+
+
+@dataclass(frozen=True)
+class Conformance:
+    """Test metadata of an op: how the conformance suite checks it against PyTorch.
+
+    Args:
+        torch: the reference, as a dotted name (``"torch.mul"``, ``"torch.Tensor.std"``) or a callable
+            ``f(torch, *inputs, **options)``.
+        domain: where inputs are drawn from, for all inputs or one per input: ``"any"``,
+            ``"positive"``, ``"nonzero"``, ``"unit"`` (open interval (-1, 1)) or a ``(low, high)`` pair.
+        shapes: how input shapes relate: ``"broadcast"`` (mutually broadcastable), ``"same"``,
+            or a callable ``f(draw, strategies) -> list of shapes`` for ops such as ``matmul``.
+        options: for each option (keyword argument) of the op, either a list of values to choose
+            from or one of the strings ``"dim"`` (a valid dim of the first input, or ``None``),
+            ``"dims"`` (``None``, an int or a tuple of distinct dims), ``"bool"``.
+        rtol, atol: tolerances of the float32 comparison with torch (float64 uses 1e-7 / 1e-8).
+        empty: whether the op accepts empty tensors.
+    """
+
+    torch: str | Callable[..., Any]
+    domain: str | tuple = "any"
+    shapes: str | Callable[..., Any] = "broadcast"
+    options: dict[str, Any] = field(default_factory=dict)
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    empty: bool = True
+
+
+class Op(Node):
+    """Base class of an op record: forward, backward rule, bindings and test metadata together.
+
+    A subclass names the op after PyTorch (``name = "mul"``) and defines:
+
+    * ``forward(self, xp, *inputs, **options)``: computes the output array from input arrays with
+      the array namespace ``xp`` (NumPy); anything ``backward`` needs is saved on ``self``.
+    * ``backward(self, xp, grad)``: returns one gradient per input (``None`` where no gradient flows;
+      ``self.needs_input_grad[i]`` says which are wanted). A single-input op may return a bare array.
+
+    The forward's positional parameters without defaults are the tensor inputs (or the first
+    ``n_inputs`` parameters, when an op also takes required non-tensor arguments); the others become the
+    options of the bound functions, with the same names, defaults and keyword-only markers.
+    Class attributes say how the op is bound and handled:
+
+    * ``functions``, ``methods``: names of module functions and ``Tensor`` methods (default: ``name``);
+      ``operators`` / ``reflected``: dunders such as ``__mul__`` / ``__rmul__``; ``inplace``: in-place
+      bindings such as ``__imul__`` and ``mul_``.
+    * ``broadcast``: elementwise over broadcast inputs: numbers and arrays are accepted as operands,
+      dtypes promote as in torch, and gradients are reduced back to each input's shape and dtype.
+    * ``view``: the output shares memory and version counter with the first input.
+    * ``differentiable``: ``False`` for ops without gradients, or one bool per input.
+    * ``saves``: indices of inputs whose values ``backward`` reads (their versions are checked);
+      ``saves_output``: ``backward`` reads the output.
+    * ``override``: replace an op of the same name registered by someone else.
+    * ``conformance``: a :class:`Conformance`; an op without one fails the conformance suite.
+
+    ``plugin`` and ``distribution`` are filled in by the registry.
+    """
+
+    name: ClassVar[str]
+    functions: ClassVar[tuple[str, ...] | None] = None
+    methods: ClassVar[tuple[str, ...] | None] = None
+    operators: ClassVar[tuple[str, ...]] = ()
+    reflected: ClassVar[tuple[str, ...]] = ()
+    inplace: ClassVar[tuple[str, ...]] = ()
+    broadcast: ClassVar[bool] = False
+    view: ClassVar[bool] = False
+    differentiable: ClassVar[bool | tuple[bool, ...]] = True
+    saves: ClassVar[tuple[int, ...]] = ()
+    saves_output: ClassVar[bool] = False
+    override: ClassVar[bool] = False
+    conformance: ClassVar[Conformance | None] = None
+    plugin: ClassVar[str | None] = None
+    distribution: ClassVar[str | None] = None
+
+    #: How many leading forward parameters are tensor inputs; by default, those without defaults.
+    n_inputs: ClassVar[int | None] = None
+    # Filled in by the registry from the forward's signature.
+    input_names: ClassVar[tuple[str, ...]] = ()
+
+    def forward(self, xp: Any, *inputs: np.ndarray, **options: Any) -> np.ndarray:
+        """Computes the output from the input arrays."""
+        raise NotImplementedError
+
+    def backward(self, xp: Any, grad: np.ndarray) -> Any:
+        """Returns one gradient (or ``None``) per input, given the gradient of the output."""
+        raise RuntimeError(f"op '{self.name}' is not differentiable")
+
+    def _release(self) -> None:
+        self.__dict__.clear()

@@ -1,0 +1,128 @@
+"""Plugin discovery and registration: entry points in, ops in the registry out."""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from ._registry import OpRegistry
+
+ENTRY_POINT_GROUP = "kittygrad"
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded, or one of its ops could not be registered."""
+
+
+@dataclass
+class PluginInfo:
+    """What kittygrad knows about one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    ops: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+class PluginHost:
+    """The plugin manager of kittygrad and the registry it feeds.
+
+    Args:
+        registry: where the plugins' ops are registered.
+    """
+
+    def __init__(self, registry: OpRegistry) -> None:
+        self.registry = registry
+        self.manager = pluggy.PluginManager("kittygrad")
+        self.manager.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+
+    def load_entry_points(self, entry_points: Iterable[Any] | None = None) -> None:
+        """Loads the plugins of the ``kittygrad`` entry-point group, in a deterministic order.
+
+        ``KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD`` turns autoloading off except for the entry-point names
+        listed in ``KITTYGRAD_PLUGINS``; ``KITTYGRAD_BLOCK_PLUGINS`` lists names never loaded.
+        """
+        if entry_points is None:
+            entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        only = set(_env_list("KITTYGRAD_PLUGINS")) if os.environ.get(
+            "KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD") else None
+        blocked = set(_env_list("KITTYGRAD_BLOCK_PLUGINS"))
+        for ep in sorted(entry_points, key=lambda ep: (_dist_name(ep) or "", ep.name)):
+            if ep.name in blocked or (only is not None and ep.name not in only):
+                continue
+            dist = _dist_name(ep)
+            version = getattr(getattr(ep, "dist", None), "version", None)
+            try:
+                plugin = ep.load()
+            except Exception as error:  # a broken plugin must not break import kittygrad_core
+                self._fail(ep.name, dist, version, f"failed to import: {error!r}")
+                continue
+            self.add_plugin(plugin, name=ep.name, distribution=dist, version=version, autoload=True)
+
+    def add_plugin(self, plugin: Any, name: str | None = None, distribution: str | None = None,
+                   version: str | None = None, autoload: bool = False) -> PluginInfo | None:
+        """Registers a plugin object and the ops its ``kittygrad_register_ops`` returns.
+
+        At autoload, every problem becomes a :class:`PluginWarning`; otherwise a name clash raises.
+        """
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        try:
+            self.manager.register(plugin, name=name)
+        except Exception as error:
+            self._fail(name, distribution, version, f"was rejected by the plugin manager: {error}")
+            return None
+        unknown = [c.name for c in self.manager.get_hookcallers(plugin) or [] if c.spec is None]
+        if unknown:
+            self.manager.unregister(plugin)
+            self._fail(name, distribution, version,
+                       f"implements unknown hook(s) {unknown}; known hooks: "
+                       f"{sorted(n for n in dir(hookspecs) if n.startswith('kittygrad_'))}")
+            return None
+        info = PluginInfo(name, distribution, version)
+        self.plugins[name] = info
+        for impl in self.manager.hook.kittygrad_register_ops.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            try:
+                ops = list(impl.function() or ())
+            except Exception as error:
+                self.manager.unregister(plugin)
+                self._fail(name, distribution, version, f"raised in kittygrad_register_ops: {error!r}")
+                return None
+            for op in ops:
+                try:
+                    node = self.registry.register(op, plugin=name, distribution=distribution)
+                except (RuntimeError, TypeError) as error:
+                    if not autoload:
+                        raise
+                    warnings.warn(f"kittygrad plugin '{name}' (distribution '{distribution}'): op "
+                                  f"{getattr(op, 'name', op)!r} was not registered: {error}",
+                                  PluginWarning, stacklevel=2)
+                    continue
+                info.ops.append(node.name)
+        return info
+
+    def _fail(self, name: str, distribution: str | None, version: str | None, reason: str) -> None:
+        self.plugins[name] = PluginInfo(name, distribution, version, error=reason)
+        warnings.warn(f"kittygrad plugin '{name}' (distribution '{distribution}') {reason}; "
+                      "it was skipped.", PluginWarning, stacklevel=3)
+
+    def trace_hook(self, op: type, inputs: tuple, output: Any) -> None:
+        """A tracer that forwards every op call to the ``kittygrad_trace_op`` hook."""
+        self.manager.hook.kittygrad_trace_op(op=op, inputs=inputs, output=output)
+
+
+def _dist_name(ep: Any) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return getattr(dist, "name", None) if dist is not None else None

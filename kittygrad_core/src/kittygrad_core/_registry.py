@@ -1,0 +1,319 @@
+"""The op registry: validates op records and binds them as module functions and Tensor methods.
+
+Binding generates, once per op, plain Python functions whose bodies call the dispatcher directly,
+so an op call does no signature binding and no plugin-hook call.
+"""
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+from typing import Any, Iterator
+
+from . import _dispatch
+from ._op import Op
+
+STANDARD_DISTRIBUTION = "kittygrad-ops"
+
+# Bindings of the standard ops, so that calling one without its plugin names what to install.
+# Each line: op name, then the module functions and Tensor attributes that belong to it.
+_STANDARD = """
+add add __add__ __radd__ __iadd__ add_
+sub sub subtract __sub__ __rsub__ __isub__ sub_
+mul mul multiply __mul__ __rmul__ __imul__ mul_
+div div divide true_divide __truediv__ __rtruediv__ __itruediv__ div_
+pow pow __pow__ __rpow__ __ipow__ pow_
+neg neg negative __neg__ neg_
+abs abs __abs__ abs_
+exp exp exp_
+log log log_
+sqrt sqrt
+sin sin
+cos cos
+tanh tanh
+sigmoid sigmoid
+relu relu
+sum sum
+mean mean
+var var
+std std
+prod prod
+max max
+min min
+dot dot
+mm mm
+mv mv
+bmm bmm
+matmul matmul __matmul__ __rmatmul__
+getitem __getitem__
+setitem __setitem__
+clone clone
+to to float double half
+transpose transpose
+permute permute
+reshape reshape view
+softmax softmax
+log_softmax log_softmax
+"""
+
+
+def _standard_table() -> dict[str, str]:
+    table = {}
+    for line in _STANDARD.strip().splitlines():
+        op_name, *attributes = line.split()
+        for attribute in attributes:
+            table[attribute] = op_name
+    return table
+
+
+STANDARD_BINDINGS = _standard_table()
+
+
+class MissingOpError(NotImplementedError, AttributeError):
+    """An op that no installed plugin provides was called (also an ``AttributeError`` for ``hasattr``)."""
+
+
+def missing_op_error(attribute: str, fallback: str, method: bool = False) -> AttributeError:
+    """The error for a missing attribute: names the op and its distribution if it is a standard op."""
+    op_name = STANDARD_BINDINGS.get(attribute)
+    if op_name is None or attribute.startswith("__") and not method:
+        return AttributeError(fallback)
+    return MissingOpError(
+        f"'{attribute}' belongs to op '{op_name}', which no installed plugin provides. "
+        f"Install the distribution '{STANDARD_DISTRIBUTION}' (pip install {STANDARD_DISTRIBUTION}), "
+        "which provides it, or check that its plugin is not disabled.")
+
+
+def _missing_operator(attribute: str) -> Any:
+    def operator(self: Any, *args: Any) -> Any:
+        raise missing_op_error(attribute, attribute, method=True)
+    operator.__name__ = attribute
+    operator._kittygrad_missing = True
+    return operator
+
+
+def install_operator_stubs(tensor_type: type) -> None:
+    """Gives ``Tensor`` every standard operator, raising a missing-op error until an op binds it."""
+    for attribute in STANDARD_BINDINGS:
+        if attribute.startswith("__") and attribute not in vars(tensor_type):
+            setattr(tensor_type, attribute, _missing_operator(attribute))
+
+
+class OpRegistry:
+    """The ops known to kittygrad, keyed by name, and the bindings they created.
+
+    Args:
+        module: the module that receives the ops' functions (``kittygrad_core`` itself by default).
+        tensor_type: the class that receives methods and operators.
+    """
+
+    def __init__(self, module: ModuleType, tensor_type: type) -> None:
+        self._module = module
+        self._tensor_type = tensor_type
+        self._ops: dict[str, type[Op]] = {}
+        self._shadowed: dict[str, list[type[Op]]] = {}
+        self._owners: dict[tuple[str, str], str] = {}  # (target, attribute) -> op name
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops
+
+    def __getitem__(self, name: str) -> type[Op]:
+        return self._ops[name]
+
+    def __iter__(self) -> Iterator[type[Op]]:
+        return iter(list(self._ops.values()))
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def names(self) -> list[str]:
+        """The names of the registered ops, sorted."""
+        return sorted(self._ops)
+
+    def register(self, op: type, *, plugin: str | None = None, distribution: str | None = None,
+                 override: bool | None = None) -> type[Op]:
+        """Validates and binds an op record (an :class:`Op` or :class:`Function` subclass).
+
+        Raises ``RuntimeError`` if the name or one of its bindings is taken, unless the op overrides
+        (``override=True`` here or as its class attribute). Returns the registered node class.
+        """
+        from ._function import Function, function_op
+        if isinstance(op, type) and issubclass(op, Function):
+            op = function_op(op)
+        if not (isinstance(op, type) and issubclass(op, Op)):
+            raise TypeError(f"register(): expected an Op or Function subclass, got {op!r}.")
+        name = getattr(op, "name", None)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"register(): op class {op.__qualname__} must set `name` to an identifier.")
+        override = op.override if override is None else override
+        inputs, options = _parse_forward(op)
+        node = type(f"{op.__name__}Backward", (op,), {
+            "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
+            "distribution": distribution, "input_names": tuple(inputs),
+        })
+        bindings = _bindings(node, inputs, options)
+        self._check_free(node, bindings, override)
+        previous = self._ops.get(name)
+        if previous is not None:
+            self._unbind(previous)
+            self._shadowed.setdefault(name, []).append(previous)
+        self._ops[name] = node
+        self._bind(node, bindings)
+        return node
+
+    def unregister(self, name: str) -> type[Op]:
+        """Removes an op and its bindings; an op it had overridden comes back."""
+        if name not in self._ops:
+            raise KeyError(f"no op named '{name}' is registered")
+        node = self._ops.pop(name)
+        self._unbind(node)
+        shadowed = self._shadowed.get(name)
+        if shadowed:
+            previous = shadowed.pop()
+            self._ops[name] = previous
+            self._bind(previous, _bindings(previous, *_parse_forward(previous)))
+        return node
+
+    def owner(self, name: str) -> str | None:
+        """The distribution (or plugin) that registered op ``name``."""
+        op = self._ops[name]
+        return op.distribution or op.plugin
+
+    # ------------------------------------------------------------------ binding
+
+    def _target(self, where: str) -> Any:
+        return self._module if where == "module" else self._tensor_type
+
+    def _check_free(self, node: type[Op], bindings: list, override: bool) -> None:
+        clash = self._ops.get(node.name)
+        if clash is not None and not override:
+            raise RuntimeError(
+                f"op '{node.name}' from {_origin(node)} clashes with op '{clash.name}' from "
+                f"{_origin(clash)}; set `override = True` on the op to replace it on purpose.")
+        for where, attribute, _ in bindings:
+            holder = self._owners.get((where, attribute))
+            if holder is not None and holder != node.name and not override:
+                other = self._ops[holder]
+                raise RuntimeError(
+                    f"op '{node.name}' from {_origin(node)} wants to bind '{attribute}', which op "
+                    f"'{holder}' from {_origin(other)} already binds; set `override = True` to take it.")
+
+    def _bind(self, node: type[Op], bindings: list) -> None:
+        for where, attribute, function in bindings:
+            holder = self._owners.get((where, attribute))
+            if holder is not None and holder != node.name:
+                self._shadowed.setdefault(holder, [])  # the other op keeps its record, loses this name
+            setattr(self._target(where), attribute, function)
+            self._owners[(where, attribute)] = node.name
+
+    def _unbind(self, node: type[Op]) -> None:
+        for (where, attribute), holder in list(self._owners.items()):
+            if holder != node.name:
+                continue
+            del self._owners[(where, attribute)]
+            target = self._target(where)
+            if attribute.startswith("__") and where == "tensor" and attribute in STANDARD_BINDINGS:
+                setattr(target, attribute, _missing_operator(attribute))
+            else:
+                try:
+                    delattr(target, attribute)
+                except AttributeError:
+                    pass
+
+
+def _origin(op: type[Op]) -> str:
+    if op.distribution:
+        return f"distribution '{op.distribution}' (plugin '{op.plugin}')"
+    return f"plugin '{op.plugin}'" if op.plugin else "a runtime registration"
+
+
+def _parse_forward(op: type[Op]) -> tuple[list[str], list[inspect.Parameter]]:
+    """Splits the forward's parameters after ``(self, xp)`` into tensor inputs and options."""
+    params = list(inspect.signature(op.forward).parameters.values())
+    if len(params) < 3 or params[1].name != "xp":
+        raise TypeError(f"op '{op.name}': forward must be defined as forward(self, xp, *inputs, "
+                        "**options) with at least one input.")
+    inputs: list[str] = []
+    options: list[inspect.Parameter] = []
+    for p in params[2:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"op '{op.name}': forward may not take *args or **kwargs ({p}).")
+        if op.n_inputs is not None:
+            is_input = len(inputs) < op.n_inputs
+        else:
+            is_input = p.default is p.empty and p.kind != p.KEYWORD_ONLY and not options
+        (inputs.append(p.name) if is_input else options.append(p))
+    differentiable = op.differentiable
+    if differentiable not in (True, False) and len(differentiable) != len(inputs):
+        raise TypeError(f"op '{op.name}': differentiable has {len(differentiable)} entries for "
+                        f"{len(inputs)} inputs.")
+    return inputs, options
+
+
+def _bindings(node: type[Op], inputs: list[str], options: list[inspect.Parameter]) -> list:
+    """(target, attribute, function) for every binding the op declares."""
+    name = node.name
+    functions = (name,) if node.functions is None else node.functions
+    methods = (name,) if node.methods is None else node.methods
+    out = [("module", f, _generate(node, f, inputs, options, "apply")) for f in functions]
+    out += [("tensor", m, _generate(node, m, inputs, options, "apply", method=True)) for m in methods]
+    for attribute in node.inplace:
+        out.append(("tensor", attribute, _generate(node, attribute, inputs, options, "apply_inplace",
+                                                   method=True, operator=attribute.startswith("__"))))
+    for attribute in node.operators:
+        out.append(("tensor", attribute, _generate(node, attribute, inputs, options, "apply",
+                                                   method=True, operator=True)))
+    for attribute in node.reflected:
+        if len(inputs) != 2:
+            raise TypeError(f"op '{name}': a reflected operator needs exactly two inputs.")
+        out.append(("tensor", attribute, _generate(node, attribute, inputs, options, "apply",
+                                                   method=True, operator=True, reflected=True)))
+    return out
+
+
+def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[inspect.Parameter],
+              entry: str, method: bool = False, operator: bool = False, reflected: bool = False) -> Any:
+    """Compiles one binding: a function with the op's signature whose body calls the dispatcher.
+
+    Operators take the inputs only and call the op with every option at its default.
+    """
+    names = list(inputs)
+    if method:
+        names[1 if reflected else 0] = "self"
+    header = names[::-1] if reflected else list(names)
+    call_args, call_kwargs, namespace = [], [], {}
+    for p in options:
+        if operator:
+            if p.default is p.empty:
+                raise TypeError(f"op '{node.name}': option '{p.name}' needs a default to be bound "
+                                f"as operator '{attribute}'.")
+            value = f"_default_{p.name}"
+        else:
+            if p.kind == p.KEYWORD_ONLY and "*" not in header:
+                header.append("*")
+            header.append(p.name if p.default is p.empty else f"{p.name}=_default_{p.name}")
+            value = p.name
+        if p.default is not p.empty:
+            namespace[f"_default_{p.name}"] = p.default
+        (call_kwargs if p.kind == p.KEYWORD_ONLY else call_args).append(f"'{p.name}': {value}"
+                                                                         if p.kind == p.KEYWORD_ONLY
+                                                                         else value)
+    guard = ""
+    if operator and len(names) > 1:
+        guard = "".join(f"    if not isinstance({n}, _OPERANDS):\n        return NotImplemented\n"
+                        for n in names if n != "self")
+    source = (f"def {attribute}({', '.join(header)}):\n{guard}"
+              f"    return _{entry}(_op, {_tuple(names)}, {_tuple(call_args)}, "
+              f"{'{' + ', '.join(call_kwargs) + '}' if call_kwargs else '_EMPTY'})\n")
+    namespace.update(_op=node, _apply=_dispatch.apply, _apply_inplace=_dispatch.apply_inplace,
+                     _EMPTY=_dispatch.EMPTY, _OPERANDS=_dispatch.OPERAND_TYPES)
+    exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
+    function = namespace[attribute]
+    function.__doc__ = node.__doc__
+    function.__qualname__ = f"Tensor.{attribute}" if method else attribute
+    function.__module__ = node.__module__
+    function._kittygrad_op = node
+    return function
+
+
+def _tuple(items: list[str]) -> str:
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

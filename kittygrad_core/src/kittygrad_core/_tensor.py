@@ -1,0 +1,304 @@
+"""The Tensor: a NumPy array with autograd state."""
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import _engine
+from ._dtypes import DEFAULT_DTYPE, DTypeLike, as_float_array, resolve_dtype
+from ._grad_mode import GRAD_ENABLED
+
+_REPR_OPTIONS = dict(precision=4, separator=", ", prefix="tensor(", floatmode="maxprec_equal",
+                     max_line_width=89)
+
+
+class Tensor:
+    """A multi-dimensional array of floats that can record the operations applied to it.
+
+    Args:
+        data: a number, a (nested) list of numbers or a NumPy array; it is copied.
+        dtype: ``kitty.float16``, ``float32`` (the default for Python data) or ``float64``.
+        requires_grad (bool): whether autograd should record operations on the tensor.
+    """
+
+    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_retains_grad", "_version",
+                 "_accumulator", "_base", "__weakref__")
+
+    # NumPy must defer to our reflected operators instead of treating a Tensor as an array.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            raise RuntimeError("If you want to create a new tensor from another, use "
+                               "sourceTensor.detach() and then specify the requires_grad attribute.")
+        self._data = as_float_array(data, dtype)
+        self._requires_grad = bool(requires_grad)
+        self._grad = None
+        self._grad_fn = None
+        self._retains_grad = False
+        self._version = [0]
+        self._accumulator = None
+        self._base = None
+
+    # ------------------------------------------------------------------ representation
+
+    def __repr__(self) -> str:
+        suffix = ""
+        if self._data.dtype != DEFAULT_DTYPE:
+            suffix += f", dtype={self._data.dtype}"
+        if self._grad_fn is not None:
+            suffix += f", grad_fn={self._grad_fn}"
+        elif self._requires_grad:
+            suffix += ", requires_grad=True"
+        suffix += ")"
+        return "tensor(" + np.array2string(self._data, suffix=suffix, **_REPR_OPTIONS) + suffix
+
+    __str__ = __repr__
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def data(self) -> Tensor:
+        """A detached tensor sharing this tensor's memory (but not its version counter)."""
+        return make_tensor(self._data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, as a tuple."""
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The floating data type of the elements."""
+        return self._data.dtype
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients need to be computed for this tensor."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "You can only change requires_grad flags of leaf variables." + (
+                    "" if value else
+                    " If you want to use a computed variable in a subgraph that doesn't "
+                    "require differentiation use var_no_grad = var.detach()."))
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Sets ``requires_grad`` in place and returns this tensor."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()``; ``None`` until one arrives."""
+        if self._grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+                "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+                "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+                "instead.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            raise TypeError("Assigned grad expected to be a Tensor or None "
+                            f"but got grad of '{type(value).__name__}'.")
+        if value is self:
+            raise RuntimeError("Can't assign Variable as its own grad.")
+        if value.dtype != self.dtype:
+            raise TypeError(f"Assigned grad has data of a different type: {value.dtype} "
+                            f"(tensor is {self.dtype}).")
+        if value.shape != self.shape:
+            raise RuntimeError(f"Assigned grad has data of a different size: {value.shape} "
+                               f"(tensor is {self.shape}).")
+        self._grad = value
+        if not self._requires_grad:
+            warnings.warn("Trying to assign a gradient to a tensor that doesn't need it. "
+                          "The requires_grad attribute is set to True.", UserWarning, stacklevel=2)
+            self._requires_grad = True
+
+    @property
+    def grad_fn(self) -> _engine.Node | None:
+        """The backward node that created this tensor, or ``None`` for a leaf."""
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded operation."""
+        return self._grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        """True if this non-leaf tensor keeps its ``.grad`` during backward."""
+        return self._retains_grad
+
+    @property
+    def version(self) -> int:
+        """How many times the tensor (or a view sharing its memory) was modified in place."""
+        return self._version[0]
+
+    def retain_grad(self) -> None:
+        """Makes this non-leaf tensor keep its ``.grad`` during ``backward()``."""
+        if not self._requires_grad:
+            raise RuntimeError("Can't retain_grad on Tensor that has requires_grad=False.")
+        if self._grad_fn is not None and not self._retains_grad:
+            self._retains_grad = True
+            self._grad_fn._retain(self)
+
+    # ------------------------------------------------------------------ conversions
+
+    def item(self) -> float:
+        """Returns the value of a one-element tensor as a Python float."""
+        if self._data.size != 1:
+            raise RuntimeError(f"A Tensor with {self._data.size} elements cannot be converted to Scalar.")
+        return self._data.item()
+
+    def numpy(self) -> np.ndarray:
+        """Returns the tensor's data as a NumPy array sharing its memory."""
+        return self._data
+
+    def tolist(self) -> Any:
+        """Returns the data as a (nested) list of Python floats."""
+        return self._data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
+
+    def detach(self) -> Tensor:
+        """Returns a new leaf tensor sharing memory and version counter, detached from the graph."""
+        out = make_tensor(self._data)
+        out._version = self._version
+        out._base = self
+        return out
+
+    def detach_(self) -> Tensor:
+        """Detaches this tensor from the graph in place, making it a leaf."""
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def type(self, dtype: DTypeLike | None = None) -> Tensor | str:
+        """Returns the tensor cast to ``dtype`` (itself if it already has it), or the type name."""
+        if dtype is None:
+            return f"kittygrad.{self._data.dtype.name}"
+        if resolve_dtype(dtype) == self._data.dtype:
+            return self
+        return self.to(dtype)
+
+    def nelement(self) -> int:
+        """The total number of elements."""
+        return self._data.size
+
+    numel = nelement
+
+    def dim(self) -> int:
+        """The number of dimensions."""
+        return self._data.ndim
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the size of dimension ``dim``."""
+        return self._data.shape if dim is None else self._data.shape[dim]
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    # Comparisons give boolean NumPy arrays and never take part in autograd (as the original's).
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self._data == _raw(other)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self._data != _raw(other)
+
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self._data < _raw(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self._data <= _raw(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self._data > _raw(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self._data >= _raw(other)
+
+    __hash__ = object.__hash__
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # ------------------------------------------------------------------ autograd
+
+    def backward(self, gradient: Tensor | None = None) -> None:
+        """Computes the gradient of this tensor with respect to the graph leaves.
+
+        Args:
+            gradient: the gradient of the final objective with respect to this tensor; may be
+                omitted for a one-element tensor (it is then ``1``).
+        """
+        _engine.backward(self, gradient)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: says which plugin provides a missing method.
+        from ._registry import missing_op_error
+        raise missing_op_error(name, f"'Tensor' object has no attribute '{name}'", method=True)
+
+
+def _raw(value: Any) -> Any:
+    return value._data if isinstance(value, Tensor) else value
+
+
+def make_tensor(data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> Tensor:
+    """Wraps an array the caller owns as a Tensor, without copying or validation (the op fast path)."""
+    t = _new_tensor(Tensor)
+    t._data = data
+    t._requires_grad = requires_grad
+    t._grad = None
+    t._grad_fn = grad_fn
+    t._retains_grad = False
+    t._version = [0]
+    t._accumulator = None
+    t._base = None
+    return t
+
+
+_new_tensor = object.__new__
+tensor = Tensor

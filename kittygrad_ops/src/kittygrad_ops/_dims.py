@@ -1,0 +1,37 @@
+"""Dimension arguments, validated once for every op that takes them."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def reduction_axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
+    """Normalises ``dim`` (None, an int or a sequence) to sorted non-negative axes of an ``ndim`` tensor.
+
+    ``None`` (or an empty sequence, as in torch's ``sum``) means every dimension. Raises ``IndexError``
+    for a dim out of range and ``RuntimeError`` for a repeated one.
+    """
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims:
+        return tuple(range(ndim))
+    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    axes = []
+    for d in dims:
+        if not isinstance(d, int) or isinstance(d, bool):
+            raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(d).__name__}.")
+        if not low <= d <= high:
+            raise IndexError(f"{op}(): dimension out of range (expected to be in range of "
+                             f"[{low}, {high}], but got {d})")
+        axes.append(d % max(ndim, 1))
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{op}(): dim {dims} appears multiple times in the list of dims")
+    return tuple(sorted(axes)) if ndim else ()
+
+
+def expand_reduced(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, ...],
+                   keepdim: bool) -> Any:
+    """Broadcasts the gradient of a reduction back to the reduced input's shape."""
+    if not keepdim and axes:
+        grad = xp.expand_dims(grad, axes)
+    return xp.broadcast_to(grad, shape)

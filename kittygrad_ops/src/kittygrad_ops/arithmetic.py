@@ -1,0 +1,174 @@
+"""Elementwise arithmetic: add, sub, mul, div, pow, neg, exp, log.
+
+Binary ops set ``broadcast = True``: the core autocasts numbers and arrays, promotes dtypes as torch
+does and reduces each gradient back to its input's shape and dtype, so the rules below are written for
+same-shaped operands.
+"""
+from __future__ import annotations
+
+from kittygrad_core import Conformance, Op
+
+
+class Add(Op):
+    """add(input, other, *, alpha=1) -> Tensor
+
+    Adds ``other``, scaled by ``alpha``, to ``input`` elementwise, with broadcasting."""
+
+    name = "add"
+    operators, reflected, inplace = ("__add__",), ("__radd__",), ("__iadd__", "add_")
+    broadcast = True
+    conformance = Conformance(torch="torch.add", options={"alpha": [1, 2.5]})
+
+    def forward(self, xp, input, other, *, alpha=1):
+        self.alpha = alpha
+        return input + other if alpha == 1 else input + alpha * other
+
+    def backward(self, xp, grad):
+        return grad, grad if self.alpha == 1 else grad * self.alpha
+
+
+class Sub(Op):
+    """sub(input, other, *, alpha=1) -> Tensor
+
+    Subtracts ``other``, scaled by ``alpha``, from ``input`` elementwise, with broadcasting."""
+
+    name = "sub"
+    functions = ("sub", "subtract")
+    operators, reflected, inplace = ("__sub__",), ("__rsub__",), ("__isub__", "sub_")
+    broadcast = True
+    conformance = Conformance(torch="torch.sub", options={"alpha": [1, -0.5]})
+
+    def forward(self, xp, input, other, *, alpha=1):
+        self.alpha = alpha
+        return input - other if alpha == 1 else input - alpha * other
+
+    def backward(self, xp, grad):
+        return grad, -grad if self.alpha == 1 else grad * -self.alpha
+
+
+class Mul(Op):
+    """mul(input, other) -> Tensor
+
+    Multiplies ``input`` by ``other`` elementwise, with broadcasting."""
+
+    name = "mul"
+    functions = ("mul", "multiply")
+    operators, reflected, inplace = ("__mul__",), ("__rmul__",), ("__imul__", "mul_")
+    broadcast = True
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.mul")
+
+    def forward(self, xp, input, other):
+        self.input, self.other = input, other
+        return input * other
+
+    def backward(self, xp, grad):
+        return grad * self.other, grad * self.input
+
+
+class Div(Op):
+    """div(input, other) -> Tensor
+
+    Divides ``input`` by ``other`` elementwise (true division), with broadcasting."""
+
+    name = "div"
+    functions = ("div", "divide", "true_divide")
+    operators, reflected, inplace = ("__truediv__",), ("__rtruediv__",), ("__itruediv__", "div_")
+    broadcast = True
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.div", domain=("any", "nonzero"))
+
+    def forward(self, xp, input, other):
+        self.input, self.other = input, other
+        return input / other
+
+    def backward(self, xp, grad):
+        grad_input = grad / self.other
+        return grad_input, -grad_input * self.input / self.other
+
+
+class Pow(Op):
+    """pow(input, exponent) -> Tensor
+
+    Raises ``input`` to the power ``exponent`` elementwise; either may be a number.
+    Gradients follow torch at a zero base: no gradient flows through ``exponent == 0``, and
+    ``0 ** e`` with ``e >= 0`` contributes no gradient to the exponent."""
+
+    name = "pow"
+    operators, reflected, inplace = ("__pow__",), ("__rpow__",), ("__ipow__", "pow_")
+    broadcast = True
+    saves = (0, 1)
+    saves_output = True
+    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)))
+
+    def forward(self, xp, input, exponent):
+        self.input, self.exponent = input, exponent
+        self.out = out = input ** exponent
+        return out
+
+    def backward(self, xp, grad):
+        x, e = self.input, self.exponent
+        grad_input = grad_exponent = None
+        if self.needs_input_grad[0]:
+            grad_input = xp.where(e == 0, 0.0, grad * e * x ** (e - 1)).astype(grad.dtype, copy=False)
+        if self.needs_input_grad[1]:
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                grad_exponent = xp.where((x == 0) & (e >= 0), 0.0, grad * self.out * xp.log(x))
+            grad_exponent = grad_exponent.astype(grad.dtype, copy=False)
+        return grad_input, grad_exponent
+
+
+class Neg(Op):
+    """neg(input) -> Tensor
+
+    Returns the negative of ``input`` elementwise."""
+
+    name = "neg"
+    functions = ("neg", "negative")
+    operators, inplace = ("__neg__",), ("neg_",)
+    conformance = Conformance(torch="torch.neg")
+
+    def forward(self, xp, input):
+        return -input
+
+    def backward(self, xp, grad):
+        return -grad
+
+
+class Exp(Op):
+    """exp(input) -> Tensor
+
+    Returns the exponential of ``input`` elementwise."""
+
+    name = "exp"
+    inplace = ("exp_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.exp", domain=(-10.0, 10.0))
+
+    def forward(self, xp, input):
+        self.out = out = xp.exp(input)
+        return out
+
+    def backward(self, xp, grad):
+        return grad * self.out
+
+
+class Log(Op):
+    """log(input) -> Tensor
+
+    Returns the natural logarithm of ``input`` elementwise."""
+
+    name = "log"
+    inplace = ("log_",)
+    saves = (0,)
+    conformance = Conformance(torch="torch.log", domain="positive")
+
+    def forward(self, xp, input):
+        self.input = input
+        return xp.log(input)
+
+    def backward(self, xp, grad):
+        return grad / self.input
+
+
+OPS = (Add, Sub, Mul, Div, Pow, Neg, Exp, Log)
