@@ -109,12 +109,12 @@ class Pow(Op):
     def backward(self, xp, grad):
         x, e = self.input, self.exponent
         grad_input = grad_exponent = None
-        if self.needs_input_grad[0]:
-            grad_input = xp.where(e == 0, 0.0, grad * e * x ** (e - 1)).astype(grad.dtype, copy=False)
-        if self.needs_input_grad[1]:
-            with xp.errstate(divide="ignore", invalid="ignore"):
+        with xp.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative is inf, as in torch
+            if self.needs_input_grad[0]:
+                grad_input = xp.where(e == 0, 0.0, grad * e * x ** (e - 1)).astype(grad.dtype, copy=False)
+            if self.needs_input_grad[1]:
                 grad_exponent = xp.where((x == 0) & (e >= 0), 0.0, grad * self.out * xp.log(x))
-            grad_exponent = grad_exponent.astype(grad.dtype, copy=False)
+                grad_exponent = grad_exponent.astype(grad.dtype, copy=False)
         return grad_input, grad_exponent
 
 

@@ -1,0 +1,32 @@
+"""Shared helpers: build the same tensors in kittygrad and torch, compare values and gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kittygrad_core as kitty
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ops_installed():
+    assert "add" in kitty.registry, "kittygrad-ops must be installed (its entry point loads it)"
+    assert kitty.registry["add"].distribution == "kittygrad-ops"
+
+
+def pair(shape, dtype="float64", low=-2.0, high=2.0, requires_grad=True, seed=0):
+    """The same random data as a kittygrad tensor and a torch tensor."""
+    data = np.random.default_rng(seed).uniform(low, high, size=shape).astype(dtype)
+    return (kitty.tensor(data, requires_grad=requires_grad),
+            torch.tensor(data, requires_grad=requires_grad))
+
+
+def close(kitty_value, torch_value, rtol=1e-6, atol=1e-8):
+    """kittygrad and torch agree on values, shape and dtype."""
+    expected = torch_value.detach().numpy()
+    actual = kitty_value.numpy() if isinstance(kitty_value, kitty.Tensor) else np.asarray(kitty_value)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert str(actual.dtype) == str(expected.dtype).replace("torch.", ""), (actual.dtype, expected.dtype)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    return True
