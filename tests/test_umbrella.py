@@ -1,0 +1,35 @@
+"""`import kittygrad as kitty` gives the original kittygrad's API, and the README examples run."""
+import subprocess
+import sys
+from pathlib import Path
+
+import kittygrad as kitty
+import kittygrad_core
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_umbrella_reexports_core_and_ops():
+    for name in ("tensor", "Tensor", "randn", "manual_seed", "no_grad", "Function", "float64",
+                 "dot", "matmul", "exp", "log", "std", "var", "mean", "sum"):
+        assert getattr(kitty, name) is getattr(kittygrad_core, name), name
+    assert "dot" in dir(kitty)
+
+
+def test_readme_gradient_example_through_the_umbrella():
+    a = kitty.tensor([1, 2, 3], requires_grad=True)
+    b = a.std()
+    b.retain_grad()
+    c = b * kitty.dot(a, a)
+    assert repr(c) == "tensor(14., grad_fn=<MulBackward>)"
+    c.backward()
+    assert repr(a.grad) == "tensor([-5.,  4., 13.])"
+    assert repr(b.grad) == "tensor(14.)"
+
+
+def test_main_job_script_runs():
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "readme_examples.py")],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
+    lines = result.stdout.splitlines()
+    assert lines[1:4] == ["tensor(14., grad_fn=<MulBackward>)", "tensor([-5.,  4., 13.])", "tensor(14.)"]
+    assert "grad_fn=<MulBackward>" in result.stdout.split("== graph example ==")[1]
