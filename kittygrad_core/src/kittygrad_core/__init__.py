@@ -9,6 +9,7 @@ from . import _tracing
 from ._creation import (arange, empty, empty_like, eye, full, full_like, generator, manual_seed, ones,
                         ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like)
 from ._dtypes import DEFAULT_DTYPE, double, float, float16, float32, float64, half
+from ._composite import Composite
 from ._engine import AccumulateGrad, Node, unbroadcast
 from ._function import Function, FunctionCtx
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -21,7 +22,7 @@ from .hookspecs import hookimpl, hookspec
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccumulateGrad", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
+    "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
     "MissingOpError", "Node", "Op", "OpRegistry", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
     "arange", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
     "float64", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "is_grad_enabled",

@@ -26,6 +26,8 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
     arrays, requires_grad = _arrays(op, operands)
     node = op.__new__(op)
     out = _forward(op, node, operands, arrays, args, kwargs)
+    if out.dtype.kind != "f":
+        return out  # integer and boolean results (argmax, ...) are NumPy arrays, as comparisons are
     if requires_grad and op.differentiable and GRAD_ENABLED.get():
         result = make_tensor(out, True, node)
         if op.view:
@@ -51,8 +53,13 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
                            "in-place operation.")
     if not target._data.flags.writeable:
         raise RuntimeError(f"{op.name}(): the inplace operation cannot be applied to a read-only tensor.")
-    arrays, requires_grad = _arrays(op, operands, inplace=True)
+    arrays, requires_grad = _arrays(op, operands)
     record = requires_grad and grad_mode and op.differentiable
+    if record and target._base is not None:
+        raise RuntimeError(
+            f"{op.name}(): an in-place operation on a view of another tensor cannot be recorded by "
+            "autograd yet (the base tensor's history would not see it). Apply it to a clone() of the "
+            "view, or to the base tensor, or run it under no_grad().")
     copied: tuple = ()
     if record and op.saves:
         # backward must see the inputs as they were, not as this op leaves them
@@ -85,7 +92,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     return target
 
 
-def _arrays(op: type, operands: tuple, inplace: bool = False) -> tuple[list, bool]:
+def _arrays(op: type, operands: tuple) -> tuple[list, bool]:
     arrays = []
     requires_grad = False
     for x in operands:
@@ -128,7 +135,7 @@ def _align(op: type, arrays: list, operands: tuple) -> None:
         floats = [(a.dtype, a.ndim) for a in typed if a.dtype.kind == "f"]
         dtype = result_dtype(floats) if floats else DEFAULT_DTYPE
         for i, a in enumerate(arrays):
-            if isinstance(a, np.ndarray) and a.dtype != dtype:
+            if isinstance(a, np.ndarray) and a.dtype != dtype and a.dtype.kind != "b":  # masks stay
                 arrays[i] = a.astype(dtype)
     shape = first.shape
     if any(a.shape != shape for a in typed):

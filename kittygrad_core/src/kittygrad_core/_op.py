@@ -14,26 +14,39 @@ class Conformance:
     """Test metadata of an op: how the conformance suite checks it against PyTorch.
 
     Args:
-        torch: the reference, as a dotted name (``"torch.mul"``, ``"torch.Tensor.std"``) or a callable
-            ``f(torch, *inputs, **options)``.
-        domain: where inputs are drawn from, for all inputs or one per input: ``"any"``,
-            ``"positive"``, ``"nonzero"``, ``"unit"`` (open interval (-1, 1)) or a ``(low, high)`` pair.
-        shapes: how input shapes relate: ``"broadcast"`` (mutually broadcastable), ``"same"``,
-            or a callable ``f(draw, strategies) -> list of shapes`` for ops such as ``matmul``.
-        options: for each option (keyword argument) of the op, either a list of values to choose
-            from or one of the strings ``"dim"`` (a valid dim of the first input, or ``None``),
-            ``"dims"`` (``None``, an int or a tuple of distinct dims), ``"bool"``.
-        rtol, atol: tolerances of the float32 comparison with torch (float64 uses 1e-7 / 1e-8).
+        torch: the reference, as a dotted name under ``torch`` (``"torch.mul"``, ``"Tensor.std"``,
+            ``"nn.functional.gelu"``) or a callable ``f(torch, *inputs, **options)``.
+        domain: where input values are drawn from, for all inputs or one entry per input: ``"any"``
+            (-3, 3), ``"positive"`` (0.1, 3), ``"nonzero"``, ``"unit"`` (-0.9, 0.9) or ``(low, high)``.
+        shapes: how input shapes relate: ``"broadcast"`` (mutually broadcastable, 0-d and size-1 dims
+            included), ``"same"``, ``"matmul"`` (every matmul case), ``"dot"``, ``"mm"``, ``"mv"``,
+            ``"bmm"``, ``"outer"``, ``"cat"`` (equal but along ``dim``), ``"stack"``, or a callable
+            ``f(draw) -> list of shapes`` (``draw`` is hypothesis's).
+        inputs: how many tensor inputs to generate (default: the op's declared inputs; required for
+            ``*inputs`` ops and composites).
+        options: for each option, a list of values to choose from, one of the strings ``"dim"`` (a
+            valid dim of the first input), ``"dims"`` (``None``, an int or a tuple of distinct dims),
+            ``"newdim"`` (a valid insertion dim, as for ``unsqueeze``), ``"bool"``, or a callable
+            ``f(draw, shapes) -> value``.
+        rtol, atol: tolerances of the float32 comparison with torch (float64 uses 1e-7 / 1e-9).
         empty: whether the op accepts empty tensors.
+        kinks: input values where the op is not differentiable; generated values keep away from them.
+        call: how to call the kittygrad op, ``f(kitty, *inputs, **options)``; by default its first
+            module function, else its first method.
+        fd: whether float64 gradients are also checked against central finite differences.
     """
 
     torch: str | Callable[..., Any]
     domain: str | tuple = "any"
     shapes: str | Callable[..., Any] = "broadcast"
+    inputs: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     rtol: float = 1e-4
     atol: float = 1e-5
     empty: bool = True
+    kinks: tuple[float, ...] = ()
+    call: Callable[..., Any] | None = None
+    fd: bool = True
 
 
 class Op(Node):
@@ -82,6 +95,8 @@ class Op(Node):
     plugin: ClassVar[str | None] = None
     distribution: ClassVar[str | None] = None
 
+    #: Set by the registry when forward takes ``*inputs``: bindings then take one sequence of tensors.
+    variadic: ClassVar[bool] = False
     #: How many leading forward parameters are tensor inputs; by default, those without defaults.
     n_inputs: ClassVar[int | None] = None
     # Filled in by the registry from the forward's signature.

@@ -6,10 +6,11 @@ so an op call does no signature binding and no plugin-hook call.
 from __future__ import annotations
 
 import inspect
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any, Iterator
 
 from . import _dispatch
+from ._composite import Composite
 from ._op import Op
 
 STANDARD_DISTRIBUTION = "kittygrad-ops"
@@ -139,18 +140,22 @@ class OpRegistry:
         from ._function import Function, function_op
         if isinstance(op, type) and issubclass(op, Function):
             op = function_op(op)
-        if not (isinstance(op, type) and issubclass(op, Op)):
-            raise TypeError(f"register(): expected an Op or Function subclass, got {op!r}.")
+        if not (isinstance(op, type) and issubclass(op, (Op, Composite))):
+            raise TypeError(f"register(): expected an Op, Composite or Function subclass, got {op!r}.")
         name = getattr(op, "name", None)
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"register(): op class {op.__qualname__} must set `name` to an identifier.")
         override = op.override if override is None else override
-        inputs, options = _parse_forward(op)
-        node = type(f"{op.__name__}Backward", (op,), {
-            "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
-            "distribution": distribution, "input_names": tuple(inputs),
-        })
-        bindings = _bindings(node, inputs, options)
+        if issubclass(op, Composite):
+            node = type(op.__name__, (op,), {"__module__": op.__module__, "__doc__": op.__doc__,
+                                             "plugin": plugin, "distribution": distribution})
+        else:
+            inputs, options = _parse_forward(op)
+            node = type(f"{op.__name__}Backward", (op,), {
+                "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
+                "distribution": distribution, "input_names": tuple(inputs),
+            })
+        bindings = _all_bindings(node)
         self._check_free(node, bindings, override)
         previous = self._ops.get(name)
         if previous is not None:
@@ -170,7 +175,7 @@ class OpRegistry:
         if shadowed:
             previous = shadowed.pop()
             self._ops[name] = previous
-            self._bind(previous, _bindings(previous, *_parse_forward(previous)))
+            self._bind(previous, _all_bindings(previous))
         return node
 
     def owner(self, name: str) -> str | None:
@@ -234,9 +239,13 @@ def _parse_forward(op: type[Op]) -> tuple[list[str], list[inspect.Parameter]]:
                         "**options) with at least one input.")
     inputs: list[str] = []
     options: list[inspect.Parameter] = []
+    if params[2].kind == params[2].VAR_POSITIONAL:  # forward(self, xp, *tensors, ...): a sequence input
+        op.variadic = True
+        return [params[2].name], params[3:]
     for p in params[2:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"op '{op.name}': forward may not take *args or **kwargs ({p}).")
+            raise TypeError(f"op '{op.name}': forward may take *inputs only as its first input, "
+                            f"and no **kwargs ({p}).")
         if op.n_inputs is not None:
             is_input = len(inputs) < op.n_inputs
         else:
@@ -247,6 +256,36 @@ def _parse_forward(op: type[Op]) -> tuple[list[str], list[inspect.Parameter]]:
         raise TypeError(f"op '{op.name}': differentiable has {len(differentiable)} entries for "
                         f"{len(inputs)} inputs.")
     return inputs, options
+
+
+def _all_bindings(node: type) -> list:
+    if issubclass(node, Composite):
+        return _composite_bindings(node)
+    return _bindings(node, list(node.input_names), _parse_forward(node)[1])
+
+
+def _composite_bindings(node: type[Composite]) -> list:
+    call = node.__dict__.get("call") or getattr(node, "call")
+    functions = (node.name,) if node.functions is None else node.functions
+    methods = (node.name,) if node.methods is None else node.methods
+    out = [("module", f, _rename(call, f, f, node)) for f in functions]
+    out += [("tensor", m, _rename(call, m, f"Tensor.{m}", node)) for m in methods]
+    out += [("tensor", p, property(_rename(call, p, f"Tensor.{p}", node), doc=node.__doc__))
+            for p in node.properties]
+    return out
+
+
+def _rename(function: Any, name: str, qualname: str, node: type) -> Any:
+    function = getattr(function, "__func__", function)
+    renamed = FunctionType(function.__code__, function.__globals__, name, function.__defaults__,
+                           function.__closure__)
+    renamed.__kwdefaults__ = function.__kwdefaults__
+    renamed.__doc__ = node.__doc__
+    renamed.__qualname__ = qualname
+    renamed.__module__ = node.__module__
+    renamed.__annotations__ = dict(function.__annotations__)
+    renamed._kittygrad_op = node
+    return renamed
 
 
 def _bindings(node: type[Op], inputs: list[str], options: list[inspect.Parameter]) -> list:
@@ -281,6 +320,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
         names[1 if reflected else 0] = "self"
     header = names[::-1] if reflected else list(names)
     call_args, call_kwargs, namespace = [], [], {}
+    variadic = getattr(node, "variadic", False)
     for p in options:
         if operator:
             if p.default is p.empty:
@@ -288,7 +328,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
                                 f"as operator '{attribute}'.")
             value = f"_default_{p.name}"
         else:
-            if p.kind == p.KEYWORD_ONLY and "*" not in header:
+            if p.kind == p.KEYWORD_ONLY and "*" not in header and not variadic:
                 header.append("*")
             header.append(p.name if p.default is p.empty else f"{p.name}=_default_{p.name}")
             value = p.name
@@ -302,7 +342,8 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
         guard = "".join(f"    if not isinstance({n}, _OPERANDS):\n        return NotImplemented\n"
                         for n in names if n != "self")
     source = (f"def {attribute}({', '.join(header)}):\n{guard}"
-              f"    return _{entry}(_op, {_tuple(names)}, {_tuple(call_args)}, "
+              f"    return _{entry}(_op, {f'tuple({names[0]})' if variadic else _tuple(names)}, "
+              f"{_tuple(call_args)}, "
               f"{'{' + ', '.join(call_kwargs) + '}' if call_kwargs else '_EMPTY'})\n")
     namespace.update(_op=node, _apply=_dispatch.apply, _apply_inplace=_dispatch.apply_inplace,
                      _EMPTY=_dispatch.EMPTY, _OPERANDS=_dispatch.OPERAND_TYPES)

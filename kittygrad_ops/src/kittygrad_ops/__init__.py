@@ -1,13 +1,15 @@
 """kittygrad-ops: the standard ops of kittygrad, registered through the same hook as any plugin.
 
-Each op is one :class:`kittygrad_core.Op` record: forward, backward rule, bindings and the
-conformance metadata that checks it against PyTorch.
+Each op is one :class:`kittygrad_core.Op` record (or a :class:`kittygrad_core.Composite` built from
+other ops): forward, backward rule, bindings and the conformance metadata that checks it against
+PyTorch. Modules group them by kind; each exports its records as ``OPS``.
 """
-from . import arithmetic, copies, linalg, reductions
+from . import activations, arithmetic, binary, copies, indexing, linalg, reductions, shape, unary
 
 __version__ = "0.1.0"
 
 #: Every op record this distribution registers.
-OPS = (*arithmetic.OPS, *reductions.OPS, *linalg.OPS, *copies.OPS)
+OPS = (*arithmetic.OPS, *unary.OPS, *activations.OPS, *binary.OPS, *reductions.OPS, *linalg.OPS,
+       *shape.OPS, *indexing.OPS, *copies.OPS)
 
 __all__ = ["OPS"]

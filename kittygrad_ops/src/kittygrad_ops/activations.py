@@ -1,0 +1,2 @@
+"""activations ops (to be written)."""
+OPS = ()

@@ -1,0 +1,2 @@
+"""binary ops (to be written)."""
+OPS = ()

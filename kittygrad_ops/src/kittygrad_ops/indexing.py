@@ -1,0 +1,2 @@
+"""indexing ops (to be written)."""
+OPS = ()

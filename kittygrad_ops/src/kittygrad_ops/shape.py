@@ -1,0 +1,2 @@
+"""shape ops (to be written)."""
+OPS = ()

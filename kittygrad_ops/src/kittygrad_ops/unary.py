@@ -1,0 +1,2 @@
+"""unary ops (to be written)."""
+OPS = ()
