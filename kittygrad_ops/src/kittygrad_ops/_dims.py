@@ -35,3 +35,19 @@ def expand_reduced(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, 
     if not keepdim and axes:
         grad = xp.expand_dims(grad, axes)
     return xp.broadcast_to(grad, shape)
+
+
+def normalize_dim(op: str, dim: Any, ndim: int, insert: bool = False) -> int:
+    """Normalises one ``dim`` of an ``ndim`` tensor to a non-negative axis.
+
+    With ``insert=True`` the dim names a position in the result of inserting a dimension (as for
+    ``unsqueeze`` and ``stack``), so ``ndim + 1`` positions are valid. Raises ``IndexError`` when out of
+    range and ``TypeError`` when not an int.
+    """
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
+    size = ndim + 1 if insert else max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{op}(): dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return dim % size
