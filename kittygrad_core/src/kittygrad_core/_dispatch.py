@@ -19,6 +19,7 @@ EMPTY: dict = {}
 NUMBERS = (int, float, bool)
 OPERAND_TYPES = (Tensor, int, float, bool, np.ndarray, np.generic)
 _AxisError = np.exceptions.AxisError
+_new = object.__new__
 
 
 def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
@@ -33,7 +34,7 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
         if op.view:
             _share(result, operands[0])
         _link(op, node, operands, out)
-        if op.saves or op.saves_output:
+        if op.snapshots:
             node._saved = _versions(op, operands, result, ())
     else:
         result = make_tensor(out)
@@ -41,6 +42,107 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
             _share(result, operands[0])
     if _tracing.TRACERS:
         _tracing.notify(op, operands, result)
+    return result
+
+
+def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
+    """``apply`` for a one-input op that is differentiable and no view: the common case, inlined."""
+    if not isinstance(x, Tensor):
+        return apply(op, (x,), args, kwargs)
+    node = _new(op)
+    try:
+        out = node.forward(np, x._data, *args, **kwargs)
+    except (ValueError, _AxisError) as error:
+        raise _forward_error(op, error, (x,)) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _new(Tensor)
+    result._data = out
+    result._version = [0]
+    if x._requires_grad and GRAD_ENABLED.get():
+        result._requires_grad = True
+        result._grad_fn = node
+        fn = x._grad_fn
+        if fn is None:
+            fn = x._accumulator or accumulator(x)
+        elif fn._lock >= 0:
+            fn._lock += 1
+        node.next_functions = (fn,)
+        node._lock = 0
+        node._grad = None
+        node._shape = out.shape
+        node._dtype = out.dtype
+        node._retained = None
+        node._saved = _versions(op, (x,), result, ()) if op.snapshots else ()
+    else:
+        result._requires_grad = False
+        result._grad_fn = None
+    if _tracing.TRACERS:
+        _tracing.notify(op, (x,), result)
+    return result
+
+
+def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
+    """``apply`` for a two-input op that is differentiable and no view: the common case, inlined."""
+    if isinstance(x, Tensor):
+        a = x._data
+        if isinstance(y, Tensor):
+            b = y._data
+            if op.broadcast and (a.dtype is not b.dtype or a.shape != b.shape):
+                return apply(op, (x, y), args, kwargs)
+        elif type(y) is float or type(y) is int:
+            if not op.broadcast:
+                return apply(op, (x, y), args, kwargs)
+            b = y
+        else:
+            return apply(op, (x, y), args, kwargs)
+    elif (type(x) is float or type(x) is int) and isinstance(y, Tensor) and op.broadcast:
+        a, b = x, y._data
+    else:
+        return apply(op, (x, y), args, kwargs)
+    node = _new(op)
+    try:
+        out = node.forward(np, a, b, *args, **kwargs)
+    except (ValueError, _AxisError) as error:
+        raise _forward_error(op, error, (x, y)) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _new(Tensor)
+    result._data = out
+    result._version = [0]
+    x_grad = type(x) is not float and type(x) is not int and x._requires_grad
+    y_grad = type(y) is not float and type(y) is not int and y._requires_grad
+    if (x_grad or y_grad) and GRAD_ENABLED.get():
+        result._requires_grad = True
+        result._grad_fn = node
+        if x_grad:
+            fn_x = x._grad_fn
+            if fn_x is None:
+                fn_x = x._accumulator or accumulator(x)
+            elif fn_x._lock >= 0:
+                fn_x._lock += 1
+        else:
+            fn_x = None
+        if y_grad:
+            fn_y = y._grad_fn
+            if fn_y is None:
+                fn_y = y._accumulator or accumulator(y)
+            elif fn_y._lock >= 0:
+                fn_y._lock += 1
+        else:
+            fn_y = None
+        node.next_functions = (fn_x, fn_y)
+        node._lock = 0
+        node._grad = None
+        node._shape = out.shape
+        node._dtype = out.dtype
+        node._retained = None
+        node._saved = _versions(op, (x, y), result, ()) if op.snapshots else ()
+    else:
+        result._requires_grad = False
+        result._grad_fn = None
+    if _tracing.TRACERS:
+        _tracing.notify(op, (x, y), result)
     return result
 
 
@@ -80,7 +182,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     if record:
         _link(op, node, operands, out)
         target._version[0] += 1
-        node._saved = _versions(op, operands, target, copied) if (op.saves or op.saves_output) else ()
+        node._saved = _versions(op, operands, target, copied) if op.snapshots else ()
         target._grad_fn = node
         target._requires_grad = True
         if target._retains_grad:
@@ -149,14 +251,19 @@ def _align(op: type, arrays: list, operands: tuple) -> None:
 def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kwargs: dict) -> np.ndarray:
     try:
         out = node.forward(np, *arrays, *args, **kwargs)
-    except _AxisError as error:
-        raise IndexError(f"{op.name}(): {error} (input shapes {_shapes(operands)})") from None
-    except ValueError as error:
-        raise RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
-                           f"dtypes {_dtypes(operands)})") from None
+    except (ValueError, _AxisError) as error:
+        raise _forward_error(op, error, operands) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     return out
+
+
+def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
+    """NumPy's errors from inside a forward, retyped as torch's and naming the op and its inputs."""
+    if isinstance(error, _AxisError):
+        return IndexError(f"{op.name}(): {error} (input shapes {_shapes(operands)})")
+    return RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
+                        f"dtypes {_dtypes(operands)})")
 
 
 def _link(op: type, node: Any, operands: tuple, out: np.ndarray) -> None:

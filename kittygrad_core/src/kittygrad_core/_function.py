@@ -179,17 +179,22 @@ def function_op(function: type[Function]) -> type[Op]:
     params = list(function._signature.parameters.values())[1:]
     name = getattr(function, "name", None) or function.__name__.lower()
 
+    inputs = [p for p in params if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD]
+    n_inputs = len(inputs)
+
     class FunctionOp(Op):
-        def forward(self, xp: Any, *arrays: np.ndarray, **options: Any) -> np.ndarray:
-            tensors = [make_tensor(a) for a in arrays]
+        def forward(self, xp: Any, *values: Any, **options: Any) -> np.ndarray:
+            # the dispatcher passes the input arrays, then the positional options
+            tensors = [make_tensor(a) for a in values[:n_inputs]]
+            args = (*tensors, *values[n_inputs:])
             if function._torch_style:
                 ctx = FunctionCtx()
-                out = _run_forward(lambda: function.forward(ctx, *tensors, **options), tensors)
+                out = _run_forward(lambda: function.forward(ctx, *args, **options), tensors)
                 self.fn, self.torch_args = function, tuple(tensors)
             else:
                 fn = function()
                 ctx = fn.ctx = FunctionCtx()
-                out = _run_forward(lambda: fn.forward(*tensors, **options), tensors)
+                out = _run_forward(lambda: fn.forward(*args, **options), tensors)
                 self.fn, self.torch_args = fn, None
             ctx.out = out
             self.ctx = ctx
@@ -197,7 +202,6 @@ def function_op(function: type[Function]) -> type[Op]:
 
         backward = _FunctionNode.backward
 
-    inputs = [p for p in params if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD]
     FunctionOp.forward.__signature__ = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
          inspect.Parameter("xp", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
@@ -205,7 +209,7 @@ def function_op(function: type[Function]) -> type[Op]:
     FunctionOp.__module__ = function.__module__
     FunctionOp.__doc__ = function.__doc__
     FunctionOp.name = name
-    FunctionOp.saves = tuple(range(len(inputs)))
+    FunctionOp.saves = tuple(range(n_inputs))
     FunctionOp.saves_output = function.output_version_check
     FunctionOp.override = getattr(function, "override", False)
     FunctionOp.conformance = getattr(function, "conformance", None)

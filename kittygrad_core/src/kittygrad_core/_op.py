@@ -95,6 +95,8 @@ class Op(Node):
     plugin: ClassVar[str | None] = None
     distribution: ClassVar[str | None] = None
 
+    #: Set by the registry: whether the op snapshots versions (``saves`` or ``saves_output``).
+    snapshots: ClassVar[bool] = False
     #: Set by the registry when forward takes ``*inputs``: bindings then take one sequence of tensors.
     variadic: ClassVar[bool] = False
     #: How many leading forward parameters are tensor inputs; by default, those without defaults.

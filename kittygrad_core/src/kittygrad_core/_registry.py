@@ -154,6 +154,7 @@ class OpRegistry:
             node = type(f"{op.__name__}Backward", (op,), {
                 "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
                 "distribution": distribution, "input_names": tuple(inputs),
+                "snapshots": bool(op.saves or op.saves_output),
             })
         bindings = _all_bindings(node)
         self._check_free(node, bindings, override)
@@ -170,12 +171,17 @@ class OpRegistry:
         if name not in self._ops:
             raise KeyError(f"no op named '{name}' is registered")
         node = self._ops.pop(name)
+        freed = {key for key, holder in self._owners.items() if holder == name}
         self._unbind(node)
         shadowed = self._shadowed.get(name)
         if shadowed:
             previous = shadowed.pop()
             self._ops[name] = previous
             self._bind(previous, _all_bindings(previous))
+        for other in list(self._ops.values()):  # bindings it had overridden go back to their ops
+            back = [b for b in _all_bindings(other) if b[:2] in freed and b[:2] not in self._owners]
+            if back:
+                self._bind(other, back)
         return node
 
     def owner(self, name: str) -> str | None:
@@ -341,11 +347,15 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     if operator and len(names) > 1:
         guard = "".join(f"    if not isinstance({n}, _OPERANDS):\n        return NotImplemented\n"
                         for n in names if n != "self")
+    operands = f"tuple({names[0]})" if variadic else _tuple(names)
+    if entry == "apply" and not variadic and not node.view and node.differentiable is True \
+            and len(names) in (1, 2):
+        entry, operands = f"apply{len(names)}", ", ".join(names)  # the inlined fast paths
     source = (f"def {attribute}({', '.join(header)}):\n{guard}"
-              f"    return _{entry}(_op, {f'tuple({names[0]})' if variadic else _tuple(names)}, "
-              f"{_tuple(call_args)}, "
+              f"    return _{entry}(_op, {operands}, {_tuple(call_args)}, "
               f"{'{' + ', '.join(call_kwargs) + '}' if call_kwargs else '_EMPTY'})\n")
-    namespace.update(_op=node, _apply=_dispatch.apply, _apply_inplace=_dispatch.apply_inplace,
+    namespace.update(_op=node, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
+                     _apply2=_dispatch.apply2, _apply_inplace=_dispatch.apply_inplace,
                      _EMPTY=_dispatch.EMPTY, _OPERANDS=_dispatch.OPERAND_TYPES)
     exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
     function = namespace[attribute]

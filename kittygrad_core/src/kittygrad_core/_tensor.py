@@ -24,8 +24,13 @@ class Tensor:
         requires_grad (bool): whether autograd should record operations on the tensor.
     """
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_retains_grad", "_version",
-                 "_accumulator", "_base", "__weakref__")
+    # The hot attributes are slots; rarely set ones live in the (lazily created) __dict__ and fall back
+    # to the class defaults below, so creating a tensor on the op path sets only four attributes.
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_version", "__dict__", "__weakref__")
+    _grad: Tensor | None = None
+    _retains_grad: bool = False
+    _accumulator: Any = None
+    _base: Tensor | None = None
 
     # NumPy must defer to our reflected operators instead of treating a Tensor as an array.
     __array_ufunc__ = None
@@ -36,12 +41,8 @@ class Tensor:
                                "sourceTensor.detach() and then specify the requires_grad attribute.")
         self._data = as_float_array(data, dtype)
         self._requires_grad = bool(requires_grad)
-        self._grad = None
         self._grad_fn = None
-        self._retains_grad = False
         self._version = [0]
-        self._accumulator = None
-        self._base = None
 
     # ------------------------------------------------------------------ representation
 
@@ -291,12 +292,8 @@ def make_tensor(data: np.ndarray, requires_grad: bool = False, grad_fn: Any = No
     t = _new_tensor(Tensor)
     t._data = data
     t._requires_grad = requires_grad
-    t._grad = None
     t._grad_fn = grad_fn
-    t._retains_grad = False
     t._version = [0]
-    t._accumulator = None
-    t._base = None
     return t
 
 
