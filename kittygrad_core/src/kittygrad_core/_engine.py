@@ -146,21 +146,23 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
     pop, push = stack.pop, stack.append
     while stack:
         node, grad = pop()
-        if type(node) is AccumulateGrad:
+        if node.__class__ is AccumulateGrad:
             node.accumulate(grad)
             continue
         lock = node._lock
-        if lock <= 0:
-            _second_backward()
-        if node._grad is not None:
-            grad = node._grad + grad  # out of place: the first gradient was adopted, not copied
-        node._lock = lock = lock - 1
-        if lock:
-            node._grad = grad
+        if lock != 1:
+            if lock <= 0:
+                _second_backward()
+            # more consumers will send gradients: keep the sum, adopting the first array as is
+            node._grad = grad if node._grad is None else node._grad + grad
+            node._lock = lock - 1
             waiting.add(node)
             continue
-        node._grad = None
-        waiting.discard(node)
+        if node._grad is not None:
+            grad = node._grad + grad  # out of place: the first gradient was adopted, not copied
+            node._grad = None
+            waiting.discard(node)
+        node._lock = CONSUMED
 
         for counter, version in node._saved:
             if counter[0] != version:
@@ -172,20 +174,21 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             _fill_retained_grad(node._retained, grad)
 
         grads = node.backward(np, grad)
-        node._lock = CONSUMED
         node._release()
 
         nexts = node.next_functions
-        if type(grads) is not tuple:
+        if grads.__class__ is not tuple:
             grads = (grads,)
         if len(grads) != len(nexts):
             raise RuntimeError(f"{node._describe()} returned {len(grads)} gradients for "
                                f"{len(nexts)} inputs.")
         for i, nxt in enumerate(nexts):
-            g = grads[i]
-            if nxt is None or g is None:
+            if nxt is None:
                 continue
-            if g.shape != nxt._shape or g.dtype != nxt._dtype:
+            g = grads[i]
+            if g is None:
+                continue
+            if g.shape != nxt._shape or g.dtype is not nxt._dtype:
                 g = _conform(node, i, g, nxt)
             push((nxt, g))
     return bool(waiting)
@@ -193,7 +196,8 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
 
 def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
     """Reduces a broadcast op's gradient to its input's shape and dtype; rejects anything else."""
-    if not isinstance(grad, (np.ndarray, np.generic)) or grad.dtype.kind != "f":
+    if grad.__class__ is not np.ndarray and not isinstance(grad, (np.ndarray, np.generic)) \
+            or grad.dtype.kind != "f":
         raise RuntimeError(f"{node._describe()} returned a gradient of type {type(grad).__name__} "
                            f"(dtype {getattr(grad, 'dtype', None)}) for input {index}; expected a "
                            f"floating array.")
@@ -208,7 +212,7 @@ def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
     if grad.shape != target._shape:
         raise RuntimeError(f"{node._describe()} returned a gradient of shape {grad.shape} for input "
                            f"{index}, whose shape is {target._shape}.")
-    if grad.dtype != target._dtype:
+    if grad.dtype != target._dtype:  # equal but not identical dtypes (e.g. byte order) pass
         raise RuntimeError(f"{node._describe()} returned a gradient of dtype {grad.dtype} for input "
                            f"{index}, whose dtype is {target._dtype}.")
     return np.asarray(grad)
