@@ -289,10 +289,14 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray) -> None:
 
 
 def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
-    saved = [(operands[i]._version, operands[i]._version[0]) for i in op.saves
-             if i not in skip and isinstance(operands[i], Tensor)]
+    """The version snapshot a node checks before running: flat (counter, version, counter, ...)."""
+    saved = []
+    for i in op.saves:
+        x = operands[i]
+        if i not in skip and isinstance(x, Tensor):
+            saved += (x._version, x._version[0])
     if op.saves_output:
-        saved.append((output._version, output._version[0]))
+        saved += (output._version, output._version[0])
     return tuple(saved)
 
 

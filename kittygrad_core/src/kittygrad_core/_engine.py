@@ -164,12 +164,8 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             waiting.discard(node)
         node._lock = CONSUMED
 
-        for counter, version in node._saved:
-            if counter[0] != version:
-                raise RuntimeError(
-                    "One of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: it is at version {counter[0]}; expected version {version} "
-                    f"instead. Raised by {node._describe()}.")
+        if node._saved:
+            _check_versions(node)
         if node._retained is not None:
             _fill_retained_grad(node._retained, grad)
 
@@ -192,6 +188,17 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 g = _conform(node, i, g, nxt)
             push((nxt, g))
     return bool(waiting)
+
+
+def _check_versions(node: Node) -> None:
+    saved = node._saved
+    for i in range(0, len(saved), 2):
+        counter, version = saved[i], saved[i + 1]
+        if counter[0] != version:
+            raise RuntimeError(
+                "One of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: it is at version {counter[0]}; expected version {version} "
+                f"instead. Raised by {node._describe()}.")
 
 
 def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:

@@ -140,9 +140,12 @@ def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
     node = object.__new__(cls._node_type)
     node.fn, node.ctx, node.torch_args = fn, ctx, torch_args
     _link(node, node, tuple(inputs), out._data)
-    saved = [(t._version, t._version[0]) for t in ctx.saved_tensors if isinstance(t, Tensor)]
+    saved = []
+    for t in ctx.saved_tensors:
+        if isinstance(t, Tensor):
+            saved += (t._version, t._version[0])
     if cls.output_version_check:
-        saved.append((out._version, out._version[0]))
+        saved += (out._version, out._version[0])
     node._saved = tuple(saved)
     out._requires_grad = True
     out._grad_fn = node

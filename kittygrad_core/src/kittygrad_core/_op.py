@@ -79,6 +79,9 @@ class Op(Node):
     ``plugin`` and ``distribution`` are filled in by the registry.
     """
 
+    # A record may declare ``__slots__`` naming what forward saves: it then allocates no __dict__.
+    __slots__ = ()
+
     name: ClassVar[str]
     functions: ClassVar[tuple[str, ...] | None] = None
     methods: ClassVar[tuple[str, ...] | None] = None
@@ -112,5 +115,15 @@ class Op(Node):
         """Returns one gradient (or ``None``) per input, given the gradient of the output."""
         raise RuntimeError(f"op '{self.name}' is not differentiable")
 
+    #: Set by the registry: the ``__slots__`` names of the record, released after backward.
+    saved_slots: ClassVar[tuple[str, ...]] = ()
+
     def _release(self) -> None:
-        self.__dict__.clear()
+        for name in self.saved_slots:
+            try:
+                delattr(self, name)
+            except AttributeError:
+                pass
+        state = getattr(self, "__dict__", None)
+        if state:
+            state.clear()

@@ -154,7 +154,9 @@ class OpRegistry:
             node = type(f"{op.__name__}Backward", (op,), {
                 "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
                 "distribution": distribution, "input_names": tuple(inputs),
-                "snapshots": bool(op.saves or op.saves_output),
+                "snapshots": bool(op.saves or op.saves_output), "__slots__": (),
+                "saved_slots": tuple(name for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op
+                                     for name in cls.__dict__.get("__slots__", ())),
             })
         bindings = _all_bindings(node)
         self._check_free(node, bindings, override)

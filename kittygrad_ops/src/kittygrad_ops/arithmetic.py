@@ -1,5 +1,7 @@
 """Elementwise arithmetic: add, sub, mul, div, pow, neg, exp, log.
 
+These hot ops declare ``__slots__`` (what their backward reads), so a call allocates no ``__dict__``.
+
 Binary ops set ``broadcast = True``: the core autocasts numbers and arrays, promotes dtypes as torch
 does and reduces each gradient back to its input's shape and dtype, so the rules below are written for
 same-shaped operands.
@@ -13,6 +15,8 @@ class Add(Op):
     """add(input, other, *, alpha=1) -> Tensor
 
     Adds ``other``, scaled by ``alpha``, to ``input`` elementwise, with broadcasting."""
+
+    __slots__ = ("alpha",)  # what backward reads
 
     name = "add"
     operators, reflected, inplace = ("__add__",), ("__radd__",), ("__iadd__", "add_")
@@ -31,6 +35,8 @@ class Sub(Op):
     """sub(input, other, *, alpha=1) -> Tensor
 
     Subtracts ``other``, scaled by ``alpha``, from ``input`` elementwise, with broadcasting."""
+
+    __slots__ = ("alpha",)  # what backward reads
 
     name = "sub"
     functions = ("sub", "subtract")
@@ -51,6 +57,8 @@ class Mul(Op):
 
     Multiplies ``input`` by ``other`` elementwise, with broadcasting."""
 
+    __slots__ = ("input", "other")  # what backward reads
+
     name = "mul"
     functions = ("mul", "multiply")
     operators, reflected, inplace = ("__mul__",), ("__rmul__",), ("__imul__", "mul_")
@@ -70,6 +78,8 @@ class Div(Op):
     """div(input, other) -> Tensor
 
     Divides ``input`` by ``other`` elementwise (true division), with broadcasting."""
+
+    __slots__ = ("input", "other")  # what backward reads
 
     name = "div"
     functions = ("div", "divide", "true_divide")
@@ -93,6 +103,8 @@ class Pow(Op):
     Raises ``input`` to the power ``exponent`` elementwise; either may be a number.
     Gradients follow torch at a zero base: no gradient flows through ``exponent == 0``, and
     ``0 ** e`` with ``e >= 0`` contributes no gradient to the exponent."""
+
+    __slots__ = ("input", "exponent", "out")  # what backward reads
 
     name = "pow"
     operators, reflected, inplace = ("__pow__",), ("__rpow__",), ("__ipow__", "pow_")
@@ -123,6 +135,8 @@ class Neg(Op):
 
     Returns the negative of ``input`` elementwise."""
 
+    __slots__ = ()  # what backward reads
+
     name = "neg"
     functions = ("neg", "negative")
     operators, inplace = ("__neg__",), ("neg_",)
@@ -139,6 +153,8 @@ class Exp(Op):
     """exp(input) -> Tensor
 
     Returns the exponential of ``input`` elementwise."""
+
+    __slots__ = ("out",)  # what backward reads
 
     name = "exp"
     inplace = ("exp_",)
@@ -157,6 +173,8 @@ class Log(Op):
     """log(input) -> Tensor
 
     Returns the natural logarithm of ``input`` elementwise."""
+
+    __slots__ = ("input",)  # what backward reads
 
     name = "log"
     inplace = ("log_",)
