@@ -197,13 +197,14 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
 def _arrays(op: type, operands: tuple) -> tuple[list, bool]:
     arrays = []
     requires_grad = False
-    for x in operands:
+    differentiable = op.differentiable
+    for i, x in enumerate(operands):
         if isinstance(x, Tensor):
             arrays.append(x._data)
-            if x._requires_grad:
+            if x._requires_grad and (differentiable is True or differentiable and differentiable[i]):
                 requires_grad = True
         else:
-            arrays.append(_coerce(op, x, len(arrays)))
+            arrays.append(_coerce(op, x, i))
     if op.broadcast and len(arrays) > 1:
         _align(op, arrays, operands)
     return arrays, requires_grad
@@ -227,9 +228,17 @@ def _coerce(op: type, value: Any, index: int) -> Any:
 
 def _align(op: type, arrays: list, operands: tuple) -> None:
     """Applies torch's dtype promotion and checks that shapes broadcast, in place on ``arrays``."""
-    typed = [a for a in arrays if isinstance(a, np.ndarray)]
+    # Inputs without a gradient (where's condition) neither promote nor get cast.
+    differentiable = op.differentiable
+    typed = [a for i, a in enumerate(arrays) if isinstance(a, np.ndarray)
+             and (differentiable in (True, False) or differentiable[i])]
     if not typed:
-        raise TypeError(f"{op.name}(): at least one operand must be a Tensor.")
+        if not any(isinstance(a, np.ndarray) for a in arrays):
+            raise TypeError(f"{op.name}(): at least one operand must be a Tensor.")
+        for i, a in enumerate(arrays):  # only numbers besides a mask: the default dtype, as torch
+            if not isinstance(a, np.ndarray):
+                arrays[i] = DEFAULT_DTYPE.type(a)
+        return
     first = typed[0]
     if all(a.dtype == first.dtype for a in typed) and first.dtype.kind == "f":
         dtype = first.dtype
@@ -237,7 +246,8 @@ def _align(op: type, arrays: list, operands: tuple) -> None:
         floats = [(a.dtype, a.ndim) for a in typed if a.dtype.kind == "f"]
         dtype = result_dtype(floats) if floats else DEFAULT_DTYPE
         for i, a in enumerate(arrays):
-            if isinstance(a, np.ndarray) and a.dtype != dtype and a.dtype.kind != "b":  # masks stay
+            if isinstance(a, np.ndarray) and a.dtype != dtype and a.dtype.kind != "b" \
+                    and (differentiable in (True, False) or differentiable[i]):
                 arrays[i] = a.astype(dtype)
     shape = first.shape
     if any(a.shape != shape for a in typed):

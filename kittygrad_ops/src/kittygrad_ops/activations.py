@@ -1,2 +1,196 @@
-"""activations ops (to be written)."""
-OPS = ()
+"""Activations: relu, leaky_relu, gelu, silu, softplus, softmax, log_softmax.
+
+Gradients at the kinks follow torch: relu passes nothing at 0, leaky_relu uses ``negative_slope``
+there. softmax and log_softmax subtract the maximum along ``dim`` first, so they are stable at
++-1000; a row of -inf gives nan (as in torch), and -inf entries of other rows get probability 0 and
+finite gradients.
+"""
+from __future__ import annotations
+
+import math
+
+from kittygrad_core import Conformance, Op
+
+from ._dims import normalize_dim
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_KAPPA = 0.044715
+
+
+class Relu(Op):
+    """relu(input) -> Tensor
+
+    Returns ``max(input, 0)`` elementwise; the gradient at 0 is 0, as in torch."""
+
+    name = "relu"
+    inplace = ("relu_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.relu", kinks=(0.0,))
+
+    def forward(self, xp, input):
+        self.out = out = xp.maximum(input, 0)
+        return out
+
+    def backward(self, xp, grad):
+        return xp.where(self.out > 0, grad, 0).astype(grad.dtype, copy=False)
+
+
+class LeakyRelu(Op):
+    """leaky_relu(input, negative_slope=0.01) -> Tensor
+
+    Returns ``input`` where it is positive and ``negative_slope * input`` elsewhere; the gradient at 0
+    is ``negative_slope``, as in torch."""
+
+    name = "leaky_relu"
+    methods = ()
+    saves = (0,)
+    conformance = Conformance(torch="nn.functional.leaky_relu", kinks=(0.0,),
+                              options={"negative_slope": [0.01, 0.2]})
+
+    def forward(self, xp, input, negative_slope=0.01):
+        self.input, self.slope = input, negative_slope
+        return xp.where(input > 0, input, input * negative_slope).astype(input.dtype, copy=False)
+
+    def backward(self, xp, grad):
+        return xp.where(self.input > 0, grad, grad * self.slope).astype(grad.dtype, copy=False)
+
+
+def _erf(xp, x):
+    """The error function elementwise (NumPy has none; math.erf is exact to double precision)."""
+    erf = getattr(xp, "erf", None) or xp.frompyfunc(math.erf, 1, 1)
+    return xp.asarray(erf(x), dtype=x.dtype)
+
+
+class Gelu(Op):
+    """gelu(input, approximate='none') -> Tensor
+
+    Gaussian error linear unit ``input * Phi(input)``; ``approximate='tanh'`` uses torch's tanh
+    approximation."""
+
+    name = "gelu"
+    methods = ()
+    saves = (0,)
+    conformance = Conformance(torch="nn.functional.gelu", options={"approximate": ["none", "tanh"]})
+
+    def forward(self, xp, input, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise RuntimeError(f"gelu(): approximate argument must be either none or tanh, "
+                               f"got {approximate!r}.")
+        self.input, self.approximate = input, approximate
+        if approximate == "tanh":
+            self.t = xp.tanh(_SQRT_2_OVER_PI * (input + _KAPPA * input ** 3))
+            return 0.5 * input * (1 + self.t)
+        self.cdf = 0.5 * (1 + _erf(xp, input * _SQRT_HALF))
+        return input * self.cdf
+
+    def backward(self, xp, grad):
+        x = self.input
+        if self.approximate == "tanh":
+            t = self.t
+            inner = _SQRT_2_OVER_PI * (1 + 3 * _KAPPA * x * x)
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner)
+        return grad * (self.cdf + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+
+
+class Silu(Op):
+    """silu(input) -> Tensor
+
+    Sigmoid linear unit ``input * sigmoid(input)``."""
+
+    name = "silu"
+    methods = ()
+    saves = (0,)
+    conformance = Conformance(torch="nn.functional.silu")
+
+    def forward(self, xp, input):
+        with xp.errstate(over="ignore"):
+            self.s = 1 / (1 + xp.exp(-input))
+        self.input = input
+        return input * self.s
+
+    def backward(self, xp, grad):
+        s = self.s
+        return grad * s * (1 + self.input * (1 - s))
+
+
+class Softplus(Op):
+    """softplus(input, beta=1.0, threshold=20.0) -> Tensor
+
+    Returns ``log(1 + exp(beta * input)) / beta``, and ``input`` itself where ``beta * input >
+    threshold`` (as torch, for stability)."""
+
+    name = "softplus"
+    methods = ()
+    saves = (0,)
+    conformance = Conformance(torch="nn.functional.softplus",
+                              options={"beta": [1.0, 2.0], "threshold": [20.0, 1.0]})
+
+    def forward(self, xp, input, beta=1.0, threshold=20.0):
+        self.input, self.beta, self.threshold = input, beta, threshold
+        scaled = input * beta
+        with xp.errstate(over="ignore"):
+            soft = xp.log1p(xp.exp(scaled)) / beta
+        return xp.where(scaled > threshold, input, soft).astype(input.dtype, copy=False)
+
+    def backward(self, xp, grad):
+        scaled = self.input * self.beta
+        with xp.errstate(over="ignore", invalid="ignore"):
+            z = xp.exp(scaled)
+            return xp.where(scaled > self.threshold, grad, grad * z / (z + 1)).astype(grad.dtype, copy=False)
+
+
+def _shifted(xp, op, input, dim):
+    """``input`` minus its maximum along ``dim`` (the axis; None for 0-d), for a stable exp."""
+    axis = normalize_dim(op, dim, input.ndim)
+    axis = axis if input.ndim else None
+    if input.size == 0:
+        return axis, input.copy()
+    with xp.errstate(invalid="ignore"):  # a row of -inf: -inf - -inf is nan, as torch's result
+        return axis, input - input.max(axis=axis, keepdims=True)
+
+
+class Softmax(Op):
+    """softmax(input, dim) -> Tensor
+
+    Returns ``exp(input) / sum(exp(input))`` along ``dim``, computed stably."""
+
+    name = "softmax"
+    n_inputs = 1
+    saves_output = True
+    conformance = Conformance(torch="torch.softmax", shapes="same", options={"dim": "dim"})
+
+    def forward(self, xp, input, dim):
+        self.axis, shifted = _shifted(xp, "softmax", input, dim)
+        e = xp.exp(shifted)
+        with xp.errstate(invalid="ignore"):
+            self.out = out = e / e.sum(axis=self.axis, keepdims=True)
+        return out
+
+    def backward(self, xp, grad):
+        y = self.out
+        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Op):
+    """log_softmax(input, dim) -> Tensor
+
+    Returns ``log(softmax(input, dim))``, computed stably as ``x - max - log(sum(exp(x - max)))``."""
+
+    name = "log_softmax"
+    n_inputs = 1
+    saves_output = True
+    conformance = Conformance(torch="torch.log_softmax", shapes="same", options={"dim": "dim"})
+
+    def forward(self, xp, input, dim):
+        self.axis, shifted = _shifted(xp, "log_softmax", input, dim)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            self.out = out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return out
+
+    def backward(self, xp, grad):
+        return grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True)
+
+
+OPS = (Relu, LeakyRelu, Gelu, Silu, Softplus, Softmax, LogSoftmax)

@@ -1,2 +1,270 @@
-"""unary ops (to be written)."""
-OPS = ()
+"""Elementwise unary ops: abs, sqrt, sin, cos, tanh, sigmoid, log1p, expm1, reciprocal, clamp, sign,
+and the in-place fills zero_ and fill_.
+
+Gradients follow torch at the edges: abs and sign have gradient 0 at 0, sqrt has an infinite gradient
+at 0, and clamp passes the gradient where ``min <= x <= max`` (boundaries included).
+"""
+from __future__ import annotations
+
+import numbers
+
+from kittygrad_core import Conformance, Op
+
+
+class Abs(Op):
+    """abs(input) -> Tensor
+
+    Returns the absolute value of ``input`` elementwise; the gradient at 0 is 0, as in torch."""
+
+    name = "abs"
+    functions = methods = ("abs", "absolute")
+    operators, inplace = ("__abs__",), ("abs_", "absolute_")
+    saves = (0,)
+    conformance = Conformance(torch="torch.abs", kinks=(0.0,))
+
+    def forward(self, xp, input):
+        self.input = input
+        return xp.abs(input)
+
+    def backward(self, xp, grad):
+        return grad * xp.sign(self.input)
+
+
+class Sqrt(Op):
+    """sqrt(input) -> Tensor
+
+    Returns the square root of ``input`` elementwise (nan below 0; infinite gradient at 0)."""
+
+    name = "sqrt"
+    inplace = ("sqrt_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.sqrt", domain="positive")
+
+    def forward(self, xp, input):
+        with xp.errstate(invalid="ignore"):
+            self.out = out = xp.sqrt(input)
+        return out
+
+    def backward(self, xp, grad):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return grad / (2 * self.out)
+
+
+class Sin(Op):
+    """sin(input) -> Tensor
+
+    Returns the sine of ``input`` elementwise."""
+
+    name = "sin"
+    inplace = ("sin_",)
+    saves = (0,)
+    conformance = Conformance(torch="torch.sin")
+
+    def forward(self, xp, input):
+        self.input = input
+        return xp.sin(input)
+
+    def backward(self, xp, grad):
+        return grad * xp.cos(self.input)
+
+
+class Cos(Op):
+    """cos(input) -> Tensor
+
+    Returns the cosine of ``input`` elementwise."""
+
+    name = "cos"
+    inplace = ("cos_",)
+    saves = (0,)
+    conformance = Conformance(torch="torch.cos")
+
+    def forward(self, xp, input):
+        self.input = input
+        return xp.cos(input)
+
+    def backward(self, xp, grad):
+        return -grad * xp.sin(self.input)
+
+
+class Tanh(Op):
+    """tanh(input) -> Tensor
+
+    Returns the hyperbolic tangent of ``input`` elementwise."""
+
+    name = "tanh"
+    inplace = ("tanh_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.tanh")
+
+    def forward(self, xp, input):
+        self.out = out = xp.tanh(input)
+        return out
+
+    def backward(self, xp, grad):
+        return grad * (1 - self.out * self.out)
+
+
+class Sigmoid(Op):
+    """sigmoid(input) -> Tensor
+
+    Returns the logistic sigmoid ``1 / (1 + exp(-input))`` elementwise (0 and 1 at the extremes)."""
+
+    name = "sigmoid"
+    inplace = ("sigmoid_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.sigmoid", domain=(-10.0, 10.0))
+
+    def forward(self, xp, input):
+        with xp.errstate(over="ignore"):  # exp(1000) is inf and 1 / inf is the right 0
+            self.out = out = 1 / (1 + xp.exp(-input))
+        return out.astype(input.dtype, copy=False)
+
+    def backward(self, xp, grad):
+        return grad * self.out * (1 - self.out)
+
+
+class Log1p(Op):
+    """log1p(input) -> Tensor
+
+    Returns ``log(1 + input)`` elementwise, accurate for small ``input``."""
+
+    name = "log1p"
+    inplace = ("log1p_",)
+    saves = (0,)
+    conformance = Conformance(torch="torch.log1p", domain=(-0.9, 3.0))
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return xp.log1p(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return grad / (1 + self.input)
+
+
+class Expm1(Op):
+    """expm1(input) -> Tensor
+
+    Returns ``exp(input) - 1`` elementwise, accurate for small ``input``."""
+
+    name = "expm1"
+    inplace = ("expm1_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.expm1", domain=(-10.0, 10.0))
+
+    def forward(self, xp, input):
+        with xp.errstate(over="ignore"):
+            self.out = out = xp.expm1(input)
+        return out
+
+    def backward(self, xp, grad):
+        return grad * (self.out + 1)
+
+
+class Reciprocal(Op):
+    """reciprocal(input) -> Tensor
+
+    Returns ``1 / input`` elementwise (inf at 0, as in torch)."""
+
+    name = "reciprocal"
+    inplace = ("reciprocal_",)
+    saves_output = True
+    conformance = Conformance(torch="torch.reciprocal", domain="nonzero")
+
+    def forward(self, xp, input):
+        with xp.errstate(divide="ignore"):
+            self.out = out = xp.reciprocal(input)
+        return out
+
+    def backward(self, xp, grad):
+        with xp.errstate(over="ignore", invalid="ignore"):
+            return -grad * self.out * self.out
+
+
+def _bound(which, value):
+    if value is None or isinstance(value, numbers.Real):
+        return None if value is None else float(value)
+    raise TypeError(f"clamp(): {which} must be a number or None, not {type(value).__name__} "
+                    "(tensor bounds are not supported).")
+
+
+class Clamp(Op):
+    """clamp(input, min=None, max=None) -> Tensor
+
+    Clamps ``input`` into ``[min, max]`` elementwise (alias ``clip``). The gradient passes where
+    ``min <= input <= max``, boundaries included, as in torch; with ``min > max`` every value is ``max``."""
+
+    name = "clamp"
+    functions = methods = ("clamp", "clip")
+    inplace = ("clamp_", "clip_")
+    saves = (0,)
+    conformance = Conformance(torch="torch.clamp", kinks=(-0.5, 0.5, 1.0),
+                              options={"min": [-0.5, None], "max": [0.5, 1.0]})
+
+    def forward(self, xp, input, min=None, max=None):
+        low, high = _bound("min", min), _bound("max", max)
+        if low is None and high is None:
+            raise RuntimeError("clamp(): at least one of 'min' or 'max' must not be None")
+        self.input, self.low, self.high = input, low, high
+        out = input if low is None else xp.maximum(input, xp.asarray(low, dtype=input.dtype))
+        return out if high is None else xp.minimum(out, xp.asarray(high, dtype=input.dtype))
+
+    def backward(self, xp, grad):
+        x, low, high = self.input, self.low, self.high
+        mask = (x <= high) if low is None else (x >= low) if high is None else (x >= low) & (x <= high)
+        return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)
+
+
+class Sign(Op):
+    """sign(input) -> Tensor
+
+    Returns -1, 0 or 1 by the sign of ``input`` elementwise (0 for nan, as torch on CPU)."""
+
+    name = "sign"
+    differentiable = False
+    conformance = Conformance(torch="torch.sign", kinks=(0.0,))
+
+    def forward(self, xp, input):
+        return (input > 0).astype(input.dtype) - (input < 0)
+
+
+class Zero(Op):
+    """Tensor.zero_() -> Tensor
+
+    Fills the tensor with zeros in place; the gradient w.r.t. the overwritten values is 0."""
+
+    name = "zero_"
+    functions, methods, inplace = (), (), ("zero_",)
+    conformance = Conformance(torch=lambda torch, x: x.clone().zero_(),
+                              call=lambda kitty, x: x.clone().zero_())
+
+    def forward(self, xp, input):
+        return xp.zeros_like(input)
+
+    def backward(self, xp, grad):
+        return xp.zeros_like(grad)
+
+
+class Fill(Op):
+    """Tensor.fill_(value) -> Tensor
+
+    Fills the tensor with the number ``value`` in place; the gradient w.r.t. the overwritten values is 0."""
+
+    name = "fill_"
+    functions, methods, inplace = (), (), ("fill_",)
+    n_inputs = 1
+    conformance = Conformance(torch=lambda torch, x, value: x.clone().fill_(value),
+                              call=lambda kitty, x, value: x.clone().fill_(value),
+                              options={"value": [0.5, -2]})
+
+    def forward(self, xp, input, value):
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"fill_(): value must be a number, not {type(value).__name__}.")
+        return xp.full_like(input, value)
+
+    def backward(self, xp, grad):
+        return xp.zeros_like(grad)
+
+
+OPS = (Abs, Sqrt, Sin, Cos, Tanh, Sigmoid, Log1p, Expm1, Reciprocal, Clamp, Sign, Zero, Fill)

@@ -1,0 +1,355 @@
+"""Plugin discovery with fake distributions, the environment switches, the listing, the hook API."""
+import inspect
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import types
+
+import pytest
+
+import kittygrad_core as kitty
+from kittygrad_core import hookspecs
+
+TESTS = pathlib.Path(__file__).parent
+SRC = pathlib.Path(kitty.__file__).parent.parent
+
+
+class FakeDist:
+    def __init__(self, name, version="1.0"):
+        self.name, self.version = name, version
+
+
+class FakeEntryPoint:
+    """What ``importlib.metadata`` gives for one entry point, without installing anything."""
+
+    group = kitty.ENTRY_POINT_GROUP
+
+    def __init__(self, name, plugin, dist="dist-x", version="1.0"):
+        self.name, self._plugin, self.dist = name, plugin, FakeDist(dist, version)
+        self.loaded = False
+
+    def load(self):
+        self.loaded = True
+        if isinstance(self._plugin, BaseException):
+            raise self._plugin
+        return self._plugin
+
+
+def op_named(name, value=1.):
+    """A tiny op record whose forward returns ``value`` everywhere, to tell look-alikes apart."""
+    def forward(self, xp, input):
+        return xp.full_like(input, value)
+    return type(name.capitalize(), (kitty.Op,), {"name": name, "__doc__": f"Returns {value}.",
+                                                 "forward": forward})
+
+
+def plugin_module(name, *ops):
+    """A plugin module whose ``kittygrad_register_ops`` returns ``ops``."""
+    module = types.ModuleType(name)
+
+    @kitty.hookimpl
+    def kittygrad_register_ops():
+        return list(ops)
+
+    module.kittygrad_register_ops = kittygrad_register_ops
+    return module
+
+
+@pytest.fixture
+def tensor_type():
+    return type("FakeTensor", (kitty.Tensor,), {"__slots__": ()})
+
+
+@pytest.fixture
+def module():
+    return types.ModuleType("fake")
+
+
+@pytest.fixture
+def host(module, tensor_type, monkeypatch):
+    for name in ("KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD", "KITTYGRAD_PLUGINS", "KITTYGRAD_BLOCK_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
+    return kitty.PluginHost(kitty.OpRegistry(module, tensor_type))
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def test_entry_points_register_ops_with_provenance(host, module):
+    host.load_entry_points(entry_points=[
+        FakeEntryPoint("one", plugin_module("one", op_named("first")), "dist-one", "1.2"),
+        FakeEntryPoint("two", plugin_module("two", op_named("second"), op_named("third")), "dist-two"),
+    ])
+    assert host.registry.names() == ["first", "second", "third"]
+    assert host.registry.owner("first") == "dist-one"
+    assert host.registry["second"].plugin == "two"
+    assert host.plugins["one"] == kitty.PluginInfo("one", "dist-one", "1.2", ["first"])
+    assert host.plugins["two"].ops == ["second", "third"]
+    assert module.first(kitty.tensor([5.])).tolist() == [1.]
+    assert host.manager.get_plugin("one") is not None
+
+
+def test_a_class_can_be_a_plugin(host):
+    class Plugin:
+        @kitty.hookimpl
+        def kittygrad_register_ops(self):
+            return [op_named("from_class")]
+
+    host.add_plugin(Plugin(), name="class-plugin")
+    assert "from_class" in host.registry and host.plugins["class-plugin"].distribution is None
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["a-first", "b-first"])
+def test_name_clash_at_autoload_warns_and_the_alphabetically_first_distribution_wins(host, module, order):
+    eps = [FakeEntryPoint("alpha", plugin_module("alpha", op_named("twin", 1.)), "dist-a"),
+           FakeEntryPoint("beta", plugin_module("beta", op_named("twin", 2.)), "dist-b")][::order]
+    with pytest.warns(kitty.PluginWarning, match="plugin 'beta' \\(distribution 'dist-b'\\): op 'twin' "
+                                                 "was not registered: .*clashes with op 'twin' from "
+                                                 "distribution 'dist-a'") as record:
+        host.load_entry_points(entry_points=eps)
+    assert len(record) == 1
+    assert host.registry.owner("twin") == "dist-a"
+    assert module.twin(kitty.tensor([0.])).tolist() == [1.]
+    assert host.plugins["alpha"].ops == ["twin"] and host.plugins["beta"].ops == []
+
+
+def test_name_clash_at_explicit_add_plugin_raises(host):
+    host.add_plugin(plugin_module("alpha", op_named("twin")), name="alpha", distribution="dist-a")
+    with pytest.raises(RuntimeError, match="clashes with op 'twin' from distribution 'dist-a'"):
+        host.add_plugin(plugin_module("beta", op_named("twin")), name="beta", distribution="dist-b")
+
+
+def test_plugin_op_with_override_replaces_the_other(host, module):
+    overriding = type("Twin", (op_named("twin", 2.),), {"override": True})
+    host.load_entry_points(entry_points=[
+        FakeEntryPoint("alpha", plugin_module("alpha", op_named("twin", 1.)), "dist-a"),
+        FakeEntryPoint("beta", plugin_module("beta", overriding), "dist-b"),
+    ])
+    assert host.registry.owner("twin") == "dist-b"
+    assert module.twin(kitty.tensor([0.])).tolist() == [2.]
+    host.registry.unregister("twin")
+    assert host.registry.owner("twin") == "dist-a"
+
+
+def test_plugin_that_fails_to_import_is_reported_and_skipped(host):
+    with pytest.warns(kitty.PluginWarning, match="plugin 'broken' \\(distribution 'dist-broken'\\) failed "
+                                                 "to import: ModuleNotFoundError.*it was skipped"):
+        host.load_entry_points(entry_points=[
+            FakeEntryPoint("broken", ModuleNotFoundError("No module named 'nowhere'"), "dist-broken"),
+            FakeEntryPoint("fine", plugin_module("fine", op_named("fine_op")), "dist-fine"),
+        ])
+    assert "fine_op" in host.registry
+    assert "failed to import" in host.plugins["broken"].error and host.plugins["fine"].error is None
+
+
+def test_plugin_whose_hook_raises_is_reported_and_skipped(host):
+    failing = types.ModuleType("failing")
+
+    @kitty.hookimpl
+    def kittygrad_register_ops():
+        raise ValueError("boom")
+
+    failing.kittygrad_register_ops = kittygrad_register_ops
+    with pytest.warns(kitty.PluginWarning, match="plugin 'failing' \\(distribution 'dist-failing'\\) "
+                                                 "raised in kittygrad_register_ops: ValueError\\('boom'\\)"):
+        host.load_entry_points(entry_points=[
+            FakeEntryPoint("failing", failing, "dist-failing"),
+            FakeEntryPoint("fine", plugin_module("fine", op_named("fine_op")), "dist-fine"),
+        ])
+    assert "fine_op" in host.registry
+    assert host.manager.get_plugin("failing") is None
+    assert "boom" in host.plugins["failing"].error
+
+
+def test_invalid_op_of_a_plugin_is_reported_and_the_others_registered(host):
+    bad = type("Bad", (kitty.Op,), {"name": "not an identifier"})
+    with pytest.warns(kitty.PluginWarning, match="op 'not an identifier' was not registered"):
+        host.load_entry_points(entry_points=[
+            FakeEntryPoint("mixed", plugin_module("mixed", bad, op_named("good")), "dist-mixed")])
+    assert host.plugins["mixed"].ops == ["good"]
+
+
+def test_misspelled_hook_is_reported(host):
+    typo = types.ModuleType("typo")
+
+    @kitty.hookimpl
+    def kittygrad_register_op():
+        return [op_named("never")]
+
+    typo.kittygrad_register_op = kittygrad_register_op
+    with pytest.warns(kitty.PluginWarning, match=r"plugin 'typo' \(distribution 'dist-typo'\) implements "
+                                                 r"unknown hook\(s\) \['kittygrad_register_op'\]; known "
+                                                 r"hooks: \['kittygrad_register_ops'"):
+        host.load_entry_points(entry_points=[FakeEntryPoint("typo", typo, "dist-typo")])
+    assert "never" not in host.registry and host.manager.get_plugin("typo") is None
+
+
+def test_plugin_name_taken_twice_is_reported(host):
+    host.add_plugin(plugin_module("same", op_named("one")), name="same")
+    with pytest.warns(kitty.PluginWarning, match="plugin 'same' .* was rejected by the plugin manager"):
+        host.add_plugin(plugin_module("same", op_named("two")), name="same")
+    assert "two" not in host.registry
+
+
+# ----------------------------------------------------------------------------- environment switches
+
+
+def two_plugins():
+    return [FakeEntryPoint("alpha", plugin_module("alpha", op_named("a_op")), "dist-a"),
+            FakeEntryPoint("beta", plugin_module("beta", op_named("b_op")), "dist-b")]
+
+
+def test_all_plugins_load_by_default(host):
+    eps = two_plugins()
+    host.load_entry_points(entry_points=eps)
+    assert host.registry.names() == ["a_op", "b_op"] and all(ep.loaded for ep in eps)
+
+
+def test_disabled_autoload_loads_nothing(host, monkeypatch):
+    monkeypatch.setenv("KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD", "1")
+    eps = two_plugins()
+    host.load_entry_points(entry_points=eps)
+    assert len(host.registry) == 0 and host.plugins == {} and not any(ep.loaded for ep in eps)
+
+
+def test_disabled_autoload_loads_the_plugins_named_in_kittygrad_plugins(host, monkeypatch):
+    monkeypatch.setenv("KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("KITTYGRAD_PLUGINS", " beta , other")
+    eps = two_plugins()
+    host.load_entry_points(entry_points=eps)
+    assert host.registry.names() == ["b_op"] and not eps[0].loaded
+
+
+def test_kittygrad_plugins_is_ignored_while_autoload_is_on(host, monkeypatch):
+    monkeypatch.setenv("KITTYGRAD_PLUGINS", "beta")
+    host.load_entry_points(entry_points=two_plugins())
+    assert host.registry.names() == ["a_op", "b_op"]
+
+
+def test_blocked_plugins_are_never_loaded(host, monkeypatch):
+    monkeypatch.setenv("KITTYGRAD_BLOCK_PLUGINS", "alpha")
+    eps = two_plugins()
+    host.load_entry_points(entry_points=eps)
+    assert host.registry.names() == ["b_op"] and not eps[0].loaded
+
+
+def test_block_wins_over_kittygrad_plugins(host, monkeypatch):
+    monkeypatch.setenv("KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("KITTYGRAD_PLUGINS", "alpha,beta")
+    monkeypatch.setenv("KITTYGRAD_BLOCK_PLUGINS", "beta")
+    host.load_entry_points(entry_points=two_plugins())
+    assert host.registry.names() == ["a_op"]
+
+
+# ----------------------------------------------------------------------------- python -m kittygrad_core
+
+
+@pytest.fixture
+def installed_fake_plugin(tmp_path):
+    """A distribution 'fake-dist' 1.2 with plugin 'fakeplug', installed by a .dist-info on PYTHONPATH."""
+    (tmp_path / "fakeplug.py").write_text(textwrap.dedent("""
+        import kittygrad_core
+
+        class Double(kittygrad_core.Op):
+            '''Doubles input.'''
+            name = "double"
+
+            def forward(self, xp, input):
+                return input * 2
+
+            def backward(self, xp, grad):
+                return grad * 2
+
+        @kittygrad_core.hookimpl
+        def kittygrad_register_ops():
+            return [Double]
+    """))
+    info = tmp_path / "fake_dist-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-dist\nVersion: 1.2\n")
+    (info / "entry_points.txt").write_text("[kittygrad]\nfakeplug = fakeplug\n")
+    return tmp_path
+
+
+def run_listing(path, **env):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(path)]), **env}
+    return subprocess.run([sys.executable, "-m", "kittygrad_core"], env=env, capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+
+
+def test_python_m_kittygrad_core_lists_plugins_and_ops(installed_fake_plugin):
+    out = run_listing(installed_fake_plugin, KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD="1",
+                      KITTYGRAD_PLUGINS="fakeplug")
+    lines = out.splitlines()
+    assert lines[0] == f"kittygrad-core {kitty.__version__}"
+    assert lines[1] == "plugins:"
+    assert lines[2].split() == ["fakeplug", "fake-dist", "1.2", "1", "ops"]
+    assert lines[3] == "ops (1):"
+    assert lines[4].split() == ["double", "fake-dist"]
+
+
+def test_python_m_kittygrad_core_without_plugins(installed_fake_plugin):
+    out = run_listing(installed_fake_plugin, KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert "plugins:\n  (none)\nops (0):" in out
+
+
+def test_python_m_kittygrad_core_shows_failed_plugins(installed_fake_plugin):
+    (installed_fake_plugin / "fakeplug.py").write_text("raise ImportError('cannot load me')\n")
+    out = run_listing(installed_fake_plugin, KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD="1",
+                      KITTYGRAD_PLUGINS="fakeplug", PYTHONWARNINGS="ignore")
+    assert "fakeplug" in out and "FAILED: failed to import: ImportError('cannot load me')" in out
+
+
+# ----------------------------------------------------------------------------- the hook API
+
+
+def test_kittygrad_trace_op_hook_sees_every_op_while_tracing(host, module):
+    seen = []
+
+    class Tracer:
+        @kitty.hookimpl
+        def kittygrad_trace_op(self, op, inputs, output):
+            seen.append((op.name, inputs, output))
+
+    host.add_plugin(plugin_module("ops", op_named("one")), name="ops")
+    host.add_plugin(Tracer(), name="tracer")
+    x = kitty.tensor([3.])
+    kitty.start_tracing(host.trace_hook)
+    try:
+        y = module.one(x)
+    finally:
+        kitty.stop_tracing(host.trace_hook)
+    module.one(x)
+    assert len(seen) == 1
+    name, inputs, output = seen[0]
+    assert name == "one" and inputs == (x,) and output is y
+
+
+def test_hookimpl_and_hookspec_markers_belong_to_the_kittygrad_project():
+    assert kitty.hookimpl.project_name == kitty.hookspec.project_name == "kittygrad"
+    assert kitty.plugins.manager.project_name == "kittygrad"
+
+
+def hook_names():
+    return sorted(name for name, value in vars(hookspecs).items()
+                  if inspect.isfunction(value) and hasattr(value, "kittygrad_spec"))
+
+
+def test_hookspecs_are_all_known_to_the_plugin_manager():
+    assert hook_names() == ["kittygrad_register_ops", "kittygrad_trace_op"]
+    for name in hook_names():
+        assert getattr(kitty.plugins.manager.hook, name).spec is not None
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_has_a_docstring(name):
+    assert len(inspect.getdoc(getattr(hookspecs, name)) or "") > 40
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_has_a_test(name):
+    """Meta-test: some test implements every hook, so a new hook without a test fails here."""
+    implementing = [path.name for path in TESTS.glob("test_*.py") if f"def {name}(" in path.read_text()]
+    assert implementing, f"no test implements the hook {name}"

@@ -1,0 +1,359 @@
+"""The op registry: validation, generated bindings, clashes and overrides, tracing.
+
+Tests that register ops use a fresh ``OpRegistry`` bound to a throwaway module and Tensor subclass, so
+nothing leaks into ``kittygrad_core`` itself.
+"""
+import inspect
+import types
+
+import numpy as np
+import pytest
+
+import kittygrad_core as kitty
+
+
+class FakeTensor(kitty.Tensor):
+    __slots__ = ()
+
+
+@pytest.fixture
+def module():
+    return types.ModuleType("fake")
+
+
+@pytest.fixture
+def tensor_type():
+    """A fresh Tensor subclass per test, so bindings never outlive the test."""
+    return type("FakeTensor", (FakeTensor,), {"__slots__": ()})
+
+
+@pytest.fixture
+def registry(module, tensor_type):
+    return kitty.OpRegistry(module, tensor_type)
+
+
+class Times(kitty.Op):
+    """Another multiplication, which wants the same operator as mul."""
+
+    name = "times"
+    operators = ("__mul__",)
+
+    def forward(self, xp, input, other):
+        return input * other
+
+
+class SecondMul(kitty.Op):
+    """A second op named mul, with its own forward."""
+
+    name = "mul"
+    operators = ("__mul__",)
+    broadcast = True
+
+    def forward(self, xp, input, other):
+        return input * other + 1000
+
+
+class Scale(kitty.Op):
+    """Scales input by factor, optionally adding a bias."""
+
+    name = "scale"
+    functions = ("scale", "rescale")
+    methods = ("scale",)
+
+    def forward(self, xp, input, factor=2., *, bias=0.):
+        self.factor = factor
+        return input * factor + bias
+
+    def backward(self, xp, grad):
+        return grad * self.factor
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+def test_register_binds_functions_methods_and_operators(registry, module, tensor_type, records):
+    node = registry.register(records.Mul, plugin="p", distribution="dist-p")
+    assert node.__name__ == "MulBackward" and issubclass(node, records.Mul)
+    assert (node.plugin, node.distribution, node.input_names) == ("p", "dist-p", ("input", "other"))
+    assert "mul" in registry and registry["mul"] is node and len(registry) == 1
+    assert registry.names() == ["mul"] and list(registry) == [node] and registry.owner("mul") == "dist-p"
+    for binding in (module.mul, tensor_type.mul, tensor_type.__mul__, tensor_type.__rmul__,
+                    tensor_type.__imul__, tensor_type.mul_):
+        assert binding._kittygrad_op is node
+    a, b = tensor_type([2.]), tensor_type([3.])
+    assert module.mul(a, b).tolist() == a.mul(b).tolist() == (a * b).tolist() == [6.]
+    assert (4 * a).tolist() == [8.]
+    a *= b
+    assert a.tolist() == [6.] and a.version == 1
+
+
+def test_a_fresh_registry_leaves_kittygrad_core_alone(registry):
+    registry.register(Scale)
+    assert not hasattr(kitty, "scale") and not hasattr(kitty.Tensor, "scale")
+    assert "scale" not in kitty.registry
+
+
+def test_owner_falls_back_to_plugin_then_none(registry, records):
+    registry.register(records.Mul, plugin="only-plugin")
+    registry.register(records.Add)
+    assert registry.owner("mul") == "only-plugin" and registry.owner("add") is None
+
+
+def test_bindings_have_the_ops_docstring_and_signature(registry, module, tensor_type, records):
+    registry.register(records.Mul)
+    registry.register(Scale)
+    assert module.mul.__doc__ == tensor_type.__mul__.__doc__ == records.Mul.__doc__
+    assert str(inspect.signature(module.mul)) == "(input, other)"
+    assert str(inspect.signature(tensor_type.mul)) == "(self, other)"
+    assert str(inspect.signature(tensor_type.__rmul__)) == "(self, input)"
+    assert str(inspect.signature(module.scale)) == "(input, factor=2.0, *, bias=0.0)"
+    assert str(inspect.signature(tensor_type.scale)) == "(self, factor=2.0, *, bias=0.0)"
+    assert module.scale.__name__ == "scale" and module.rescale.__name__ == "rescale"
+    assert tensor_type.scale.__qualname__ == "Tensor.scale"
+    assert module.scale.__doc__ == Scale.__doc__
+
+
+def test_bindings_pass_options(registry, module, tensor_type):
+    registry.register(Scale)
+    x = tensor_type([1., 2.], requires_grad=True)
+    assert module.scale(x).tolist() == [2., 4.]
+    assert module.rescale(x, 3., bias=1.).tolist() == [4., 7.]
+    y = x.scale(factor=5.)
+    assert y.tolist() == [5., 10.]
+    y.backward(kitty.tensor([1., 1.]))
+    assert x.grad.tolist() == [5., 5.]
+    with pytest.raises(TypeError):
+        module.scale(x, 3., 1.)  # bias is keyword-only
+
+
+def test_operators_return_not_implemented_for_unsupported_operands(registry, tensor_type, records):
+    registry.register(records.Mul)
+    t = tensor_type([1., 2.])
+    assert t.__mul__("a") is NotImplemented and t.__rmul__(object()) is NotImplemented
+    with pytest.raises(TypeError):
+        t * "a"
+    with pytest.raises(TypeError, match="unsupported operand"):
+        t * object()
+    with pytest.raises(TypeError, match="unsupported operand"):
+        object() * t
+    with pytest.raises(TypeError, match="must be a Tensor, a number or a NumPy array, not str"):
+        t.mul("a")
+
+
+def test_non_broadcast_op_refuses_numbers(registry, module, tensor_type, records):
+    registry.register(records.Sum)
+    with pytest.raises(TypeError, match=r"sum\(\): argument 0 must be a Tensor or a NumPy array, not int"):
+        module.sum(3)
+    assert module.sum(np.array([1, 2])).item() == 3.  # integer arrays become float32 tensors
+
+
+# ----------------------------------------------------------------------------- clashes and overrides
+
+
+def test_taken_name_raises_naming_both_origins(registry, records):
+    registry.register(records.Mul, plugin="first", distribution="dist-first")
+    with pytest.raises(RuntimeError, match="op 'mul' from distribution 'dist-second' \\(plugin 'second'\\)"
+                                           " clashes with op 'mul' from distribution 'dist-first'"):
+        registry.register(SecondMul, plugin="second", distribution="dist-second")
+    assert registry["mul"].__bases__ == (records.Mul,)
+
+
+def test_taken_binding_raises(registry, module, records):
+    registry.register(records.Mul)
+    with pytest.raises(RuntimeError, match="op 'times' .* wants to bind '__mul__', which op 'mul'"):
+        registry.register(Times)
+    assert "times" not in registry and not hasattr(module, "times")
+
+
+def test_override_and_unregister_restores_the_previous_op(registry, module, tensor_type, records):
+    first = registry.register(records.Mul, distribution="dist-first")
+    second = registry.register(SecondMul, distribution="dist-second", override=True)
+    assert registry["mul"] is second and module.mul._kittygrad_op is second
+    a = tensor_type([2.])
+    assert (a * 3).tolist() == [1006.]
+    assert not hasattr(tensor_type, "mul_")  # bindings of the shadowed op are gone too
+    assert registry.unregister("mul") is second
+    assert registry["mul"] is first and module.mul._kittygrad_op is first
+    assert (a * 3).tolist() == [6.] and tensor_type.mul_._kittygrad_op is first
+    registry.unregister("mul")
+    assert "mul" not in registry and not hasattr(module, "mul")
+
+
+def test_override_as_a_class_attribute(registry, records):
+    registry.register(records.Mul)
+    overriding = type("SecondMul", (SecondMul,), {"override": True})
+    assert registry.register(overriding).__bases__ == (overriding,)
+
+
+def test_override_of_a_binding_and_unregister_gives_it_back(registry, tensor_type, records):
+    registry.register(records.Mul)
+    registry.register(Times, override=True)
+    a = tensor_type([2.])
+    assert tensor_type.__mul__._kittygrad_op is registry["times"]
+    assert tensor_type.mul._kittygrad_op is registry["mul"]
+    registry.unregister("times")
+    assert tensor_type.__mul__._kittygrad_op is registry["mul"]
+    assert (a * 3).tolist() == [6.]
+
+
+def test_unregister_restores_the_missing_op_stub(registry, tensor_type, records):
+    registry.register(records.Mul)
+    registry.unregister("mul")
+    with pytest.raises(NotImplementedError, match="'__mul__' belongs to op 'mul'.*kittygrad-ops"):
+        tensor_type([1.]) * 2
+    assert not hasattr(tensor_type([1.]), "mul")
+
+
+def test_unregister_unknown_raises(registry):
+    with pytest.raises(KeyError, match="no op named 'nope'"):
+        registry.unregister("nope")
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def test_register_refuses_what_is_not_an_op(registry, records):
+    with pytest.raises(TypeError, match="expected an Op"):
+        registry.register(object)
+    with pytest.raises(TypeError, match="expected an Op"):
+        registry.register(records.Mul())
+
+
+def test_register_requires_an_identifier_name(registry, records):
+    for name in (None, "two words", 3):
+        bad = type("Bad", (records.Mul,), {"name": name})
+        with pytest.raises(TypeError, match="must set `name` to an identifier"):
+            registry.register(bad)
+
+
+def test_register_requires_forward_with_xp_and_an_input(registry):
+    class NoXp(kitty.Op):
+        name = "no_xp"
+
+        def forward(self, input):
+            return input
+
+    class NoInput(kitty.Op):
+        name = "no_input"
+
+        def forward(self, xp):
+            return xp.zeros(1)
+
+    for bad in (NoXp, NoInput):
+        with pytest.raises(TypeError, match="forward must be defined as forward\\(self, xp"):
+            registry.register(bad)
+
+
+def test_reflected_operator_needs_two_inputs(registry):
+    class Neg(kitty.Op):
+        name = "negation"
+        reflected = ("__rsub__",)
+
+        def forward(self, xp, input):
+            return -input
+
+    with pytest.raises(TypeError, match="reflected operator needs exactly two inputs"):
+        registry.register(Neg)
+
+
+def test_differentiable_needs_one_entry_per_input(registry, records):
+    bad = type("BadMul", (records.Mul,), {"name": "bad_mul", "operators": (), "reflected": (),
+                                          "inplace": (), "differentiable": (True,)})
+    with pytest.raises(TypeError, match="differentiable has 1 entries for 2 inputs"):
+        registry.register(bad)
+
+
+def test_partially_differentiable_op(registry, module):
+    class Where(kitty.Op):
+        """Keeps input where mask is positive."""
+
+        name = "keep"
+        differentiable = (True, False)
+        saves = (1,)
+
+        def forward(self, xp, input, mask):
+            self.mask = mask > 0
+            return xp.where(self.mask, input, 0.)
+
+        def backward(self, xp, grad):
+            return xp.where(self.mask, grad, 0.), None
+
+    registry.register(Where)
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    m = kitty.tensor([1., -1.], requires_grad=True)
+    y = module.keep(x, m)
+    assert y.grad_fn.next_functions[1] is None
+    y.backward(kitty.tensor([1., 1.]))
+    assert x.grad.tolist() == [1., 0.] and m.grad is None
+
+
+def test_non_differentiable_op_records_nothing(registry, module):
+    class Sign(kitty.Op):
+        name = "sign"
+        differentiable = False
+
+        def forward(self, xp, input):
+            return xp.sign(input)
+
+    registry.register(Sign)
+    y = module.sign(kitty.tensor([-2., 3.], requires_grad=True))
+    assert y.grad_fn is None and not y.requires_grad and y.tolist() == [-1., 1.]
+
+
+def test_forward_errors_become_runtime_errors_naming_the_op(registry, module):
+    class Reshape(kitty.Op):
+        name = "reshape3"
+
+        def forward(self, xp, input):
+            return input.reshape(3)
+
+    registry.register(Reshape)
+    with pytest.raises(RuntimeError, match=r"reshape3\(\): cannot reshape .*input shapes \(2,\)"):
+        module.reshape3(kitty.tensor([1., 2.]))
+
+
+# ----------------------------------------------------------------------------- tracing
+
+
+def test_start_tracing_reports_ops_and_stop_tracing_stops(ops):
+    calls = []
+
+    def tracer(op, inputs, output):
+        calls.append((op.name, inputs, output))
+
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    kitty.start_tracing(tracer)
+    try:
+        y = x * 2
+        y *= 3
+        kitty.exp(y)
+    finally:
+        kitty.stop_tracing(tracer)
+    assert [name for name, _, _ in calls] == ["mul", "mul", "exp"]
+    assert calls[0][1] == (x, 2) and calls[0][2] is y and calls[1][2] is y
+    assert calls[2][2].grad_fn.name == "exp"
+    x * 2
+    assert len(calls) == 3
+    with pytest.raises(ValueError):
+        kitty.stop_tracing(tracer)
+
+
+def test_tracing_without_a_tracer_calls_the_kittygrad_trace_op_hook(ops):
+    seen = []
+
+    class TracePlugin:
+        @kitty.hookimpl
+        def kittygrad_trace_op(self, op, inputs, output):
+            seen.append((op.name, output.shape))
+
+    plugin = TracePlugin()
+    kitty.plugins.manager.register(plugin)
+    try:
+        kitty.start_tracing()
+        try:
+            kitty.tensor([1., 2.]) + 1
+        finally:
+            kitty.stop_tracing()
+    finally:
+        kitty.plugins.manager.unregister(plugin)
+    assert seen == [("add", (2,))]

@@ -1,0 +1,194 @@
+"""Version counters: in-place ops, views sharing counters, and the checks of saved tensors."""
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+
+import kittygrad_core as kitty
+
+pytestmark = pytest.mark.usefixtures("ops")
+
+MODIFIED = "modified by an inplace operation"
+
+
+def test_inplace_operator_bumps_version_and_returns_the_same_tensor():
+    t = kitty.tensor([1., 2.])
+    alias = t
+    t *= 3
+    assert t is alias
+    assert t.version == 1 and t.tolist() == [3., 6.]
+    assert t.mul_(2) is t
+    assert t.version == 2 and t.tolist() == [6., 12.]
+
+
+def test_out_of_place_op_does_not_bump_version():
+    t = kitty.tensor([1., 2.])
+    t * 3
+    assert t.version == 0
+
+
+def test_view_shares_memory_and_version_with_its_base():
+    base = kitty.tensor([[1., 2.], [3., 4.]])
+    view = base.t()
+    assert np.shares_memory(view.numpy(), base.numpy())
+    view *= 10
+    assert base.tolist() == [[10., 20.], [30., 40.]]
+    assert base.version == view.version == 1
+    base += 1
+    assert view.version == 2 and view.tolist() == [[11., 31.], [21., 41.]]
+
+
+def test_view_of_a_view_shares_the_counter():
+    base = kitty.tensor([[1., 2.]])
+    view = base.t().t()
+    view.mul_(2)
+    assert base.version == 1 and base.tolist() == [[2., 4.]]
+
+
+def test_view_of_a_tensor_requiring_grad_is_part_of_the_graph(torch):
+    x = kitty.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    v = x.t()
+    assert v.grad_fn is not None and f"{v.grad_fn}" == "<TBackward>"
+    assert v.version == x.version
+
+
+def test_modifying_a_saved_input_before_backward_raises():
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    y = kitty.tensor([3., 4.])
+    z = x * y  # mul saves y
+    y *= 2
+    with pytest.raises(RuntimeError, match=rf"{MODIFIED}: it is at version 1; expected version 0.*"
+                                           "MulBackward of op 'mul'"):
+        z.sum().backward()
+
+
+def test_modifying_a_saved_output_before_backward_raises():
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    e = kitty.exp(x)  # exp saves its output
+    e *= 2
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*ExpBackward"):
+        e.sum().backward()
+
+
+def test_modifying_a_saved_tensor_through_a_view_raises():
+    x = kitty.tensor([[1., 2.]], requires_grad=True)
+    y = kitty.tensor([[3., 4.]])
+    z = x * y
+    y.t().mul_(2)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        z.sum().backward()
+
+
+def test_modifying_an_unsaved_input_is_fine():
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    y = kitty.tensor([3., 4.])
+    z = x + y  # add saves nothing
+    y *= 2
+    z.sum().backward()
+    assert x.grad.tolist() == [1., 1.]
+
+
+def test_inplace_on_a_non_leaf_is_recorded(torch):
+    data = np.array([1., -2., 3.])
+    k_leaf, t_leaf = kitty.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    for leaf in (k_leaf, t_leaf):
+        a = leaf * 2
+        a *= leaf  # saves a copy of a's old value, since backward needs it
+        a += leaf
+        (a * a).sum().backward()
+    np.testing.assert_allclose(k_leaf.grad.numpy(), t_leaf.grad.numpy())
+    a = k_leaf * 2
+    a *= 3
+    assert f"{a.grad_fn}" == "<MulBackward>" and a.version == 1 and not a.is_leaf
+
+
+def test_inplace_on_a_leaf_requiring_grad_raises():
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an "
+                                           "in-place operation"):
+        x *= 2
+    assert x.version == 0 and x.tolist() == [1., 2.]
+
+
+def test_inplace_on_a_view_of_a_leaf_requiring_grad_raises():
+    x = kitty.tensor([[1., 2.]], requires_grad=True)
+    v = x.t()
+    with pytest.raises(RuntimeError, match=r"mul\(\): an in-place operation on a view"):
+        v *= 2
+    assert x.version == 0 and x.tolist() == [[1., 2.]]
+    with kitty.no_grad():
+        v *= 2
+    assert x.version == v.version == 1 and x.tolist() == [[2., 4.]]
+
+
+def test_recorded_inplace_on_a_view_of_a_non_leaf_is_refused_rather_than_wrong():
+    x = kitty.tensor([[1., 2.]], requires_grad=True)
+    v = (x * 1).t()
+    with pytest.raises(RuntimeError, match="in-place operation on a view of another tensor cannot be "
+                                           "recorded"):
+        v *= x.t()
+
+
+def test_inplace_that_would_change_dtype_raises():
+    t = kitty.tensor([1., 2.])
+    with pytest.raises(RuntimeError, match="output with dtype 'float32' doesn't match the broadcast "
+                                           "dtype 'float64'"):
+        t *= kitty.tensor([1., 2.], dtype=kitty.float64)
+    assert t.version == 0
+
+
+def test_inplace_that_would_change_shape_raises():
+    t = kitty.tensor([1., 2.])
+    with pytest.raises(RuntimeError, match=r"output with shape \(2,\) doesn't match the broadcast "
+                                           r"shape \(3, 2\)"):
+        t *= kitty.tensor(np.ones((3, 2), dtype=np.float32))
+    assert t.version == 0 and t.tolist() == [1., 2.]
+
+
+def test_inplace_with_a_broadcast_operand_of_smaller_shape_is_fine():
+    t = kitty.tensor([[1., 2.], [3., 4.]])
+    t *= kitty.tensor([10., 100.])
+    assert t.tolist() == [[10., 200.], [30., 400.]]
+
+
+def test_inplace_under_no_grad_on_a_leaf_requiring_grad_is_allowed():
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    with kitty.no_grad():
+        x *= 2
+        x.add_(1)
+    assert x.tolist() == [3., 5.]
+    assert x.version == 2 and x.is_leaf and x.requires_grad
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [6., 10.]
+
+
+def test_inplace_on_read_only_data_raises():
+    t = kitty.tensor([1., 2.])
+    t.numpy().flags.writeable = False
+    with pytest.raises(RuntimeError, match="read-only"):
+        t *= 2
+
+
+def test_retained_grad_follows_the_tensor_modified_in_place(torch):
+    # As the original kittygrad: the node of the overwritten value warns instead of filling .grad.
+    results = []
+    for leaf in (kitty.tensor([1., 2.], requires_grad=True), torch.tensor([1., 2.], requires_grad=True)):
+        a = leaf * 2
+        a.retain_grad()
+        a += 1  # add saves nothing, so backward may go through
+        with pytest.warns(UserWarning, match="retains_grad=True and modified by inplace operation") \
+                if isinstance(a, kitty.Tensor) else nullcontext():
+            (a * a).sum().backward()
+        results.append(a.grad.numpy())
+    np.testing.assert_allclose(*results)
+
+
+def test_retained_grad_is_not_filled_from_the_pre_modification_node():
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    a = x * 2
+    a.retain_grad()
+    b = a + 0  # consumes the pre-modification a
+    a += 1
+    with pytest.warns(UserWarning, match="retains_grad=True and modified by inplace operation"):
+        (a * b).sum().backward()
+    assert a.grad.tolist() == [2., 4.]  # d(a*b)/da after the +=, with b = [2., 4.]
