@@ -1,8 +1,15 @@
-"""Smoke tests: kittygrad-viz is installed and registered as a kittygrad plugin."""
+"""kittygrad-viz is installed, registered as a kittygrad plugin, and reached through the trace hook."""
 
 import importlib
 import importlib.metadata as md
+import os
+import subprocess
+import sys
+import textwrap
 import types
+
+import kittygrad_core
+from kittygrad_viz import CompGraph, plugin
 
 DIST = "kittygrad-viz"
 PKG = "kittygrad_viz"
@@ -18,7 +25,7 @@ def _entry_point():
 def test_package_imports():
     pkg = importlib.import_module(PKG)
     assert pkg.__doc__ and pkg.__doc__.strip()
-    assert pkg.__all__ == []
+    assert sorted(pkg.__all__) == ["CompGraph", "GraphvizNotFoundError", "draw"]
 
 
 def test_distribution_metadata():
@@ -42,3 +49,52 @@ def test_graphviz_dependency_importable():
     import graphviz
 
     assert graphviz.Digraph().source.startswith("digraph")
+
+
+# ----------------------------------------------------------------------------- the trace hook
+
+
+def test_plugin_implements_the_trace_hook_and_nothing_else():
+    hooks = [name for name in dir(plugin) if name.startswith("kittygrad_")]
+    assert hooks == ["kittygrad_trace_op"]
+    assert kittygrad_core.plugins.manager.is_registered(plugin)
+
+
+def test_hook_without_a_recording_graph_does_nothing():
+    x = kittygrad_core.ones(2, requires_grad=True)
+    y = x * 2
+    plugin.kittygrad_trace_op(op=type(y.grad_fn), inputs=(x, 2), output=y)  # must not raise
+
+
+def test_importing_core_does_not_import_graphviz():
+    code = "import sys, kittygrad_core; assert 'graphviz' not in sys.modules, 'graphviz imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_compgraph_records_with_plugin_autoload_disabled():
+    # The viz plugin is not loaded at import then; CompGraph registers its hook itself.
+    code = textwrap.dedent("""
+        import kittygrad_core as kitty
+        from kittygrad_viz import CompGraph, plugin
+        assert not kitty.plugins.manager.is_registered(plugin)
+        a = kitty.ones(2, requires_grad=True)
+        with CompGraph() as dot:
+            a * 2
+        assert "label=mul" in dot.source and "MulBackward" in dot.source, dot.source
+        assert kitty._tracing.TRACERS == []
+    """)
+    env = {**os.environ, "KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD": "1", "KITTYGRAD_PLUGINS": "ops"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_an_op_reported_twice_is_drawn_once():
+    # Another plugin switching the hook on too makes the hook run twice per op call.
+    a = kittygrad_core.ones(2, requires_grad=True)
+    with CompGraph() as dot:
+        kittygrad_core.start_tracing()
+        try:
+            a * 2
+        finally:
+            kittygrad_core.stop_tracing()
+    assert dot.source.count("label=mul") == 1
+    assert dot.source.count("label=MulBackward") == 1

@@ -2,7 +2,8 @@
 
 ``import kittygrad as kitty`` gives the whole API: everything of ``kittygrad_core`` (tensors, creation,
 grad mode, ``Function``) plus every op the installed plugins registered (``kitty.dot``, ``kitty.exp``,
-...), and ``CompGraph`` from kittygrad-viz when it provides one. This package holds no logic of its own.
+...), and ``CompGraph`` and ``viz`` (``kitty.viz.draw``) from kittygrad-viz when installed. This package
+holds no logic of its own.
 """
 import kittygrad_core as _core
 from kittygrad_core import *  # noqa: F401,F403
@@ -11,9 +12,10 @@ from kittygrad_core import __all__ as _core_all
 __version__ = "0.1.0"
 __all__ = list(_core_all)
 
-try:  # kittygrad-viz provides the graph picture once it has one
+try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backward graph of a tensor
+    import kittygrad_viz as viz  # noqa: F401
     from kittygrad_viz import CompGraph  # noqa: F401
-    __all__.append("CompGraph")
+    __all__ += ["CompGraph", "viz"]
 except ImportError:
     pass
 
