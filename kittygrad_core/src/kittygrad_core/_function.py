@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _tracing
 from ._dispatch import _link
 from ._engine import Node
 from ._grad_mode import GRAD_ENABLED
@@ -135,8 +136,15 @@ def _run_forward(call: Any, inputs: list) -> Tensor:
 def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
             torch_args: tuple | None = None) -> Tensor:
     ctx.out = out
-    if not (GRAD_ENABLED.get() and any(t._requires_grad for t in inputs)):
-        return out
+    if GRAD_ENABLED.get() and any(t._requires_grad for t in inputs):
+        _link_function_node(cls, fn, ctx, inputs, out, torch_args)
+    if _tracing.TRACERS:
+        _tracing.notify(cls._node_type, tuple(inputs), out)
+    return out
+
+
+def _link_function_node(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
+                        torch_args: tuple | None) -> None:
     node = object.__new__(cls._node_type)
     node.fn, node.ctx, node.torch_args = fn, ctx, torch_args
     _link(node, node, tuple(inputs), out._data)
@@ -149,7 +157,6 @@ def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
     node._saved = tuple(saved)
     out._requires_grad = True
     out._grad_fn = node
-    return out
 
 
 class _FunctionNode(Node):
