@@ -1,4 +1,4 @@
-"""Linear algebra: dot and matmul (every torch case: 1-D, 2-D and broadcast batches)."""
+"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer."""
 from __future__ import annotations
 
 from kittygrad_core import Conformance, Op, unbroadcast
@@ -75,4 +75,103 @@ class Matmul(Op):
         return grad_a, grad_b
 
 
-OPS = (Dot, Matmul)
+
+def _dims(op, tensors, ndims):
+    """RuntimeError unless each argument (name, array) has its expected number of dims."""
+    for (name, a), n in zip(tensors, ndims):
+        if a.ndim != n:
+            raise RuntimeError(f"{op}(): expected {name} to be a {n}-D tensor, but got a {a.ndim}-D "
+                               f"tensor of shape {tuple(a.shape)}")
+
+
+class Mm(Op):
+    """mm(input, mat2) -> Tensor
+
+    Matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p); no broadcasting."""
+
+    name = "mm"
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.mm", shapes="mm")
+
+    def forward(self, xp, input, mat2):
+        _dims("mm", (("input", input), ("mat2", mat2)), (2, 2))
+        if input.shape[1] != mat2.shape[0]:
+            raise RuntimeError("mm(): mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})".format(
+                *input.shape, *mat2.shape))
+        _check_dtypes("mm", input, mat2)
+        self.input, self.mat2 = input, mat2
+        return xp.matmul(input, mat2)
+
+    def backward(self, xp, grad):
+        return (xp.matmul(grad, self.mat2.T) if self.needs_input_grad[0] else None,
+                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None)
+
+
+class Mv(Op):
+    """mv(input, vec) -> Tensor
+
+    Product of a 2-D matrix and a 1-D vector, (n, m) @ (m,) -> (n,)."""
+
+    name = "mv"
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.mv", shapes="mv")
+
+    def forward(self, xp, input, vec):
+        _dims("mv", (("input", input), ("vec", vec)), (2, 1))
+        if input.shape[1] != vec.shape[0]:
+            raise RuntimeError(f"mv(): size mismatch, got input {tuple(input.shape)}, vec {tuple(vec.shape)}")
+        _check_dtypes("mv", input, vec)
+        self.input, self.vec = input, vec
+        return xp.matmul(input, vec)
+
+    def backward(self, xp, grad):
+        return (xp.multiply.outer(grad, self.vec) if self.needs_input_grad[0] else None,
+                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None)
+
+
+class Bmm(Op):
+    """bmm(input, mat2) -> Tensor
+
+    Batched matrix product of 3-D tensors with equal batch sizes, (b, n, m) @ (b, m, p) -> (b, n, p);
+    no broadcasting."""
+
+    name = "bmm"
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.bmm", shapes="bmm")
+
+    def forward(self, xp, input, mat2):
+        _dims("bmm", (("input", input), ("mat2", mat2)), (3, 3))
+        if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
+            raise RuntimeError(f"bmm(): expected mat2 of shape ({input.shape[0]}, {input.shape[2]}, *) "
+                               f"for input of shape {tuple(input.shape)}, but got {tuple(mat2.shape)}")
+        _check_dtypes("bmm", input, mat2)
+        self.input, self.mat2 = input, mat2
+        return xp.matmul(input, mat2)
+
+    def backward(self, xp, grad):
+        return (xp.matmul(grad, xp.swapaxes(self.mat2, 1, 2)) if self.needs_input_grad[0] else None,
+                xp.matmul(xp.swapaxes(self.input, 1, 2), grad) if self.needs_input_grad[1] else None)
+
+
+class Outer(Op):
+    """outer(input, vec2) -> Tensor
+
+    Outer product of two 1-D tensors, (n,) x (m,) -> (n, m). ``ger`` is an alias."""
+
+    name = "outer"
+    functions = methods = ("outer", "ger")
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.outer", shapes="outer")
+
+    def forward(self, xp, input, vec2):
+        _dims("outer", (("input", input), ("vec2", vec2)), (1, 1))
+        _check_dtypes("outer", input, vec2)
+        self.input, self.vec2 = input, vec2
+        return xp.multiply.outer(input, vec2)
+
+    def backward(self, xp, grad):
+        return (xp.matmul(grad, self.vec2) if self.needs_input_grad[0] else None,
+                xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None)
+
+
+OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer)

@@ -1,9 +1,12 @@
-"""Reductions over dims: sum, mean, var, std."""
+"""Reductions over dims: sum, mean, var, std, prod, amax/amin, max/min, logsumexp, norm, argmax/argmin."""
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
-from kittygrad_core import Conformance, Op
+import kittygrad_core
+from kittygrad_core import Composite, Conformance, Op, Tensor
+from kittygrad_core._dispatch import apply  # to call the internal ops, which have no binding
 
 from ._dims import expand_reduced, reduction_axes
 
@@ -95,4 +98,365 @@ class Std(Op):
         return grad * self.deviations
 
 
-OPS = (Sum, Mean, Var, Std)
+# ---------------------------------------------------------------- helpers of the ops below
+
+
+def _call(name, *inputs, **options):
+    """Calls the registered op ``name`` (also those bound to no function, such as ``max_values``)."""
+    return apply(kittygrad_core.registry[name], inputs, (), options)
+
+
+def _one_dim(op, dim, ndim):
+    """The axes of a reduction over one int ``dim`` (``()`` for a 0-d tensor), as torch's ``prod``/``max``."""
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
+    return reduction_axes(op, dim, ndim)
+
+
+def _nonempty(op, shape, axes, full, error=RuntimeError):
+    """torch's errors for reductions without identity (max, argmax, ...) over zero-size dims."""
+    if full and math.prod(shape) == 0:
+        raise error(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                    f"reduction dim with the 'dim' argument (input shape {shape}).")
+    for a in axes:
+        if shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size "
+                             f"(input shape {shape}).")
+
+
+def _hypothesis():
+    from hypothesis import strategies
+    return strategies
+
+
+def _dim_or_none(draw, shapes):
+    """Conformance option: ``None`` or one valid dim of the first input."""
+    n = max(len(shapes[0]), 1)
+    return draw(_hypothesis().none() | _hypothesis().integers(-n, n - 1))
+
+
+def _norm_dims(draw, shapes):
+    """Conformance option of ``norm``: ``None``, one dim or two distinct dims (``'fro'`` takes at most 2)."""
+    st, ndim = _hypothesis(), len(shapes[0])
+    pair = st.lists(st.integers(0, ndim - 1), min_size=2, max_size=2, unique=True).map(tuple)
+    return draw(st.none() | st.integers(-max(ndim, 1), max(ndim, 1) - 1) | (pair if ndim >= 2 else st.none()))
+
+
+def _all_dims(x, dim):
+    """torch's ``logsumexp`` takes no ``None``: the reference reduces every dim explicitly."""
+    return dim if dim not in (None, ()) else (tuple(range(x.ndim)) or 0)
+
+
+# ---------------------------------------------------------------- prod
+
+
+class Prod(Op):
+    """prod(input, dim=None, keepdim=False) -> Tensor
+
+    Returns the product of the elements of ``input`` (over the single dim ``dim`` if given)."""
+
+    name = "prod"
+    saves, saves_output = (0,), True
+    conformance = Conformance(
+        torch=lambda torch, x, dim=None, keepdim=False: (
+            torch.prod(x).reshape((1,) * x.ndim if keepdim else ()) if dim is None
+            else torch.prod(x, dim, keepdim)),
+        shapes="same", options={"dim": _dim_or_none, "keepdim": "bool"})
+
+    def forward(self, xp, input, dim=None, keepdim=False):
+        axes = reduction_axes("prod", None, input.ndim) if dim is None else _one_dim("prod", dim, input.ndim)
+        self.input, self.axes, self.keepdim = input, axes, keepdim
+        self.out = input.prod(axis=axes, keepdims=keepdim)
+        return self.out
+
+    def backward(self, xp, grad):
+        x, axes, keepdim = self.input, self.axes, self.keepdim
+        out = expand_reduced(xp, self.out, x.shape, axes, keepdim)
+        zeros = x == 0
+        count = expand_reduced(xp, zeros.sum(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
+        safe = xp.where(zeros, xp.ones((), x.dtype), x)  # no zero: out / x; one zero: product of the others
+        others = expand_reduced(xp, safe.prod(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
+        local = xp.where(zeros, xp.where(count == 1, others, 0), xp.where(count == 0, out / safe, 0))
+        return (expand_reduced(xp, grad, x.shape, axes, keepdim) * local).astype(x.dtype, copy=False)
+
+
+# ---------------------------------------------------------------- amax, amin, max, min
+
+
+class Amax(Op):
+    """amax(input, dim=(), keepdim=False) -> Tensor
+
+    Returns the maximum of ``input`` over ``dim`` (all dims by default); tied maxima share the gradient
+    evenly, as in torch."""
+
+    name = "amax"
+    saves, saves_output = (0,), True
+    conformance = Conformance(
+        torch=lambda torch, x, dim=(), keepdim=False: torch.amax(x, () if dim is None else dim, keepdim),
+        shapes="same", empty=False, options=_DIM_OPTIONS)
+
+    def forward(self, xp, input, dim=(), keepdim=False):
+        axes = reduction_axes(self.name, dim, input.ndim)
+        _nonempty(self.name, input.shape, axes, dim is None or dim == ())
+        self.input, self.axes, self.keepdim = input, axes, keepdim
+        self.out = input.max(axis=axes, keepdims=keepdim) if self.name == "amax" else \
+            input.min(axis=axes, keepdims=keepdim)
+        return self.out
+
+    def backward(self, xp, grad):
+        x, axes, keepdim = self.input, self.axes, self.keepdim
+        out = expand_reduced(xp, self.out, x.shape, axes, keepdim)
+        mask = (x == out) | (xp.isnan(x) & xp.isnan(out))  # as torch's evenly_distribute_backward
+        count = mask.sum(axis=axes, keepdims=True).astype(x.dtype)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return expand_reduced(xp, grad, x.shape, axes, keepdim) / count * mask
+
+
+class Amin(Amax):
+    """amin(input, dim=(), keepdim=False) -> Tensor
+
+    Returns the minimum of ``input`` over ``dim`` (all dims by default); tied minima share the gradient
+    evenly, as in torch."""
+
+    name = "amin"
+    conformance = Conformance(
+        torch=lambda torch, x, dim=(), keepdim=False: torch.amin(x, () if dim is None else dim, keepdim),
+        shapes="same", empty=False, options=_DIM_OPTIONS)
+
+
+class MaxValues(Op):
+    """max_values(input, dim, keepdim=False) -> Tensor
+
+    Internal op of ``max(input, dim)``: the maxima over ``dim``; the gradient goes to the first maximum
+    only (the index ``max`` returns), as in torch."""
+
+    name, public = "max_values", "max"
+    functions = methods = ()
+    n_inputs = 1
+    conformance = Conformance(
+        torch=lambda torch, x, dim, keepdim=False: torch.max(x, dim, keepdim).values,
+        call=lambda kitty, x, dim, keepdim=False: _call("max_values", x, dim=dim, keepdim=keepdim),
+        shapes="same", empty=False, options={"dim": "dim", "keepdim": "bool"})
+
+    def forward(self, xp, input, dim, keepdim=False):
+        axes = _one_dim(self.public, dim, input.ndim)
+        _nonempty(self.public, input.shape, axes, False)
+        self.shape, self.axes, self.keepdim = input.shape, axes, keepdim
+        if not axes:  # 0-d
+            return input.copy()
+        find = input.argmax if self.public == "max" else input.argmin
+        self.index = find(axis=axes[0], keepdims=True)
+        out = xp.take_along_axis(input, self.index, axis=axes[0])
+        return out if keepdim else out.squeeze(axes[0])
+
+    def backward(self, xp, grad):
+        if not self.axes:
+            return grad
+        out = xp.zeros(self.shape, grad.dtype)
+        values = grad if self.keepdim else xp.expand_dims(grad, self.axes)
+        xp.put_along_axis(out, self.index, values, axis=self.axes[0])
+        return out
+
+
+class MinValues(MaxValues):
+    """min_values(input, dim, keepdim=False) -> Tensor
+
+    Internal op of ``min(input, dim)``: the minima over ``dim``; the gradient goes to the first minimum
+    only (the index ``min`` returns), as in torch."""
+
+    name, public = "min_values", "min"
+    conformance = Conformance(
+        torch=lambda torch, x, dim, keepdim=False: torch.min(x, dim, keepdim).values,
+        call=lambda kitty, x, dim, keepdim=False: _call("min_values", x, dim=dim, keepdim=keepdim),
+        shapes="same", empty=False, options={"dim": "dim", "keepdim": "bool"})
+
+
+#: What ``max(input, dim)`` / ``min(input, dim)`` return, as torch's ``torch.return_types``.
+max_result = namedtuple("max", ("values", "indices"), module="kittygrad.return_types")
+min_result = namedtuple("min", ("values", "indices"), module="kittygrad.return_types")
+
+
+def _extreme(op, input, dim, keepdim):
+    if isinstance(dim, Tensor):  # max(input, other): the elementwise op, as torch
+        if keepdim:
+            raise TypeError(f"{op}(input, other) takes no keepdim.")
+        return getattr(kittygrad_core, "maximum" if op == "max" else "minimum")(input, dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}(): keepdim needs a dim: {op}(input) or {op}(input, dim, keepdim=False).")
+        _nonempty(op, getattr(input, "shape", ()), (), True)
+        return _call("amax" if op == "max" else "amin", input)
+    values = _call(f"{op}_values", input, dim=dim, keepdim=keepdim)
+    indices = _call(f"arg{op}", input, dim=dim, keepdim=keepdim)
+    return (max_result if op == "max" else min_result)(values, indices)
+
+
+def _extreme_conformance(op):
+    def reference(torch, x, dim=None, keepdim=False):
+        return getattr(torch, op)(x) if dim is None else getattr(torch, op)(x, dim, keepdim)
+
+    def call(kitty, x, dim=None, keepdim=False):
+        return getattr(kitty, op)(x) if dim is None else getattr(kitty, op)(x, dim, keepdim)
+
+    return Conformance(torch=reference, call=call, shapes="same", inputs=1, empty=False,
+                       options={"dim": _dim_or_none, "keepdim": "bool"})
+
+
+class Max(Composite):
+    """max(input, dim=None, keepdim=False)
+
+    ``max(input)``: the largest element (tied maxima share the gradient evenly). ``max(input, dim)``: a
+    named tuple ``(values, indices)`` over ``dim``, ``indices`` an int64 array of the first maxima, which
+    alone receive the gradient. ``max(input, other)`` is ``maximum``."""
+
+    name = "max"
+    conformance = _extreme_conformance("max")
+
+    @staticmethod
+    def call(input, dim=None, keepdim=False):
+        return _extreme("max", input, dim, keepdim)
+
+
+class Min(Composite):
+    """min(input, dim=None, keepdim=False)
+
+    ``min(input)``: the smallest element (tied minima share the gradient evenly). ``min(input, dim)``: a
+    named tuple ``(values, indices)`` over ``dim``, ``indices`` an int64 array of the first minima, which
+    alone receive the gradient. ``min(input, other)`` is ``minimum``."""
+
+    name = "min"
+    conformance = _extreme_conformance("min")
+
+    @staticmethod
+    def call(input, dim=None, keepdim=False):
+        return _extreme("min", input, dim, keepdim)
+
+
+class Argmax(Op):
+    """argmax(input, dim=None, keepdim=False) -> int64 array
+
+    Returns the index of the maximum of ``input`` (flattened if ``dim`` is None); ties give the first."""
+
+    name = "argmax"
+    differentiable = False
+    conformance = Conformance(torch="torch.argmax", shapes="same", empty=False,
+                              options={"dim": _dim_or_none, "keepdim": "bool"})
+
+    def forward(self, xp, input, dim=None, keepdim=False):
+        find = input.argmax if self.name == "argmax" else input.argmin
+        if dim is None:
+            _nonempty(self.name, input.shape, (), True, IndexError)
+            index = xp.asarray(find(), dtype=xp.int64)
+            return index.reshape((1,) * input.ndim) if keepdim else index
+        axes = _one_dim(self.name, dim, input.ndim)
+        _nonempty(self.name, input.shape, axes, False)
+        if not axes:  # 0-d
+            return xp.zeros((), xp.int64)
+        return find(axis=axes[0], keepdims=keepdim).astype(xp.int64, copy=False)
+
+
+class Argmin(Argmax):
+    """argmin(input, dim=None, keepdim=False) -> int64 array
+
+    Returns the index of the minimum of ``input`` (flattened if ``dim`` is None); ties give the first."""
+
+    name = "argmin"
+    conformance = Conformance(torch="torch.argmin", shapes="same", empty=False,
+                              options={"dim": _dim_or_none, "keepdim": "bool"})
+
+
+# ---------------------------------------------------------------- logsumexp, norm
+
+
+class Logsumexp(Op):
+    """logsumexp(input, dim, keepdim=False) -> Tensor
+
+    Returns ``log(sum(exp(input)))`` over ``dim``, computed stably (shifted by the maximum)."""
+
+    name = "logsumexp"
+    n_inputs = 1
+    saves, saves_output = (0,), True
+    conformance = Conformance(
+        torch=lambda torch, x, dim, keepdim=False: torch.logsumexp(x, _all_dims(x, dim), keepdim),
+        shapes="same", options=_DIM_OPTIONS)
+
+    def forward(self, xp, input, dim, keepdim=False):
+        axes = reduction_axes("logsumexp", dim, input.ndim)
+        self.input, self.axes, self.keepdim = input, axes, keepdim
+        top = input.max(axis=axes, keepdims=True, initial=-xp.inf)
+        top = xp.where(xp.isfinite(top), top, 0).astype(input.dtype)  # all -inf, +inf, empty: no shift
+        with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            self.out = xp.log(xp.exp(input - top).sum(axis=axes, keepdims=True)) + top
+        return self.out if keepdim else self.out.reshape(
+            tuple(n for i, n in enumerate(input.shape) if i not in axes))
+
+    def backward(self, xp, grad):
+        x = self.input
+        grad = grad if self.keepdim else expand_reduced(xp, grad, x.shape, self.axes, False)
+        with xp.errstate(invalid="ignore", over="ignore"):
+            return grad * xp.exp(x - self.out)
+
+
+def _norm_order(p, dim):
+    """torch.norm's ``p`` as a float: ``'fro'`` (or None) is the 2-norm over at most two dims."""
+    if p is None or p == "fro":
+        if dim is not None and not isinstance(dim, int) and len(dim) > 2:
+            raise RuntimeError(f"norm(): p='fro' takes at most 2 dims, got dim={dim}.")
+        return 2.0
+    if isinstance(p, (str, bool)):
+        raise RuntimeError(f"norm(): p={p!r} is not supported (expected 'fro' or a number; 'nuc' is not "
+                           "implemented).")
+    return float(p)
+
+
+class Norm(Op):
+    """norm(input, p='fro', dim=None, keepdim=False) -> Tensor
+
+    Returns the vector ``p``-norm of ``input`` over ``dim`` (all elements by default): ``'fro'`` (or
+    None) is the 2-norm over at most two dims; numbers include ``inf``, ``-inf``, ``0`` and fractions."""
+
+    name = "norm"
+    saves, saves_output = (0,), True
+    conformance = Conformance(
+        torch="torch.norm", shapes="same", domain="nonzero", kinks=(0.0,), empty=False,
+        options={"p": ["fro", 2, 1, math.inf, -math.inf, 0, 0.5, 3], "dim": _norm_dims, "keepdim": "bool"})
+
+    def forward(self, xp, input, p="fro", dim=None, keepdim=False):
+        axes, p = reduction_axes("norm", dim, input.ndim), _norm_order(p, dim)
+        self.input, self.p, self.axes, self.keepdim = input, p, axes, keepdim
+        magnitude, reduce = xp.abs(input), dict(axis=axes, keepdims=keepdim)
+        if math.isinf(p):
+            if any(input.shape[a] == 0 for a in axes):
+                raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
+                                   f"{input.shape}, dim={dim}): the operation has no identity.")
+            out = magnitude.max(**reduce) if p > 0 else magnitude.min(**reduce)
+        elif p in (0, 1, 2):
+            out = ((input != 0).sum(**reduce) if p == 0 else magnitude.sum(**reduce) if p == 1
+                   else xp.sqrt((input * input).sum(**reduce)))
+        else:
+            with xp.errstate(divide="ignore"):
+                out = (magnitude ** p).sum(**reduce) ** (1.0 / p)
+        self.out = xp.asarray(out, dtype=input.dtype)
+        return self.out
+
+    def backward(self, xp, grad):  # torch's norm_backward, case by case
+        x, p = self.input, self.p
+        if p == 0:
+            return None  # torch's gradient is undefined: the input's grad stays None
+        grad = expand_reduced(xp, grad, x.shape, self.axes, self.keepdim)
+        norm = expand_reduced(xp, self.out, x.shape, self.axes, self.keepdim)
+        magnitude, sign = xp.abs(x), xp.sign(x)
+        with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 1:
+                return sign * grad
+            if math.isinf(p):
+                mask = (magnitude == norm) | xp.isnan(magnitude)
+                return sign * (grad / mask.sum(axis=self.axes, keepdims=True).astype(x.dtype)) * mask
+            if p < 1:
+                return sign * xp.where(x == 0, 0, magnitude ** (p - 1)) * grad * norm ** (1 - p)
+            scale = xp.where(norm == 0, 0, grad / norm ** (p - 1))
+            return (x * scale if p == 2 else
+                    sign * magnitude ** (p - 1) * scale if p < 2 else x * magnitude ** (p - 2) * scale)
+
+
+OPS = (Sum, Mean, Var, Std, Prod, Amax, Amin, MaxValues, MinValues, Max, Min, Argmax, Argmin, Logsumexp, Norm)

@@ -1,0 +1,342 @@
+"""prod, amax/amin, max/min, argmax/argmin, logsumexp, norm, mm, mv, bmm, outer against torch."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import kittygrad_core as kitty
+
+from conftest import close, pair, torch
+
+DTYPES = ["float32", "float64"]
+TOL = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
+
+
+def tensors(data, dtype="float64"):
+    data = np.asarray(data, dtype=dtype)
+    return kitty.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+
+
+def check(kitty_fn, torch_fn, inputs, dtype="float64", seed=1):
+    """Forward values and the gradients of every input agree with torch, for a random upstream grad."""
+    k_out, t_out = kitty_fn(*(k for k, _ in inputs)), torch_fn(*(t for _, t in inputs))
+    close(k_out, t_out, **TOL[dtype])
+    upstream = np.random.default_rng(seed).uniform(0.5, 1.5, t_out.shape).astype(dtype)
+    k_out.backward(kitty.tensor(upstream))
+    t_out.backward(torch.tensor(upstream))
+    for k, t in inputs:
+        if t.grad is None:  # e.g. norm with p=0
+            assert k.grad is None
+        else:
+            close(k.grad, t.grad, **TOL[dtype])
+
+
+# ---------------------------------------------------------------- prod
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dim, keepdim", [((), None, False), ((), 0, True), ((5,), None, False),
+                                                 ((3, 4), None, False), ((3, 4), 1, False),
+                                                 ((3, 4), -2, True), ((2, 3, 4), 1, False)])
+def test_prod(dtype, shape, dim, keepdim):
+    args = () if dim is None else (dim, keepdim)
+    check(lambda x: kitty.prod(x, *args), lambda x: torch.prod(x, *args), [pair(shape, dtype)], dtype)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+@pytest.mark.parametrize("zeros", [[(0, 1)], [(0, 1), (2, 2)], [(0, 0), (0, 2), (1, 1), (2, 1)]])
+def test_prod_with_zeros(dim, zeros):
+    data = np.random.default_rng(3).uniform(0.5, 2.0, (3, 4))
+    for index in zeros:
+        data[index] = 0.0
+    args = () if dim is None else (dim,)
+    check(lambda x: kitty.prod(x, *args), lambda x: torch.prod(x, *args), [tensors(data)])
+
+
+def test_prod_takes_one_int_dim():
+    x = kitty.ones(2, 3)
+    with pytest.raises(TypeError, match="prod"):
+        kitty.prod(x, (0, 1))
+    with pytest.raises(IndexError, match="prod"):
+        kitty.prod(x, 2)
+    assert kitty.prod(kitty.ones(0, 3)).item() == 1.0
+
+
+# ---------------------------------------------------------------- amax, amin, max, min
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["amax", "amin"])
+@pytest.mark.parametrize("shape, dim, keepdim", [((), (), False), ((5,), (), False), ((3, 4), 0, False),
+                                                 ((3, 4), (0, 1), True), ((2, 3, 4), (0, 2), False),
+                                                 ((2, 3, 4), -1, True)])
+def test_amax_amin(dtype, name, shape, dim, keepdim):
+    check(lambda x: getattr(kitty, name)(x, dim, keepdim), lambda x: getattr(torch, name)(x, dim, keepdim),
+          [pair(shape, dtype)], dtype)
+
+
+TIES = [[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 3.0, 3.0], [-1.0, -1.0, -1.0, -1.0]]
+
+
+@pytest.mark.parametrize("name", ["amax", "amin"])
+@pytest.mark.parametrize("dim", [(), 0, 1, (0, 1)])
+def test_amax_ties_split_evenly(name, dim):
+    data = np.array(TIES) * (1 if name == "amax" else -1)
+    check(lambda x: getattr(kitty, name)(x, dim), lambda x: getattr(torch, name)(x, dim), [tensors(data)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 3, 4)])
+def test_max_full(dtype, name, shape):
+    check(lambda x: getattr(kitty, name)(x), lambda x: getattr(torch, name)(x), [pair(shape, dtype)], dtype)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_full_ties_split_evenly(name):
+    data = np.array(TIES) * (1 if name == "max" else -1)
+    check(lambda x: getattr(kitty, name)(x), lambda x: getattr(torch, name)(x), [tensors(data)])
+    check(lambda x: getattr(x, name)(), lambda x: getattr(x, name)(), [tensors(data)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("shape, dim, keepdim", [((), 0, False), ((), -1, True), ((5,), 0, False),
+                                                 ((3, 4), 1, True), ((3, 4), -2, False),
+                                                 ((2, 3, 4), 1, False)])
+def test_max_dim(dtype, name, shape, dim, keepdim):
+    k, t = pair(shape, dtype)
+    k_out, t_out = getattr(kitty, name)(k, dim, keepdim), getattr(torch, name)(t, dim, keepdim)
+    assert type(k_out).__name__ == name and k_out._fields == ("values", "indices")
+    values, indices = k_out
+    assert isinstance(indices, np.ndarray) and indices.dtype == np.int64
+    close(indices, t_out.indices)
+    check(lambda x: getattr(kitty, name)(x, dim, keepdim).values,
+          lambda x: getattr(torch, name)(x, dim, keepdim).values, [(k, t)], dtype)
+    assert "ValuesBackward" in repr(values.grad_fn)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("dim, keepdim", [(0, False), (1, False), (1, True)])
+def test_max_dim_ties_gradient_to_returned_index(name, dim, keepdim):
+    data = np.array(TIES) * (1 if name == "max" else -1)
+    k, t = tensors(data)
+    k_out, t_out = getattr(k, name)(dim=dim, keepdim=keepdim), getattr(t, name)(dim=dim, keepdim=keepdim)
+    close(k_out.indices, t_out.indices)
+    check(lambda x: getattr(x, name)(dim, keepdim)[0], lambda x: getattr(x, name)(dim, keepdim)[0],
+          [(k, t)])
+
+
+def test_max_with_other_is_maximum():
+    (a, ta), (b, tb) = pair((3,)), pair((3,), seed=1)
+    if "maximum" not in kitty.registry:
+        pytest.skip("maximum not registered")
+    close(kitty.max(a, b), torch.max(ta, tb))
+    close(kitty.min(a, b), torch.min(ta, tb))
+
+
+def test_max_errors():
+    empty = kitty.ones(0, 3)
+    with pytest.raises(RuntimeError, match="max"):
+        kitty.max(empty)
+    with pytest.raises(IndexError, match="max"):
+        kitty.max(empty, 0)
+    assert kitty.max(empty, 1).values.shape == (0,)
+    with pytest.raises(RuntimeError, match="amax"):
+        kitty.amax(empty)
+    with pytest.raises(IndexError, match="amin"):
+        kitty.amin(empty, 0)
+    with pytest.raises(IndexError, match="max"):
+        kitty.max(kitty.ones(2, 3), 2)
+    with pytest.raises(TypeError, match="max"):
+        kitty.max(kitty.ones(2, 3), (0, 1))
+    with pytest.raises(TypeError, match="keepdim"):
+        kitty.max(kitty.ones(2, 3), keepdim=True)
+    with pytest.raises(RuntimeError, match="multiple times"):
+        kitty.amax(kitty.ones(2, 3), (0, -2))
+
+
+def test_max_dim_allows_inplace_on_input_afterwards():
+    """As torch, max(dim) saves only the indices."""
+    x = kitty.tensor([[1.0, 5.0], [4.0, 2.0]], requires_grad=True)
+    y = x * 1.0
+    values = kitty.max(y, 1).values
+    with kitty.no_grad():
+        y.mul_(2.0)
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0], [1.0, 0.0]])
+
+
+# ---------------------------------------------------------------- argmax, argmin
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("shape, dim, keepdim", [((), None, False), ((), 0, True), ((5,), None, True),
+                                                 ((3, 4), None, False), ((3, 4), None, True),
+                                                 ((3, 4), 1, False), ((2, 3, 4), -2, True)])
+def test_argmax(name, shape, dim, keepdim):
+    k, t = pair(shape, requires_grad=False)
+    out = getattr(kitty, name)(k, dim, keepdim)
+    assert isinstance(out, np.ndarray) and out.dtype == np.int64
+    close(out, getattr(torch, name)(t, dim, keepdim))
+    close(getattr(k, name)(dim=dim, keepdim=keepdim), getattr(t, name)(dim=dim, keepdim=keepdim))
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_argmax_ties_first_occurrence(name, dim):
+    data = np.array(TIES) * (1 if name == "argmax" else -1)
+    k, t = tensors(data)
+    close(getattr(kitty, name)(k, dim), getattr(torch, name)(t, dim))
+
+
+def test_argmax_errors():
+    with pytest.raises(IndexError, match="argmax"):
+        kitty.argmax(kitty.ones(0, 3))
+    with pytest.raises(IndexError, match="argmin"):
+        kitty.argmin(kitty.ones(0, 3), 0)
+    with pytest.raises(IndexError, match="argmax"):
+        kitty.argmax(kitty.ones(2), 1)
+    assert kitty.argmax(kitty.ones(0, 3), 1).shape == (0,)
+
+
+# ---------------------------------------------------------------- logsumexp
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dim, keepdim", [((), 0, False), ((5,), 0, True), ((3, 4), 1, False),
+                                                 ((3, 4), (0, 1), False), ((2, 3, 4), (0, 2), True),
+                                                 ((0, 3), 0, False)])
+def test_logsumexp(dtype, shape, dim, keepdim):
+    check(lambda x: kitty.logsumexp(x, dim, keepdim), lambda x: torch.logsumexp(x, dim, keepdim),
+          [pair(shape, dtype)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("data", [[1000.0, 1000.0, 999.0], [-1000.0, -1001.0, -1000.5],
+                                  [-math.inf, 0.0, 1.0], [1000.0, -1000.0, -math.inf]])
+def test_logsumexp_stable(dtype, data):
+    check(lambda x: kitty.logsumexp(x, 0), lambda x: torch.logsumexp(x, 0), [tensors(data, dtype)], dtype)
+
+
+@pytest.mark.parametrize("data", [[-math.inf, -math.inf], [1.0, math.inf]])
+def test_logsumexp_infinite(data):
+    """All -inf gives -inf (nan gradients) and +inf gives inf, as torch."""
+    (k, t) = tensors(data)
+    k_out, t_out = kitty.logsumexp(k, 0), torch.logsumexp(t, 0)
+    close(k_out, t_out)
+    k_out.backward()
+    t_out.backward()
+    np.testing.assert_array_equal(k.grad.numpy(), t.grad.numpy())
+
+
+# ---------------------------------------------------------------- norm
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", ["fro", 2, 1, math.inf, -math.inf, 0, 0.5, 3, 1.5, -2])
+@pytest.mark.parametrize("shape, dim, keepdim", [((), None, False), ((5,), None, False), ((3, 4), None, True),
+                                                 ((3, 4), 1, False), ((2, 3, 4), (0, 2), False),
+                                                 ((2, 3, 4), -1, True)])
+def test_norm(dtype, p, shape, dim, keepdim):
+    check(lambda x: kitty.norm(x, p, dim, keepdim), lambda x: torch.norm(x, p, dim, keepdim),
+          [pair(shape, dtype)], dtype)
+
+
+@pytest.mark.parametrize("p", ["fro", 2, 1, math.inf, 3, 1.5])
+def test_norm_at_zero(p):
+    """The gradient at the zero vector is 0, as torch (2-norm: masked; 1-norm: sign(0) = 0)."""
+    check(lambda x: kitty.norm(x, p), lambda x: torch.norm(x, p), [tensors(np.zeros(4))])
+    check(lambda x: x.norm(p, 1), lambda x: x.norm(p, 1), [tensors([[0.0, 0.0], [3.0, -4.0]])])
+
+
+def test_norm_ties_and_zeros_in_vector():
+    data = [[3.0, -3.0, 1.0, 0.0]]
+    for p in (math.inf, -math.inf, 0.5, 2, 1):
+        check(lambda x: kitty.norm(x, p, 1), lambda x: torch.norm(x, p, 1), [tensors(data)])
+
+
+def test_norm_empty_and_errors():
+    close(kitty.norm(kitty.ones(0, 3)), torch.norm(torch.ones(0, 3)))
+    with pytest.raises(RuntimeError, match="norm"):
+        kitty.norm(kitty.ones(0, 3), math.inf)
+    with pytest.raises(RuntimeError, match="fro"):
+        kitty.norm(kitty.ones(2, 2, 2), "fro", (0, 1, 2))
+    with pytest.raises(RuntimeError, match="nuc"):
+        kitty.norm(kitty.ones(2, 2), "nuc")
+    with pytest.raises(IndexError, match="norm"):
+        kitty.norm(kitty.ones(2, 2), 2, 3)
+
+
+# ---------------------------------------------------------------- mm, mv, bmm, outer
+
+LINALG = [("mm", (3, 4), (4, 5)), ("mm", (1, 1), (1, 3)), ("mm", (0, 2), (2, 3)), ("mm", (2, 0), (0, 3)),
+          ("mv", (3, 4), (4,)), ("mv", (2, 0), (0,)), ("bmm", (2, 3, 4), (2, 4, 5)),
+          ("bmm", (1, 2, 2), (1, 2, 1)), ("bmm", (0, 2, 3), (0, 3, 1)),
+          ("outer", (3,), (4,)), ("outer", (0,), (2,)), ("ger", (2,), (1,))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, a, b", LINALG)
+def test_linalg(dtype, name, a, b):
+    inputs = [pair(a, dtype), pair(b, dtype, seed=1)]
+    check(getattr(kitty, name), getattr(torch, name), inputs, dtype)
+    check(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y),
+          [pair(a, dtype), pair(b, dtype, seed=1)], dtype)
+
+
+@pytest.mark.parametrize("name, a, b", LINALG[:1] + LINALG[4:5] + LINALG[6:7] + LINALG[9:10])
+def test_linalg_grad_of_one_input_only(name, a, b):
+    (k, t), (k2, t2) = pair(a), pair(b, requires_grad=False)
+    check(lambda x: getattr(kitty, name)(x, k2), lambda x: getattr(torch, name)(x, t2), [(k, t)])
+    (k, t), (k2, t2) = pair(a, requires_grad=False), pair(b)
+    check(lambda y: getattr(kitty, name)(k, y), lambda y: getattr(torch, name)(t, y), [(k2, t2)])
+
+
+@pytest.mark.parametrize("name, a, b, message", [
+    ("mm", (3,), (3, 2), "2-D"), ("mm", (2, 3, 4), (4, 2), "2-D"), ("mm", (2, 3), (4, 5), r"2x3 and 4x5"),
+    ("mv", (2, 3), (3, 1), "1-D"), ("mv", (3,), (3,), "2-D"), ("mv", (2, 3), (4,), r"\(2, 3\).*\(4,\)"),
+    ("bmm", (2, 3), (2, 3, 4), "3-D"), ("bmm", (2, 2, 3), (3, 3, 4), r"\(2, 3, \*\)"),
+    ("bmm", (2, 2, 3), (2, 4, 4), r"\(2, 4, 4\)"), ("outer", (2, 3), (4,), "1-D"),
+    ("outer", (2,), (), "1-D")])
+def test_linalg_shape_errors(name, a, b, message):
+    with pytest.raises(RuntimeError, match=f"{name}.*{message}"):
+        getattr(kitty, name)(kitty.ones(*a), kitty.ones(*b))
+
+
+@pytest.mark.parametrize("name, a, b", [("mm", (2, 3), (3, 2)), ("mv", (2, 3), (3,)),
+                                        ("bmm", (1, 2, 3), (1, 3, 2)), ("outer", (2,), (3,))])
+def test_linalg_dtype_mismatch(name, a, b):
+    x, y = kitty.ones(*a, dtype=kitty.float32), kitty.ones(*b, dtype=kitty.float64)
+    with pytest.raises(RuntimeError, match=f"{name}.*float32 and float64"):
+        getattr(kitty, name)(x, y)
+
+
+# ---------------------------------------------------------------- records
+
+
+NAMES = ["prod", "amax", "amin", "max_values", "min_values", "max", "min", "argmax", "argmin", "logsumexp",
+         "norm", "mm", "mv", "bmm", "outer"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_records_have_conformance(name):
+    op = kitty.registry[name]
+    assert op.conformance is not None and op.distribution == "kittygrad-ops"
+
+
+@pytest.mark.parametrize("name", ["prod", "amax", "logsumexp", "norm"])
+def test_inplace_on_saved_input_is_detected(name):
+    x = kitty.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 1.0
+    out = getattr(kitty, name)(y, dim=1) if name != "norm" else kitty.norm(y)
+    with kitty.no_grad():
+        y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_internal_ops_bind_nothing():
+    assert not hasattr(kitty, "max_values") and not hasattr(kitty.Tensor, "min_values")
