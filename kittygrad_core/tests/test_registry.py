@@ -357,3 +357,29 @@ def test_tracing_without_a_tracer_calls_the_kittygrad_trace_op_hook(ops):
     finally:
         kitty.plugins.manager.unregister(plugin)
     assert seen == [("add", (2,))]
+
+
+def test_registry_call_reaches_ops_without_bindings(ops):
+    class Hidden(kitty.Op):
+        """hidden(input, scale=2.0) -> Tensor
+
+        Scales its input; registered without functions or methods."""
+
+        name = "hidden"
+        functions = methods = ()
+
+        def forward(self, xp, input, scale=2.0):
+            self.scale = scale
+            return input * scale
+
+        def backward(self, xp, grad):
+            return grad * self.scale
+
+    kitty.registry.register(Hidden)
+    try:
+        assert not hasattr(kitty, "hidden")
+        x = kitty.tensor([1.0, 2.0], requires_grad=True)
+        y = kitty.registry.call("hidden", x, scale=3.0)
+        assert y.tolist() == [3.0, 6.0] and f"{y.grad_fn}" == "<HiddenBackward>"
+    finally:
+        kitty.registry.unregister("hidden")

@@ -159,6 +159,9 @@ class OpRegistry:
                                      for name in cls.__dict__.get("__slots__", ())),
             })
         bindings = _all_bindings(node)
+        node.caller = (_rename(node.call, node.name, node.name, node) if issubclass(node, Composite)
+                       else _generate(node, node.name, list(node.input_names),
+                                      _parse_forward(node)[1], "apply"))
         self._check_free(node, bindings, override)
         previous = self._ops.get(name)
         if previous is not None:
@@ -185,6 +188,13 @@ class OpRegistry:
             if back:
                 self._bind(other, back)
         return node
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Calls op ``name`` with its public signature, whether or not it has bindings.
+
+        Composite ops use this to call helper ops that are registered without functions or methods.
+        """
+        return self._ops[name].caller(*args, **kwargs)
 
     def owner(self, name: str) -> str | None:
         """The distribution (or plugin) that registered op ``name``."""
