@@ -31,14 +31,14 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
         return out  # integer and boolean results (argmax, ...) are NumPy arrays, as comparisons are
     if requires_grad and op.differentiable and GRAD_ENABLED.get():
         result = make_tensor(out, True, node)
-        if op.view:
+        if op.view and isinstance(operands[0], Tensor):
             _share(result, operands[0])
         _link(op, node, operands, out)
         if op.snapshots:
             node._saved = _versions(op, operands, result, ())
     else:
         result = make_tensor(out)
-        if op.view:
+        if op.view and isinstance(operands[0], Tensor):
             _share(result, operands[0])
     if _tracing.TRACERS:
         _tracing.notify(op, operands, result)

@@ -17,6 +17,7 @@ STANDARD_DISTRIBUTION = "kittygrad-ops"
 
 # Bindings of the standard ops, so that calling one without its plugin names what to install.
 # Each line: op name, then the module functions and Tensor attributes that belong to it.
+# kittygrad_ops/tests/test_meta.py fails when an op of kittygrad-ops is missing here.
 _STANDARD = """
 add add __add__ __radd__ __iadd__ add_
 sub sub subtract __sub__ __rsub__ __isub__ sub_
@@ -24,36 +25,75 @@ mul mul multiply __mul__ __rmul__ __imul__ mul_
 div div divide true_divide __truediv__ __rtruediv__ __itruediv__ div_
 pow pow __pow__ __rpow__ __ipow__ pow_
 neg neg negative __neg__ neg_
-abs abs __abs__ abs_
 exp exp exp_
 log log log_
-sqrt sqrt
-sin sin
-cos cos
-tanh tanh
-sigmoid sigmoid
-relu relu
+abs abs absolute __abs__ abs_ absolute_
+sqrt sqrt sqrt_
+sin sin sin_
+cos cos cos_
+tanh tanh tanh_
+sigmoid sigmoid sigmoid_
+log1p log1p log1p_
+expm1 expm1 expm1_
+reciprocal reciprocal reciprocal_
+clamp clamp clip clamp_ clip_
+sign sign
+zero_ zero_
+fill_ fill_
+relu relu relu_
+leaky_relu leaky_relu
+gelu gelu
+silu silu
+softplus softplus
+softmax softmax
+log_softmax log_softmax
+maximum maximum
+minimum minimum
+where where
 sum sum
 mean mean
 var var
 std std
 prod prod
+amax amax
+amin amin
 max max
 min min
+argmax argmax
+argmin argmin
+logsumexp logsumexp
+norm norm
 dot dot
+matmul matmul __matmul__ __rmatmul__
 mm mm
 mv mv
 bmm bmm
-matmul matmul __matmul__ __rmatmul__
+outer outer ger
+transpose transpose swapaxes swapdims
+permute permute
+mT mT
+T T
+squeeze squeeze
+unsqueeze unsqueeze
+broadcast_to broadcast_to
+expand expand
+broadcast_tensors broadcast_tensors
+view view
+reshape reshape
+flatten flatten
+narrow narrow
+split split
+chunk chunk
+cat cat concat concatenate
+stack stack
 getitem __getitem__
 setitem __setitem__
 clone clone
-to to float double half
-transpose transpose
-permute permute
-reshape reshape view
-softmax softmax
-log_softmax log_softmax
+to to
+float float
+double double
+half half
+contiguous contiguous
 """
 
 

@@ -53,3 +53,37 @@ def normalize_dim(op: str, dim: Any, ndim: int, insert: bool = False) -> int:
         raise IndexError(f"{op}(): dimension out of range (expected to be in range of "
                          f"[{-size}, {size - 1}], but got {dim})")
     return dim % size
+
+
+def size_args(op: str, sizes: tuple) -> tuple[int, ...]:
+    """Reads torch's variadic size arguments: ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` alike."""
+    if len(sizes) == 1 and not hasattr(sizes[0], "__index__"):
+        try:
+            sizes = tuple(sizes[0])
+        except TypeError:
+            raise TypeError(f"{op}(): expected ints or a sequence of ints, got "
+                            f"{type(sizes[0]).__name__}.") from None
+    if not all(hasattr(s, "__index__") and not isinstance(s, bool) for s in sizes):
+        raise TypeError(f"{op}(): sizes must be ints, got {sizes}.")
+    return tuple(s.__index__() for s in sizes)
+
+
+def infer_shape(op: str, shape: tuple[int, ...], input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Resolves one ``-1`` in a reshape target; raises ``RuntimeError`` naming both shapes if impossible."""
+    size = 1
+    for n in input_shape:
+        size *= n
+    free = [i for i, s in enumerate(shape) if s == -1]
+    if len(free) > 1:
+        raise RuntimeError(f"{op}(): only one dimension can be inferred, got shape {list(shape)}")
+    known = 1
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"{op}(): invalid shape dimension {s} in {list(shape)}")
+        known *= s if s != -1 else 1
+    if free and known and size % known == 0:
+        return shape[:free[0]] + (size // known,) + shape[free[0] + 1:]
+    if free or known != size:
+        raise RuntimeError(f"{op}(): shape '{list(shape)}' is invalid for input of shape "
+                           f"{tuple(input_shape)} (size {size})")
+    return tuple(shape)

@@ -1,7 +1,7 @@
-"""Copies, dtype conversion and indexing."""
+"""Copies and dtype conversion (indexing lives in ``indexing.py``)."""
 from __future__ import annotations
 
-from kittygrad_core import Conformance, Op, Tensor
+from kittygrad_core import Composite, Conformance, Op, Tensor
 from kittygrad_core._dtypes import resolve_dtype
 
 
@@ -39,39 +39,43 @@ class To(Op):
         return grad.astype(self.dtype)
 
 
-def _index_key(key):
-    """Index tensors become integer arrays (for masks, boolean ones)."""
-    if isinstance(key, tuple):
-        return tuple(_index_key(k) for k in key)
-    if isinstance(key, Tensor):
-        return key._data.astype(int)
-    return key
+def _cast(name, dtype):
+    class Cast(Composite):
+        __doc__ = f"""Tensor.{name}() -> Tensor
+
+        The tensor as {dtype}: itself if it already has that dtype, else a converted copy (``to``)."""
+
+        functions, methods = (), (name,)
+        conformance = Conformance(torch=f"Tensor.{name}", shapes="same", inputs=1)
+
+        @staticmethod
+        def call(input):
+            return input.type(dtype)
+
+    Cast.name = name
+    Cast.__name__ = Cast.__qualname__ = name.capitalize()
+    return Cast
 
 
-class Getitem(Op):
-    """Tensor[key] -> Tensor
-
-    Indexing with ints, slices, ``...``, ``None``, integer arrays and boolean masks. The result is a
-    copy (views come with the full indexing support); gradients of repeated indices accumulate."""
-
-    name = "getitem"
-    functions, methods = (), ("__getitem__",)
-    n_inputs = 1
-    conformance = Conformance(torch=lambda torch, x, key: x[key], shapes="same", empty=False,
-                              options={"key": [0, -1, (slice(None), 0), Ellipsis, (None, 0)]})
-
-    def forward(self, xp, input, key):
-        key = _index_key(key)
-        self.shape, self.dtype, self.key = input.shape, input.dtype, key
-        try:
-            return xp.array(input[key])
-        except IndexError as error:
-            raise IndexError(f"__getitem__(): {error} (tensor of shape {input.shape})") from None
-
-    def backward(self, xp, grad):
-        out = xp.zeros(self.shape, dtype=self.dtype)
-        xp.add.at(out, self.key, grad)
-        return out
+Float, Double, Half = _cast("float", "float32"), _cast("double", "float64"), _cast("half", "float16")
 
 
-OPS = (Clone, To, Getitem)
+class Contiguous(Composite):
+    """Tensor.contiguous() -> Tensor
+
+    The tensor itself if its data is C-contiguous, else a contiguous copy (``clone``)."""
+
+    name = "contiguous"
+    functions = ()
+    conformance = Conformance(torch="Tensor.contiguous",
+                              shapes=lambda draw: [(2, 3)], inputs=1,
+                              call=lambda kitty, x: x.mT.contiguous().mT)
+
+    @staticmethod
+    def call(input):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"contiguous(): expected a Tensor, got {type(input).__name__}.")
+        return input if input._data.flags.c_contiguous else input.clone()
+
+
+OPS = (Clone, To, Float, Double, Half, Contiguous)

@@ -94,8 +94,10 @@ class Std(Op):
 
     def backward(self, xp, grad):
         with xp.errstate(divide="ignore", invalid="ignore"):
-            grad = expand_reduced(xp, grad / (self.out * self.divisor), self.shape, self.axes, self.keepdim)
-        return grad * self.deviations
+            scale = grad / (self.out * self.divisor)
+        # torch: no gradient where the standard deviation is exactly 0 (all deviations are 0 there)
+        scale = xp.where(self.out == 0, 0, scale).astype(grad.dtype, copy=False)
+        return expand_reduced(xp, scale, self.shape, self.axes, self.keepdim) * self.deviations
 
 
 # ---------------------------------------------------------------- helpers of the ops below

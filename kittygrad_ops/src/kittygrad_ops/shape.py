@@ -1,2 +1,568 @@
-"""shape ops (to be written)."""
-OPS = ()
+"""Shape ops: views (transpose, permute, squeeze, expand, view, narrow, ...) and joins (cat, stack).
+
+View records set ``view = True``: their forward returns a NumPy view of the input, and the dispatcher
+makes the output share the input's version counter (and ``_base``). ``reshape`` and ``flatten`` are
+views only when NumPy can reshape without copying; otherwise they route to the copying record
+``_reshape_copy``, whose output shares nothing. Ops whose torch method takes ``*sizes`` (``permute``,
+``view``, ``reshape``, ``expand``) are composites that read the sizes and call an unbound record.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+import kittygrad_core as kitty
+from kittygrad_core import Composite, Conformance, Op, Tensor
+from kittygrad_core._dispatch import apply
+
+from ._dims import infer_shape, normalize_dim, reduction_axes, size_args
+
+
+def _tensor(op, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be a Tensor, not {type(x).__name__}.")
+    return x
+
+
+def _record(name):
+    """The registered record ``name`` (looked up per call, so an override takes effect)."""
+    return kitty.registry[name]
+
+
+# ---------------------------------------------------------------- conformance strategies
+# hypothesis is imported lazily: kittygrad-ops does not depend on it.
+
+def _shapes(min_dims=1, max_dims=4, min_side=0, count=1):
+    def draw_shapes(draw):
+        from hypothesis import strategies as st
+        shape = tuple(draw(st.lists(st.integers(min_side, 4), min_size=min_dims, max_size=max_dims)))
+        return [shape] * count
+    return draw_shapes
+
+
+def _permutation(draw, shapes):
+    from hypothesis import strategies as st
+    return tuple(draw(st.permutations(range(len(shapes[0])))))
+
+
+def _target_shape(draw, shapes):
+    """A shape with as many elements as ``shapes[0]``, sometimes with a ``-1``."""
+    from hypothesis import strategies as st
+    factors = [f for n in shapes[0] for f in _factor(n)]
+    if not factors:
+        return draw(st.sampled_from([(), (1,), (1, 1)]))
+    order = draw(st.permutations(factors))
+    cuts = sorted(draw(st.sets(st.integers(1, max(len(order) - 1, 1)), max_size=3)))
+    bounds = [0, *[c for c in cuts if c < len(order)], len(order)]
+    shape = [int(np.prod(order[a:b])) for a, b in zip(bounds, bounds[1:])]
+    if 0 not in shape and draw(st.booleans()):
+        shape[draw(st.integers(0, len(shape) - 1))] = -1
+    return tuple(shape)
+
+
+def _factor(n):
+    out, p = [], 2
+    while n > 1 and p <= n:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return out if n != 0 else [0]
+
+
+def _expanded(draw, shapes):
+    from hypothesis import strategies as st
+    lead = draw(st.lists(st.integers(1, 3), max_size=2))
+    return tuple(lead) + tuple(draw(st.sampled_from([n, -1])) if n != 1 else draw(st.integers(1, 3))
+                               for n in shapes[0])
+
+
+def _with_ones(draw):
+    from hypothesis import strategies as st
+    return [tuple(draw(st.lists(st.sampled_from([1, 1, 2, 3]), max_size=4)))]
+
+
+def _narrow_args(draw, shapes):
+    return draw(_narrow_strategy(shapes[0]))
+
+
+def _narrow_strategy(shape):
+    from hypothesis import strategies as st
+    return st.integers(0, len(shape) - 1).flatmap(lambda d: st.integers(0, shape[d]).flatmap(
+        lambda s: st.tuples(st.just(d), st.just(s), st.integers(0, shape[d] - s))))
+
+
+# ---------------------------------------------------------------- views
+
+class Transpose(Op):
+    """transpose(input, dim0, dim1) -> Tensor
+
+    Returns a view of ``input`` with dimensions ``dim0`` and ``dim1`` swapped."""
+
+    name = "transpose"
+    functions = methods = ("transpose", "swapaxes", "swapdims")
+    n_inputs = 1
+    view = True
+    conformance = Conformance(torch="torch.transpose", shapes="same", inputs=1,
+                              options={"dim0": "dim", "dim1": "dim"})
+
+    def forward(self, xp, input, dim0, dim1):
+        self.dim0 = normalize_dim("transpose", dim0, input.ndim)
+        self.dim1 = normalize_dim("transpose", dim1, input.ndim)
+        return input[...] if input.ndim == 0 else xp.swapaxes(input, self.dim0, self.dim1)
+
+    def backward(self, xp, grad):
+        return grad if grad.ndim == 0 else xp.swapaxes(grad, self.dim0, self.dim1)
+
+
+class PermuteView(Op):
+    """_permute(input, dims) -> Tensor
+
+    The record behind ``permute``: a view of ``input`` with its dimensions reordered as ``dims``."""
+
+    name = "_permute"
+    functions = methods = ()
+    n_inputs = 1
+    view = True
+    conformance = Conformance(torch="torch.permute", shapes=_shapes(0), inputs=1,
+                              options={"dims": _permutation},
+                              call=lambda kitty, x, dims: kitty.permute(x, dims))
+
+    def forward(self, xp, input, dims):
+        axes = [normalize_dim("permute", d, input.ndim) for d in dims]
+        if len(axes) != input.ndim or len(set(axes)) != len(axes):
+            raise RuntimeError(f"permute(): dims {tuple(dims)} are not a permutation of the "
+                               f"{input.ndim} dimensions of a tensor of shape {input.shape}")
+        self.axes = axes
+        return xp.transpose(input, axes)
+
+    def backward(self, xp, grad):
+        return xp.transpose(grad, xp.argsort(self.axes))
+
+
+class Permute(Composite):
+    """permute(input, *dims) -> Tensor
+
+    Returns a view with the dimensions reordered: ``x.permute(1, 0)``, ``x.permute((1, 0))`` or
+    ``permute(x, (1, 0))``."""
+
+    name = "permute"
+    conformance = Conformance(torch=lambda torch, x, dims: x.permute(*dims), shapes=_shapes(0),
+                              inputs=1, options={"dims": _permutation},
+                              call=lambda kitty, x, dims: x.permute(*dims))
+
+    @staticmethod
+    def call(input, *dims):
+        return apply(_record("_permute"), (_tensor("permute", input),), (size_args("permute", dims),))
+
+
+class MatrixTranspose(Composite):
+    """Tensor.mT -> Tensor
+
+    A view of a (batch of) matri(ces) with the last two dimensions swapped."""
+
+    name = "mT"
+    functions = methods = ()
+    properties = ("mT",)
+    conformance = Conformance(torch=lambda torch, x: x.mT, shapes=_shapes(2), inputs=1,
+                              call=lambda kitty, x: x.mT)
+
+    @staticmethod
+    def call(input):
+        if input.ndim < 2:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {input.ndim}-D tensor.")
+        return input.transpose(-2, -1)
+
+
+class T(Composite):
+    """Tensor.T -> Tensor
+
+    The transpose of a matrix; for other ranks the dimensions are reversed with a deprecation
+    warning, as torch does."""
+
+    name = "T"
+    functions = methods = ()
+    properties = ("T",)
+    conformance = Conformance(torch=lambda torch, x: x.T, shapes=_shapes(2, 2), inputs=1,
+                              call=lambda kitty, x: x.T)
+
+    @staticmethod
+    def call(input):
+        if input.ndim == 2:
+            return input.transpose(0, 1)
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
+                      "is deprecated and it will throw an error in a future release. Consider `x.mT` "
+                      "to transpose batches of matrices or `x.permute(*range(x.ndim - 1, -1, -1))` "
+                      "to reverse the dimensions of a tensor.", UserWarning, stacklevel=2)
+        return input.permute(*range(input.ndim - 1, -1, -1))
+
+
+class Squeeze(Op):
+    """squeeze(input, dim=None) -> Tensor
+
+    Returns a view with the size-1 dimensions removed: all of them, or those among ``dim``
+    (an int or a tuple); other dims named are kept."""
+
+    name = "squeeze"
+    view = True
+
+    conformance = Conformance(torch="torch.squeeze", shapes=_with_ones, inputs=1,
+                              options={"dim": "dims"})
+
+    def forward(self, xp, input, dim=None):
+        axes = reduction_axes("squeeze", dim, input.ndim)
+        if isinstance(dim, (tuple, list)) and not dim:
+            axes = ()
+        self.shape = input.shape
+        return xp.squeeze(input, axis=tuple(a for a in axes if input.shape[a] == 1))
+
+    def backward(self, xp, grad):
+        return grad.reshape(self.shape)
+
+
+class Unsqueeze(Op):
+    """unsqueeze(input, dim) -> Tensor
+
+    Returns a view with a size-1 dimension inserted at ``dim``."""
+
+    name = "unsqueeze"
+    n_inputs = 1
+    view = True
+    conformance = Conformance(torch="torch.unsqueeze", shapes="same", inputs=1,
+                              options={"dim": "newdim"})
+
+    def forward(self, xp, input, dim):
+        self.axis = normalize_dim("unsqueeze", dim, input.ndim, insert=True)
+        return xp.expand_dims(input, self.axis)
+
+    def backward(self, xp, grad):
+        return xp.squeeze(grad, axis=self.axis)
+
+
+class BroadcastTo(Op):
+    """broadcast_to(input, size) -> Tensor
+
+    Returns a read-only view of ``input`` broadcast to ``size``; ``-1`` keeps a dimension's size."""
+
+    name = "broadcast_to"
+    n_inputs = 1
+    view = True
+    conformance = Conformance(torch="torch.broadcast_to", shapes=_shapes(0), inputs=1,
+                              options={"size": _expanded})
+
+    def forward(self, xp, input, size):
+        size, shape = size_args("broadcast_to", (size,)), input.shape
+        lead = len(size) - len(shape)
+        if lead < 0:
+            raise RuntimeError(f"expand(): the number of sizes provided ({len(size)}) must be greater "
+                               f"or equal to the number of dimensions in the tensor ({len(shape)})")
+        target = []
+        for i, s in enumerate(size):
+            n = shape[i - lead] if i >= lead else None
+            if s == -1 and n is not None:
+                s = n
+            if s < 0 or n is not None and n != 1 and n != s:
+                raise RuntimeError(f"expand(): the expanded size {s} is invalid at dimension {i}: "
+                                   f"target sizes {list(size)}, tensor sizes {list(shape)}")
+            target.append(s)
+        self.shape = shape
+        return xp.broadcast_to(input, tuple(target))
+
+    def backward(self, xp, grad):
+        return kitty.unbroadcast(grad, self.shape)
+
+
+class Expand(Composite):
+    """Tensor.expand(*sizes) -> Tensor
+
+    Returns a read-only view broadcast to ``sizes`` (``-1`` keeps a size); no memory is allocated."""
+
+    name = "expand"
+    functions = ()
+    conformance = Conformance(torch=lambda torch, x, size: x.expand(*size), shapes=_shapes(0),
+                              inputs=1, options={"size": _expanded},
+                              call=lambda kitty, x, size: x.expand(*size))
+
+    @staticmethod
+    def call(input, *sizes):
+        return input.broadcast_to(size_args("expand", sizes))
+
+
+class BroadcastTensors(Composite):
+    """broadcast_tensors(*tensors) -> tuple of Tensors
+
+    Broadcasts the tensors against each other; each result is a read-only view of its input."""
+
+    name = "broadcast_tensors"
+    methods = ()
+    conformance = Conformance(torch="torch.broadcast_tensors", shapes="broadcast", inputs=2)
+
+    @staticmethod
+    def call(*tensors):
+        try:
+            shape = np.broadcast_shapes(*(_tensor("broadcast_tensors", t).shape for t in tensors))
+        except ValueError:
+            raise RuntimeError("broadcast_tensors(): shapes "
+                               f"{', '.join(str(t.shape) for t in tensors)} cannot be broadcast "
+                               "together.") from None
+        return tuple(t.broadcast_to(shape) for t in tensors)
+
+
+class View(Op):
+    """_view(input, shape) -> Tensor
+
+    The record behind ``view`` and viewable ``reshape``: ``input`` reshaped without copying.
+
+    Raises ``RuntimeError`` when the strides do not allow it (``reshape`` then copies instead)."""
+
+    name = "_view"
+    functions = methods = ()
+    n_inputs = 1
+    view = True
+    conformance = Conformance(torch=lambda torch, x, shape: x.view(shape), shapes=_shapes(0),
+                              inputs=1, options={"shape": _target_shape},
+                              call=lambda kitty, x, shape: x.view(shape))
+
+    def forward(self, xp, input, shape):
+        shape = infer_shape("view", shape, input.shape)
+        try:
+            out = xp.reshape(input, shape, copy=False)
+        except ValueError:
+            raise RuntimeError(f"view(): view size {list(shape)} is not compatible with the strides of "
+                               f"the input of shape {input.shape} (at least one dimension spans across "
+                               "two contiguous subspaces). Use .reshape(...) instead.") from None
+        self.shape = input.shape
+        return out
+
+    def backward(self, xp, grad):
+        return grad.reshape(self.shape)
+
+
+class ReshapeCopy(Op):
+    """_reshape_copy(input, shape) -> Tensor
+
+    The record behind ``reshape`` of data that cannot be viewed: a reshaped copy."""
+
+    name = "_reshape_copy"
+    functions = methods = ()
+    n_inputs = 1
+    conformance = Conformance(torch="torch.reshape", shapes=_shapes(0), inputs=1,
+                              options={"shape": _target_shape},
+                              call=lambda kitty, x, shape: apply(_record("_reshape_copy"), (x,), (shape,)))
+
+    def forward(self, xp, input, shape):
+        self.shape = input.shape
+        return xp.reshape(input, infer_shape("reshape", shape, input.shape), copy=True)
+
+    def backward(self, xp, grad):
+        return grad.reshape(self.shape)
+
+
+class ViewMethod(Composite):
+    """Tensor.view(*shape) -> Tensor
+
+    Returns a view with the same data in ``shape`` (one ``-1`` is inferred); raises ``RuntimeError``
+    when the tensor's strides do not allow it."""
+
+    name = "view"
+    functions = ()
+    conformance = Conformance(torch=lambda torch, x, shape: x.view(*shape), shapes=_shapes(0),
+                              inputs=1, options={"shape": _target_shape},
+                              call=lambda kitty, x, shape: x.view(*shape))
+
+    @staticmethod
+    def call(input, *shape):
+        return apply(_record("_view"), (_tensor("view", input),), (size_args("view", shape),))
+
+
+class Reshape(Composite):
+    """reshape(input, *shape) -> Tensor
+
+    Returns ``input`` in ``shape`` (one ``-1`` is inferred): a view sharing memory and version when the
+    strides allow it, otherwise a copy."""
+
+    name = "reshape"
+    conformance = Conformance(torch="torch.reshape", shapes=_shapes(0), inputs=1,
+                              options={"shape": _target_shape},
+                              call=lambda kitty, x, shape: kitty.reshape(x, shape))
+
+    @staticmethod
+    def call(input, *shape):
+        shape = infer_shape("reshape", size_args("reshape", shape), _tensor("reshape", input).shape)
+        view = _viewable(input._data, shape)
+        return apply(_record("_view" if view else "_reshape_copy"), (input,), (shape,))
+
+
+def _viewable(array, shape):
+    try:
+        np.reshape(array, shape, copy=False)
+    except ValueError:
+        return False
+    return True
+
+
+class Flatten(Composite):
+    """flatten(input, start_dim=0, end_dim=-1) -> Tensor
+
+    Merges dimensions ``start_dim`` to ``end_dim`` into one (a view when possible, as ``reshape``)."""
+
+    name = "flatten"
+    conformance = Conformance(torch="torch.flatten", shapes=_shapes(0), inputs=1,
+                              options={"start_dim": [0, 1, -2], "end_dim": [-1, 1]})
+
+    @staticmethod
+    def call(input, start_dim=0, end_dim=-1):
+        shape = _tensor("flatten", input).shape
+        start = normalize_dim("flatten", start_dim, len(shape))
+        end = normalize_dim("flatten", end_dim, len(shape))
+        if start > end:
+            raise RuntimeError(f"flatten(): start_dim {start_dim} cannot come after end_dim {end_dim} "
+                               f"(tensor of shape {shape})")
+        if input.ndim and start == end:
+            return input
+        return input.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+
+
+class Narrow(Op):
+    """narrow(input, dim, start, length) -> Tensor
+
+    Returns a view of ``length`` elements of dimension ``dim`` from ``start``."""
+
+    name = "narrow"
+    n_inputs = 1
+    view = True
+    conformance = Conformance(torch=lambda torch, x, args: torch.narrow(x, *args), shapes=_shapes(1),
+                              inputs=1, options={"args": _narrow_args},
+                              call=lambda kitty, x, args: kitty.narrow(x, *args))
+
+    def forward(self, xp, input, dim, start, length):
+        if input.ndim == 0:
+            raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+        axis = normalize_dim("narrow", dim, input.ndim)
+        size = input.shape[axis]
+        if not -size <= start <= size:
+            raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, "
+                             f"{size}], but got {start}) (tensor of shape {input.shape})")
+        start = start + size if start < 0 else start
+        if length < 0 or start + length > size:
+            raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size "
+                               f"({size}) of dim {dim} (tensor of shape {input.shape})")
+        self.shape, self.key = input.shape, (slice(None),) * axis + (slice(start, start + length),)
+        return input[self.key]
+
+    def backward(self, xp, grad):
+        out = xp.zeros(self.shape, dtype=grad.dtype)
+        out[self.key] = grad
+        return out
+
+
+class Split(Composite):
+    """split(tensor, split_size_or_sections, dim=0) -> tuple of Tensors
+
+    Splits into views of ``split_size`` elements along ``dim`` (the last may be smaller), or of the
+    sizes listed in ``split_size_or_sections``."""
+
+    name = "split"
+    conformance = Conformance(torch="torch.split", shapes=_shapes(1), inputs=1,
+                              options={"split_size_or_sections": [1, 2, 3], "dim": "dim"})
+
+    @staticmethod
+    def call(tensor, split_size_or_sections, dim=0):
+        axis = normalize_dim("split", dim, _tensor("split", tensor).ndim)
+        size = tensor.shape[axis] if tensor.ndim else 0
+        sections = split_size_or_sections
+        if isinstance(sections, int):
+            if sections < 0 or sections == 0 and size:
+                raise RuntimeError(f"split(): split_size must be positive, got {sections}")
+            whole, rest = divmod(size, sections) if size else (0, 0)
+            sections = [sections] * whole + [rest] * bool(rest) or [size]
+        elif sum(sections) != size or any(s < 0 for s in sections):
+            raise RuntimeError(f"split(): split sizes {list(sections)} do not sum to the size {size} "
+                               f"of dim {dim} (tensor of shape {tensor.shape})")
+        starts = np.cumsum([0, *sections[:-1]])
+        return tuple(tensor.narrow(axis, int(a), int(n)) for a, n in zip(starts, sections))
+
+
+class Chunk(Composite):
+    """chunk(input, chunks, dim=0) -> tuple of Tensors
+
+    Splits into at most ``chunks`` views of equal size along ``dim`` (the last may be smaller)."""
+
+    name = "chunk"
+    conformance = Conformance(torch="torch.chunk", shapes=_shapes(1), inputs=1,
+                              options={"chunks": [1, 2, 3, 5], "dim": "dim"})
+
+    @staticmethod
+    def call(input, chunks, dim=0):
+        if not isinstance(chunks, int) or chunks <= 0:
+            raise RuntimeError(f"chunk(): chunks must be a positive int, got {chunks!r}")
+        axis = normalize_dim("chunk", dim, _tensor("chunk", input).ndim)
+        size = input.shape[axis] if input.ndim else 0
+        step = -(-size // chunks)
+        if step == 0:
+            return tuple(input.narrow(axis, 0, 0) for _ in range(chunks))
+        return input.split(step, axis)
+
+
+class Cat(Op):
+    """cat(tensors, dim=0) -> Tensor
+
+    Concatenates tensors of equal shapes (except along ``dim``) into a new tensor."""
+
+    name = "cat"
+    functions, methods = ("cat", "concat", "concatenate"), ()
+    conformance = Conformance(torch=lambda torch, *xs, dim: torch.cat(xs, dim=dim), shapes="cat",
+                              inputs=3, options={"dim": "dim"},
+                              call=lambda kitty, *xs, dim: kitty.cat(xs, dim=dim))
+
+    def forward(self, xp, *tensors, dim=0):
+        if not tensors:
+            raise RuntimeError("cat(): expected a non-empty list of Tensors")
+        first = tensors[0]
+        axis = normalize_dim("cat", dim, first.ndim)
+        for i, t in enumerate(tensors):
+            if t.ndim != first.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, first.shape))
+                                           if d != axis) or t.ndim == 0:
+                raise RuntimeError(f"cat(): sizes of tensors must match except in dimension {dim}; "
+                                   f"got shapes {', '.join(str(t.shape) for t in tensors)} "
+                                   f"(tensor {i} differs)")
+        self.axis, self.dtypes = axis, [t.dtype for t in tensors]
+        self.bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+        return xp.concatenate(tensors, axis=axis)
+
+    def backward(self, xp, grad):
+        return tuple(g.astype(d, copy=False)
+                     for g, d in zip(xp.split(grad, self.bounds, axis=self.axis), self.dtypes))
+
+
+class Stack(Op):
+    """stack(tensors, dim=0) -> Tensor
+
+    Stacks tensors of equal shapes along a new dimension ``dim``."""
+
+    name = "stack"
+    functions, methods = ("stack",), ()
+    conformance = Conformance(torch=lambda torch, *xs, dim: torch.stack(xs, dim=dim), shapes="stack",
+                              inputs=3, options={"dim": "newdim"},
+                              call=lambda kitty, *xs, dim: kitty.stack(xs, dim=dim))
+
+    def forward(self, xp, *tensors, dim=0):
+        if not tensors:
+            raise RuntimeError("stack(): expected a non-empty list of Tensors")
+        if any(t.shape != tensors[0].shape for t in tensors):
+            raise RuntimeError("stack(): expects each tensor to be equal size, but got shapes "
+                               f"{', '.join(str(t.shape) for t in tensors)}")
+        self.axis = normalize_dim("stack", dim, tensors[0].ndim, insert=True)
+        self.dtypes = [t.dtype for t in tensors]
+        return xp.stack(tensors, axis=self.axis)
+
+    def backward(self, xp, grad):
+        return tuple(xp.take(grad, i, axis=self.axis).astype(d, copy=False)
+                     for i, d in enumerate(self.dtypes))
+
+
+OPS = (Transpose, PermuteView, Permute, MatrixTranspose, T, Squeeze, Unsqueeze, BroadcastTo, Expand,
+       BroadcastTensors, View, ViewMethod, ReshapeCopy, Reshape, Flatten, Narrow, Split, Chunk, Cat,
+       Stack)

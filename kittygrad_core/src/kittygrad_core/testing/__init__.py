@@ -1,0 +1,23 @@
+"""The conformance suite: every registered op checked against PyTorch with hypothesis.
+
+Needs the ``testing`` extra (``pip install kittygrad-core[testing]``: torch, hypothesis, pytest);
+``import kittygrad_core`` alone never imports them. A plugin checks its ops with one line in a test
+module::
+
+    from kittygrad_core.testing import conformance_tests
+
+    test_conformance = conformance_tests(distribution="my-kittygrad-plugin")
+
+Each op is read from its record's :class:`~kittygrad_core.Conformance` metadata. The hypothesis
+profile is ``ci`` (bounded) unless ``KITTYGRAD_HYPOTHESIS_PROFILE`` says ``thorough``.
+"""
+from ._checks import (call_kitty, call_torch, check_case, check_op, conformance_tests,
+                      differentiable_inputs, op_names, ops_without_conformance, torch_reference)
+from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
+from ._strategies import Case, cases
+
+__all__ = [
+    "Case", "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "call_kitty", "call_torch", "cases",
+    "check_case", "check_op", "conformance_tests", "differentiable_inputs", "op_names",
+    "ops_without_conformance", "profile_settings", "torch_reference",
+]

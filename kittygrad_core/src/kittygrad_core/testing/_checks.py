@@ -1,0 +1,432 @@
+"""The checks of the conformance suite: an op's cases against torch and against finite differences.
+
+``check_op`` runs hypothesis over :func:`~._strategies.cases`; each case goes through
+:class:`_CaseCheck`, which compares forward values, dtypes and shapes with torch, then gradients with
+torch's (and, in float64, with central finite differences), then the op's view contract and each
+in-place binding. Every failure is an ``AssertionError`` naming the op, the case and what differed.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+
+import kittygrad_core as kitty
+
+from ._profiles import profile_settings
+from ._strategies import Case, cases
+
+FLOAT64_RTOL, FLOAT64_ATOL = 1e-7, 1e-9
+FD_EPS, FD_RTOL, FD_ATOL = 1e-6, 1e-5, 1e-6
+#: Rounding error of a float64 objective, relative to the sum of its terms' magnitudes, over 2 * eps.
+FD_ROUNDING = 1e-9
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+def resolve(record_or_name: Any) -> type:
+    """The op record for a name (looked up in ``kittygrad_core.registry``) or the record itself."""
+    return kitty.registry[record_or_name] if isinstance(record_or_name, str) else record_or_name
+
+
+def op_names(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The sorted names of the registered ops, optionally only those of one distribution or plugin."""
+    return sorted(op.name for op in kitty.registry
+                  if (distribution is None or op.distribution == distribution)
+                  and (plugin is None or op.plugin == plugin))
+
+
+def ops_without_conformance(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered ops that carry no conformance metadata."""
+    return [name for name in op_names(distribution, plugin)
+            if not isinstance(kitty.registry[name].conformance, kitty.Conformance)]
+
+
+def _origin(record: type) -> str:
+    return record.distribution or record.plugin or "a runtime registration"
+
+
+# ----------------------------------------------------------------------------- calling the op
+
+
+def _first(names: tuple[str, ...] | None, default: str) -> str | None:
+    names = (default,) if names is None else names
+    return names[0] if names else None
+
+
+def call_kitty(record: type, inputs: list, options: dict) -> Any:
+    """Calls the op as the metadata says: ``call``, else its first module function, else first method."""
+    meta = record.conformance
+    if meta.call is not None:
+        return meta.call(kitty, *inputs, **options)
+    function = _first(record.functions, record.name)
+    if function is None:
+        return getattr(inputs[0], _first(record.methods, record.name))(*inputs[1:], **options)
+    if getattr(record, "variadic", False):
+        return getattr(kitty, function)(list(inputs), **options)
+    return getattr(kitty, function)(*inputs, **options)
+
+
+def torch_reference(reference: Any) -> Any:
+    """Resolves a dotted name under ``torch`` ("torch.mul", "Tensor.std", "nn.functional.gelu")."""
+    target = torch
+    parts = reference.split(".")
+    for part in parts[1:] if parts[0] == "torch" else parts:
+        target = getattr(target, part)
+    return target
+
+
+def to_torch(value: Any) -> Any:
+    """An option value as torch takes it: arrays and tensors become torch tensors, inside tuples too."""
+    if isinstance(value, kitty.Tensor):
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if type(value) in (tuple, list):
+        return type(value)(to_torch(v) for v in value)
+    return value
+
+
+def call_torch(record: type, inputs: list, options: dict) -> Any:
+    """Calls the torch reference: a callable gets ``(torch, *inputs)``; a ``*inputs`` op's name a list."""
+    reference = record.conformance.torch
+    options = {name: to_torch(value) for name, value in options.items()}
+    if callable(reference):
+        return reference(torch, *inputs, **options)
+    if getattr(record, "variadic", False):
+        return torch_reference(reference)(list(inputs), **options)
+    return torch_reference(reference)(*inputs, **options)
+
+
+def _outputs(value: Any) -> list:
+    """An op's result as a list of outputs (one unless it returned a tuple or list)."""
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+class _Copy(kitty.Function):
+    """The identity with its own node: makes a non-leaf copy for in-place checks whatever is registered."""
+
+    @staticmethod
+    def forward(ctx: Any, x: kitty.Tensor) -> kitty.Tensor:
+        return kitty.tensor(x.numpy())
+
+    @staticmethod
+    def backward(ctx: Any, grad: kitty.Tensor) -> kitty.Tensor:
+        return grad
+
+
+# ----------------------------------------------------------------------------- one case
+
+
+def differentiable_inputs(record: type, count: int) -> list[bool]:
+    """Which of ``count`` inputs get a gradient, from the op's ``differentiable`` flag(s)."""
+    flags = record.differentiable
+    if flags is True or flags is False:
+        return [flags] * count
+    return [bool(flags[min(i, len(flags) - 1)]) for i in range(count)]
+
+
+class _CaseCheck:
+    """Checks one :class:`Case` of one op; ``run`` returns False when torch rejects the case."""
+
+    def __init__(self, record: type, case: Case) -> None:
+        self.record, self.case, self.meta = record, case, record.conformance
+        self.wants_grad = differentiable_inputs(record, len(case.arrays))
+        self.differentiable = any(self.wants_grad)
+        float32 = case.dtype == "float32"
+        self.rtol = self.meta.rtol if float32 else FLOAT64_RTOL
+        self.atol = self.meta.atol if float32 else FLOAT64_ATOL
+        self.rng = case.rng()
+
+    def fail(self, what: str) -> AssertionError:
+        """The error for a failed check: the op, what differed, and the case."""
+        return AssertionError(f"op '{self.record.name}' (from {_origin(self.record)}): {what}\n"
+                              f"    case: {self.case!r}")
+
+    # -------------------------------------------------------------- inputs and calls
+
+    def kitty_inputs(self, requires_grad: list[bool]) -> list[kitty.Tensor]:
+        return [kitty.tensor(a, requires_grad=r) for a, r in zip(self.case.arrays, requires_grad)]
+
+    def torch_inputs(self) -> list[torch.Tensor]:
+        return [torch.from_numpy(a.copy()).requires_grad_(r)
+                for a, r in zip(self.case.arrays, self.wants_grad)]
+
+    def kitty_call(self, what: str, call: Any) -> Any:
+        """Runs a kittygrad call; an exception becomes a failure naming ``what``."""
+        try:
+            return call()
+        except AssertionError:
+            raise
+        except Exception as error:
+            raise self.fail(f"{what} raised {type(error).__name__}: {error}") from error
+
+    def expect_rejection(self, what: str, error: Exception, call: Any) -> None:
+        """torch rejected the case with ``error``: kittygrad must reject it too.
+
+        A ``TypeError`` from torch is exempt: it says torch's Python signature refused the arguments
+        (a ``None`` it does not take, sizes as one tuple instead of ``*sizes``), not that the op
+        rejects the values, so the case is merely skipped.
+        """
+        if isinstance(error, TypeError):
+            return
+        try:
+            call()
+        except Exception:
+            return
+        raise self.fail(f"torch rejects {what} ({type(error).__name__}: {error}) but kittygrad "
+                        "accepts it")
+
+    # -------------------------------------------------------------- the checks
+
+    def run(self) -> bool:
+        """Runs every check of the case; False if torch rejects the inputs (and kittygrad does too)."""
+        options = self.case.options
+        torch_inputs = self.torch_inputs()
+        kitty_inputs = self.kitty_inputs(self.wants_grad if self.differentiable
+                                         else [True] * len(torch_inputs))
+        try:
+            expected = call_torch(self.record, torch_inputs, options)
+        except Exception as error:
+            self.expect_rejection("the call", error,
+                                  lambda: call_kitty(self.record, kitty_inputs, options))
+            return False
+        actual = self.kitty_call("the call", lambda: call_kitty(self.record, kitty_inputs, options))
+        self.compare_outputs("output", actual, expected)
+        if self.record.view:
+            self.check_view(actual, kitty_inputs[0])
+        if self.differentiable:
+            self.check_gradients(actual, expected, kitty_inputs, torch_inputs)
+        else:
+            self.check_no_grad(actual)
+        for binding in self.record.inplace:
+            self.check_inplace(binding)
+        return True
+
+    def compare_outputs(self, label: str, actual: Any, expected: Any) -> None:
+        """Same structure, and each output equal to torch's (see ``compare``)."""
+        if isinstance(actual, (tuple, list)) != isinstance(expected, (tuple, list)):
+            raise self.fail(f"{label}: kittygrad returns {type(actual).__name__}, torch "
+                            f"{type(expected).__name__}")
+        actuals, expecteds = _outputs(actual), _outputs(expected)
+        if len(actuals) != len(expecteds):
+            raise self.fail(f"{label}: kittygrad returns {len(actuals)} outputs, torch {len(expecteds)}")
+        for i, (a, e) in enumerate(zip(actuals, expecteds)):
+            self.compare(label if len(actuals) == 1 else f"{label} {i}", a, e)
+
+    def compare(self, label: str, actual: Any, expected: Any) -> None:
+        """A float Tensor against torch's within tolerance; an integer/bool array exactly."""
+        expected = torch.as_tensor(expected).detach()
+        if isinstance(actual, kitty.Tensor):
+            if not expected.is_floating_point():
+                raise self.fail(f"{label}: kittygrad returns a float Tensor, torch a {expected.dtype} "
+                                "tensor")
+            actual = actual.numpy()
+        elif isinstance(actual, (np.ndarray, np.generic)):
+            if expected.is_floating_point():
+                raise self.fail(f"{label}: kittygrad returns a NumPy array, torch a float tensor")
+            actual = np.asarray(actual)
+        else:
+            raise self.fail(f"{label}: kittygrad returns {type(actual).__name__}, torch a tensor")
+        self.compare_arrays(label, actual, expected.numpy(), exact=not expected.is_floating_point())
+
+    def compare_arrays(self, label: str, actual: np.ndarray, expected: np.ndarray,
+                       exact: bool = False) -> None:
+        """Shape, dtype and values (exactly, or within the case's tolerances, NaNs matching)."""
+        if actual.shape != expected.shape:
+            raise self.fail(f"{label}: shape {actual.shape}, torch's is {expected.shape}")
+        if actual.dtype != expected.dtype:
+            raise self.fail(f"{label}: dtype {actual.dtype}, torch's is {expected.dtype}")
+        try:
+            if exact:
+                np.testing.assert_array_equal(actual, expected)
+            else:
+                np.testing.assert_allclose(actual, expected, rtol=self.rtol, atol=self.atol,
+                                           equal_nan=True)
+        except AssertionError as error:
+            raise self.fail(f"{label} differs from torch's:{error}") from None
+
+    def check_view(self, actual: Any, base: kitty.Tensor) -> None:
+        """A view shares its input's memory and version counter."""
+        if not isinstance(actual, kitty.Tensor):
+            raise self.fail(f"a view op must return a Tensor, not {type(actual).__name__}")
+        if actual._version is not base._version:
+            raise self.fail("view: the output does not share its input's version counter")
+        if actual.numpy().size and not np.shares_memory(actual.numpy(), base.numpy()):
+            raise self.fail("view: the output does not share its input's memory")
+
+    def check_no_grad(self, actual: Any) -> None:
+        """A non-differentiable op's outputs do not require grad, even from inputs that do."""
+        for i, out in enumerate(_outputs(actual)):
+            if isinstance(out, kitty.Tensor) and (out.requires_grad or out.grad_fn is not None):
+                raise self.fail(f"output {i} requires grad, but the op is not differentiable")
+
+    # -------------------------------------------------------------- gradients
+
+    def upstream(self, actual: Any, expected: Any) -> list[tuple[int, np.ndarray]]:
+        """A random upstream gradient for each float output that requires grad, by output index."""
+        pairs = []
+        for i, (a, e) in enumerate(zip(_outputs(actual), _outputs(expected))):
+            if not isinstance(a, kitty.Tensor):
+                continue
+            if isinstance(e, torch.Tensor) and e.requires_grad and not a.requires_grad:
+                raise self.fail(f"output {i} does not require grad, torch's does")
+            if a.requires_grad:
+                pairs.append((i, self.rng.uniform(-1.0, 1.0, a.shape).astype(a.dtype)))
+        return pairs
+
+    def check_gradients(self, actual: Any, expected: Any, kitty_inputs: list,
+                        torch_inputs: list) -> None:
+        """The gradient of every differentiable input, with torch's; in float64, with finite differences."""
+        pairs = self.upstream(actual, expected)
+        outputs = _outputs(actual)
+        for i, g in pairs:
+            self.kitty_call("backward", lambda: outputs[i].backward(kitty.tensor(g)))
+        expected_grads = _torch_grads(_outputs(expected), pairs, torch_inputs)
+        grads = []
+        for j, x in enumerate(kitty_inputs):
+            if not self.wants_grad[j]:
+                continue
+            grad = x.grad.numpy() if x.grad is not None else np.zeros_like(x.numpy())
+            self.compare_arrays(f"gradient of input {j}", grad, expected_grads[j])
+            grads.append((j, grad))
+        if self.meta.fd and pairs and all(g.dtype == np.float64 for _, g in pairs) \
+                and all(x.dtype == np.float64 for x in kitty_inputs):
+            self.check_finite_differences(pairs, [x.numpy() for x in kitty_inputs], grads)
+
+    def objective(self, arrays: list[np.ndarray], pairs: list) -> tuple[float, float]:
+        """``sum_i <g_i, out_i>`` of the op at ``arrays`` (no graph), and the sum of the terms' magnitudes."""
+        with kitty.no_grad():
+            outputs = _outputs(self.kitty_call("the call at a perturbed input", lambda: call_kitty(
+                self.record, [kitty.tensor(a) for a in arrays], self.case.options)))
+        terms = [g * outputs[i].numpy() for i, g in pairs]
+        return float(sum(t.sum() for t in terms)), float(sum(np.abs(t).sum() for t in terms))
+
+    def check_finite_differences(self, pairs: list, arrays: list[np.ndarray], grads: list) -> None:
+        """Directional central differences ``d/dt <g, f(x + t v)>`` against ``<v, grad>``, per input.
+
+        One pair of evaluations per input along a random direction ``v`` catches a wrong rule without
+        one evaluation per element. Cases with non-finite values (e.g. a zero divisor) are skipped.
+        """
+        value, scale = self.objective(arrays, pairs)
+        if not np.isfinite(value) or not all(np.isfinite(g).all() for _, g in grads):
+            return
+        for j, grad in grads:
+            if grad.size == 0:
+                continue
+            direction = self.rng.standard_normal(grad.shape)
+            shifted = [list(arrays), list(arrays)]
+            shifted[0][j] = arrays[j] + FD_EPS * direction
+            shifted[1][j] = arrays[j] - FD_EPS * direction
+            (plus, _), (minus, _) = self.objective(shifted[0], pairs), self.objective(shifted[1], pairs)
+            numeric = (plus - minus) / (2 * FD_EPS)
+            analytic = float((direction * grad).sum())
+            tolerance = FD_ATOL + FD_RTOL * max(abs(numeric), abs(analytic)) + FD_ROUNDING * scale
+            if np.isfinite(numeric) and abs(numeric - analytic) > tolerance:
+                raise self.fail(
+                    f"gradient of input {j} disagrees with finite differences: along a random "
+                    f"direction v, <v, grad> = {analytic!r} but d/dt <g, f(x + t v)> = {numeric!r} "
+                    f"(tolerance {tolerance:.3g})")
+
+    # -------------------------------------------------------------- in-place bindings
+
+    def check_inplace(self, binding: str) -> None:
+        """``binding`` on a non-leaf copy of input 0: torch's values, version + 1, torch's gradients."""
+        options = {} if binding.startswith("__") else self.case.options  # operators take no options
+        torch_inputs = self.torch_inputs()
+        torch_target = torch_inputs[0].clone()
+        kitty_inputs = self.kitty_inputs(self.wants_grad)
+        target = _Copy.apply(kitty_inputs[0])
+        version = target.version
+
+        def apply() -> Any:
+            return getattr(target, binding)(*kitty_inputs[1:], **options)
+
+        try:
+            getattr(torch_target, binding)(*torch_inputs[1:],
+                                           **{name: to_torch(v) for name, v in options.items()})
+        except Exception as error:
+            self.expect_rejection(f"'{binding}'", error, apply)
+            return
+        result = self.kitty_call(f"'{binding}'", apply)
+        if result is not target:
+            raise self.fail(f"'{binding}' returns a new tensor instead of its (modified) input")
+        if target.version != version + 1:
+            raise self.fail(f"'{binding}' moved the version from {version} to {target.version}, "
+                            "expected one bump")
+        self.compare(f"'{binding}' result", target, torch_target)
+        if not (self.differentiable and target.requires_grad):
+            return
+        g = self.rng.uniform(-1.0, 1.0, target.shape).astype(target.dtype)
+        self.kitty_call(f"backward through '{binding}'", lambda: target.backward(kitty.tensor(g)))
+        expected_grads = _torch_grads([torch_target], [(0, g)], torch_inputs)
+        for j, x in enumerate(kitty_inputs):
+            if self.wants_grad[j]:
+                grad = x.grad.numpy() if x.grad is not None else np.zeros_like(x.numpy())
+                self.compare_arrays(f"gradient of input {j} through '{binding}'", grad, expected_grads[j])
+
+
+def _torch_grads(outputs: list, pairs: list, inputs: list) -> dict[int, np.ndarray]:
+    """torch's vector-Jacobian product for the upstream ``pairs``, by input index (zeros if unused)."""
+    roots = [(outputs[i], torch.from_numpy(g)) for i, g in pairs
+             if isinstance(outputs[i], torch.Tensor) and outputs[i].requires_grad]
+    wanted = [j for j, x in enumerate(inputs) if x.requires_grad]
+    grads: list = [None] * len(wanted)
+    if roots and wanted:
+        grads = torch.autograd.grad([r for r, _ in roots], [inputs[j] for j in wanted],
+                                    [g for _, g in roots], allow_unused=True)
+    return {j: (g if g is not None else torch.zeros_like(inputs[j])).detach().numpy()
+            for j, g in zip(wanted, grads)}
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def check_case(record: type, case: Case) -> bool:
+    """Checks one case of op ``record``; returns False if torch (and kittygrad) reject its inputs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's divide-by-zero, torch's dof <= 0, partial backward
+        return _CaseCheck(record, case).run()
+
+
+def check_op(record_or_name: Any, profile: str | None = None) -> None:
+    """Checks an op (record or registered name) on hypothesis-generated cases.
+
+    Raises ``AssertionError`` naming the op, the failing case and what differed; also when the op
+    has no conformance metadata, or when torch rejected every generated case.
+    """
+    record = resolve(record_or_name)
+    if not isinstance(getattr(record, "conformance", None), kitty.Conformance):
+        raise AssertionError(f"op '{record.name}' (from {_origin(record)}) has no conformance "
+                             "metadata: give its record `conformance = Conformance(torch=...)`.")
+    accepted = []
+
+    @settings(profile_settings(profile))
+    @given(case=cases(record))
+    def conformance(case: Case) -> None:
+        if check_case(record, case):
+            accepted.append(case)
+
+    conformance()
+    if not accepted:
+        raise AssertionError(f"op '{record.name}' (from {_origin(record)}): torch rejected every "
+                             "generated case; check its conformance shapes and options.")
+
+
+def conformance_tests(distribution: str | None = None, *, plugin: str | None = None,
+                      profile: str | None = None) -> Any:
+    """A pytest test parametrized over the ops of ``distribution`` (every op by default), one id each.
+
+    In a plugin's tests: ``test_conformance = conformance_tests(distribution="my-dist")``.
+    """
+    import pytest
+
+    @pytest.mark.parametrize("op_name", op_names(distribution, plugin))
+    def test_conformance(op_name: str) -> None:
+        check_op(op_name, profile)
+
+    return test_conformance
