@@ -1,8 +1,9 @@
-# kittygrad: `make run` runs the README examples, `make test` runs every default nox session.
+# kittygrad: `make run` trains an MLP on the digits (examples/train_digits.py), `make test` runs every
+# default nox session. The README examples run with `.venv/bin/python examples/readme_examples.py`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PKGS   := -e ./kittygrad_core -e ./kittygrad_ops -e ./kittygrad_viz -e ./kittygrad_nn -e .
+PKGS   := -e ./kittygrad_core -e ./kittygrad_ops -e ./kittygrad_viz -e ./kittygrad_nn -e ".[examples]"
 PYPROJECTS := pyproject.toml kittygrad_core/pyproject.toml kittygrad_ops/pyproject.toml \
               kittygrad_viz/pyproject.toml kittygrad_nn/pyproject.toml
 
@@ -26,7 +27,7 @@ $(VENV)/.make-stamp-nox: $(BIN)/python
 bootstrap: $(VENV)/.make-stamp-install $(VENV)/.make-stamp-nox
 
 run: $(VENV)/.make-stamp-install
-	$(BIN)/python examples/readme_examples.py
+	$(BIN)/python examples/train_digits.py
 
 test: $(VENV)/.make-stamp-nox
 	$(BIN)/nox $(NOXARGS)

@@ -58,7 +58,7 @@ def nn(session: nox.Session) -> None:
 @nox.session(name="all")
 def all_(session: nox.Session) -> None:
     """Test the whole set: every distribution plus the kittygrad umbrella."""
-    session.install(*CORE, *OPS, *VIZ, *NN, *UMBRELLA)
+    session.install(*CORE, *OPS, *VIZ, *NN, "-e", ".[examples]")
     _pytest(session, "tests")
 
 

@@ -33,3 +33,12 @@ def test_main_job_script_runs():
     lines = result.stdout.splitlines()
     assert lines[1:4] == ["tensor(14., grad_fn=<MulBackward>)", "tensor([-5.,  4., 13.])", "tensor(14.)"]
     assert "grad_fn=<MulBackward>" in result.stdout.split("== graph example ==")[1]
+
+
+def test_umbrella_exposes_nn_optim_data_and_saving():
+    import kittygrad_nn
+    assert kitty.save is kittygrad_nn.save and kitty.load is kittygrad_nn.load
+    assert kitty.nn is kittygrad_nn and kitty.optim is kittygrad_nn.optim
+    assert kitty.utils.data is kittygrad_nn.data
+    import kittygrad.nn.functional as F
+    assert F.mse_loss is kittygrad_nn.functional.mse_loss

@@ -1,4 +1,4 @@
-"""Smoke tests: kittygrad-nn is installed and registered as a kittygrad plugin."""
+"""kittygrad-nn is installed, registered as a kittygrad plugin, and its ops come from it."""
 
 import importlib
 import importlib.metadata as md
@@ -18,7 +18,7 @@ def _entry_point():
 def test_package_imports():
     pkg = importlib.import_module(PKG)
     assert pkg.__doc__ and pkg.__doc__.strip()
-    assert pkg.__all__ == []
+    assert {"Module", "Linear", "functional", "optim", "save", "load"} <= set(pkg.__all__)
 
 
 def test_distribution_metadata():
@@ -36,3 +36,20 @@ def test_entry_point_registered_and_loads():
     assert isinstance(module, types.ModuleType)
     assert module.__name__ == f"{PKG}.plugin"
     assert module is importlib.import_module(f"{PKG}.plugin")
+
+
+def test_hook_returns_the_nn_ops_and_they_are_registered():
+    import kittygrad_core
+    from kittygrad_nn import plugin
+    from kittygrad_nn.ops import OPS
+
+    assert plugin.kittygrad_register_ops() == list(OPS)
+    for op in OPS:
+        assert kittygrad_core.registry.owner(op.name) == DIST, op.name
+
+
+def test_losses_are_module_functions_only_where_torch_has_them():
+    import kittygrad_core
+    for name in ("mse_loss", "cross_entropy", "dropout", "layer_norm", "batch_norm", "embedding"):
+        assert callable(getattr(kittygrad_core, name))
+    assert not hasattr(kittygrad_core.Tensor, "mse_loss")

@@ -19,6 +19,20 @@ try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backw
 except ImportError:
     pass
 
+try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.save / kitty.load
+    import sys as _sys
+
+    import kittygrad_nn as nn  # noqa: F401
+    from kittygrad_nn import optim, utils  # noqa: F401
+    from kittygrad_nn.serialization import load, save  # noqa: F401
+    __all__ += ["load", "nn", "optim", "save", "utils"]
+    for _name, _module in {"nn": nn, "nn.functional": nn.functional, "nn.init": nn.init,
+                           "nn.utils": nn.utils, "optim": optim, "optim.lr_scheduler": optim.lr_scheduler,
+                           "utils": utils, "utils.data": utils.data}.items():
+        _sys.modules.setdefault(f"{__name__}.{_name}", _module)  # `import kittygrad.nn.functional as F`
+except ImportError:
+    pass
+
 
 def __getattr__(name: str):
     # Ops are bound onto kittygrad_core at registration time, including at runtime; look them up there.

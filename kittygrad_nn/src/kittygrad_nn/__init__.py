@@ -1,8 +1,23 @@
-"""kittygrad-nn: neural-network building blocks for kittygrad.
+"""kittygrad-nn: ``torch.nn`` for kittygrad (``kitty.nn``), plus ``kitty.optim``, ``kitty.utils.data``,
+``kitty.save`` and ``kitty.load``.
 
-This distribution will hold modules, layers, losses and optimisers built on top
-of kittygrad-core tensors. It is registered into kittygrad-core through the
-``kittygrad`` entry-point group.
+Modules, layers, activations and losses live here; ``functional`` and ``init`` are submodules, as in
+torch. The losses and layers with gradient rules of their own are op records (:mod:`kittygrad_nn.ops`)
+registered through the ``kittygrad`` entry point like any plugin's.
 """
+from . import data, functional, init, ops, optim, serialization, utils
+from ._containers import ModuleDict, ModuleList, Sequential
+from ._layers import (GELU, BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU, Linear,
+                      LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh)
+from ._loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from ._module import Module, Parameter
+from .serialization import load, save
 
-__all__ = []
+__version__ = "0.1.0"
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten",
+    "GELU", "Identity", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
+    "Tanh", "data", "functional", "init", "load", "ops", "optim", "save", "serialization", "utils",
+]

@@ -1,5 +1,10 @@
-"""Entry point module of kittygrad-nn (group ``kittygrad``, name ``nn``).
+"""Entry point module of kittygrad-nn (group ``kittygrad``, name ``nn``): hands its op records to core."""
+from kittygrad_core import hookimpl
 
-kittygrad-core loads this module through the ``kittygrad`` entry-point group.
-It implements no hooks yet; the nn hook implementations will live here.
-"""
+from .ops import OPS
+
+
+@hookimpl
+def kittygrad_register_ops() -> list:
+    """Registers the losses, ``linear``, ``dropout``, ``embedding``, ``layer_norm`` and ``batch_norm``."""
+    return list(OPS)

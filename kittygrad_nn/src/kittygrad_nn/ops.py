@@ -1,0 +1,597 @@
+"""The op records of kittygrad-nn: layers and losses with gradient rules of their own.
+
+Registered through the ``kittygrad_register_ops`` hook exactly like kittygrad-ops' records. Losses are
+bound as module functions of ``kittygrad_core`` under torch's ``nn.functional`` names (``mse_loss``,
+``cross_entropy``, ...); ``kittygrad_nn.functional`` wraps them with torch's signatures (target
+conversion, argument checks). Ops whose torch module-level signature differs from
+``torch.nn.functional``'s (``embedding``, ``batch_norm``) have no module binding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from kittygrad_core import Composite, Conformance, Op, Tensor, no_grad
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduce(xp, loss, reduction, denominator=None):
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=loss.dtype)
+    if reduction == "sum":
+        return total
+    count = loss.size if denominator is None else denominator
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        return (total / count).astype(loss.dtype)
+
+
+def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator):
+    """The upstream gradient broadcast to the unreduced loss's shape."""
+    if reduction == "none":
+        return grad
+    if reduction == "mean":
+        # nothing counted (every target ignored): the loss is nan, but no gradient flows, as in torch
+        grad = grad / dtype.type(denominator) if denominator else xp.zeros_like(grad)
+    return xp.broadcast_to(grad, shape)
+
+
+def _raw(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+# Hypothesis helpers for the conformance metadata (imported lazily: hypothesis is a test extra).
+
+def _classification_shapes(draw):
+    from hypothesis import strategies as st
+    n, c = draw(st.integers(1, 5)), draw(st.integers(2, 5))
+    extra = draw(st.sampled_from([(), (), (3,)]))
+    return [(n, c, *extra)]
+
+
+def _class_targets(draw, shapes):
+    from hypothesis import strategies as st
+    shape = shapes[0]
+    target_shape = (shape[0], *shape[2:])
+    values = draw(st.lists(st.integers(0, shape[1] - 1), min_size=int(np.prod(target_shape)),
+                           max_size=int(np.prod(target_shape))))
+    return np.array(values, dtype=np.int64).reshape(target_shape)
+
+
+def _torch_indices(torch, target):
+    return torch.as_tensor(np.asarray(target, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------------- linear
+
+class Linear(Op):
+    """linear(input, weight, bias) -> Tensor
+
+    Applies ``input @ weight.T + bias``; ``input`` is ``(*, in_features)``, ``weight``
+    ``(out_features, in_features)`` and ``bias`` ``(out_features,)``. ``kittygrad_nn.functional.linear``
+    makes ``bias`` optional."""
+
+    name = "linear"
+    methods = ()
+    saves = (0, 1)
+    conformance = Conformance(
+        torch="nn.functional.linear", inputs=3,
+        shapes=lambda draw: _linear_shapes(draw))
+
+    def forward(self, xp, input, weight, bias):
+        if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
+            raise RuntimeError(f"linear(): input of shape {input.shape} and weight of shape "
+                               f"{weight.shape} cannot be multiplied")
+        if bias.shape != (weight.shape[0],):
+            raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
+                               f"{weight.shape}")
+        if input.dtype != weight.dtype or bias.dtype != weight.dtype:
+            raise RuntimeError(f"linear(): expected input, weight and bias of the same dtype, but got "
+                               f"{input.dtype}, {weight.dtype} and {bias.dtype}")
+        self.input, self.weight = input, weight
+        return input @ weight.T + bias
+
+    def backward(self, xp, grad):
+        x, w = self.input, self.weight
+        grad_input = grad_weight = grad_bias = None
+        if self.needs_input_grad[0]:
+            grad_input = grad @ w
+        flat = grad.reshape(-1, w.shape[0])
+        if self.needs_input_grad[1]:
+            grad_weight = flat.T @ x.reshape(-1, w.shape[1])
+        if self.needs_input_grad[2]:
+            grad_bias = flat.sum(axis=0)
+        return grad_input, grad_weight, grad_bias
+
+
+def _linear_shapes(draw):
+    from hypothesis import strategies as st
+    batch = draw(st.sampled_from([(), (3,), (2, 3)]))
+    fan_in, fan_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return [(*batch, fan_in), (fan_out, fan_in), (fan_out,)]
+
+
+# ---------------------------------------------------------------------------------------------- dropout
+
+class Dropout(Op):
+    """dropout(input, p, train) -> Tensor
+
+    Zeroes each element with probability ``p`` (drawn from ``kittygrad_core.generator()``) and scales
+    the others by ``1 / (1 - p)``; the identity when not ``train``. ``kittygrad_nn.functional.dropout``
+    has ``torch.nn.functional``'s signature."""
+
+    name = "dropout"
+    methods = ()
+    n_inputs = 1
+    conformance = Conformance(torch="torch.dropout", shapes="same",
+                              options={"p": [0.0], "train": "bool"})
+
+    def forward(self, xp, input, p, train):
+        training = train
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        if not training or p == 0.0:
+            self.mask = None
+            return input.copy()
+        from kittygrad_core import generator
+        if p == 1.0:
+            self.mask = xp.zeros_like(input)
+        else:
+            keep = generator().random(input.shape) >= p
+            self.mask = keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+        return input * self.mask
+
+    def backward(self, xp, grad):
+        return grad if self.mask is None else grad * self.mask
+
+
+# ---------------------------------------------------------------------------------------------- embedding
+
+class Embedding(Op):
+    """embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False) -> Tensor
+
+    Looks up the rows of ``weight`` at the integer ``indices`` (torch's module-level argument
+    order); the row ``padding_idx`` (``-1``: none) gets no gradient. ``kittygrad_nn.functional
+    .embedding`` has ``torch.nn.functional``'s signature."""
+
+    name = "embedding"
+    methods = ()
+    differentiable = (True, False)
+    conformance = Conformance(
+        torch=lambda torch, weight, indices, padding_idx: torch.embedding(
+            weight, _torch_indices(torch, indices), padding_idx),
+        call=lambda kitty, weight, indices, padding_idx: kitty.embedding(weight, indices, padding_idx),
+        inputs=1, shapes=lambda draw: _embedding_shapes(draw), empty=False,
+        options={"indices": lambda draw, shapes: _class_targets(draw, [(2, shapes[0][0], 2)]),
+                 "padding_idx": [-1]})  # padding_idx >= 0 zeroes a gradient on purpose (tested apart)
+
+    def forward(self, xp, weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("embedding(): scale_grad_by_freq and sparse are not supported")
+        if weight.ndim != 2:
+            raise RuntimeError(f"embedding(): 'weight' must be 2-D, got shape {weight.shape}")
+        if indices.dtype.kind == "f":
+            if not xp.all(indices == xp.round(indices)):
+                raise RuntimeError("embedding(): indices must hold integers")
+            indices = indices.astype(np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
+            raise IndexError(f"embedding(): index out of range in self (indices in "
+                             f"[{indices.min()}, {indices.max()}], {weight.shape[0]} embeddings)")
+        self.indices, self.shape, self.padding_idx = indices, weight.shape, padding_idx
+        return weight[indices]
+
+    def backward(self, xp, grad):
+        out = xp.zeros(self.shape, dtype=grad.dtype)
+        xp.add.at(out, self.indices.reshape(-1), grad.reshape(-1, self.shape[1]))
+        if self.padding_idx >= 0:
+            out[self.padding_idx] = 0
+        return out, None
+
+
+def _embedding_shapes(draw):
+    from hypothesis import strategies as st
+    return [(draw(st.integers(2, 5)), draw(st.integers(1, 3)))]
+
+
+# ---------------------------------------------------------------------------------------------- normalisation
+
+def _layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.shape[input.ndim - k:] != normalized_shape or input.ndim < k:
+        raise RuntimeError(f"layer_norm(): given normalized_shape={list(normalized_shape)}, expected "
+                           f"input with shape [*, {', '.join(map(str, normalized_shape))}], but got "
+                           f"input of size {list(input.shape)}")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    centered = input - input.mean(dims, keepdim=True)
+    variance = (centered * centered).mean(dims, keepdim=True)
+    out = centered * (variance + eps) ** -0.5
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+class LayerNorm(Composite):
+    """layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05, cudnn_enable=True) -> Tensor
+
+    Normalises over the last ``len(normalized_shape)`` dims to zero mean and unit (biased) variance,
+    then scales by ``weight`` and shifts by ``bias``."""
+
+    name = "layer_norm"
+    methods = ()
+    call = staticmethod(_layer_norm)
+    conformance = Conformance(
+        torch=lambda torch, x, w, b, eps: torch.nn.functional.layer_norm(x, w.shape, w, b, eps),
+        call=lambda kitty, x, w, b, eps: kitty.layer_norm(x, w.shape, w, b, eps),
+        inputs=3, empty=False, rtol=1e-3, atol=1e-4,
+        shapes=lambda draw: _norm_shapes(draw), options={"eps": [1e-5, 1e-2]})
+
+
+def _norm_shapes(draw):
+    from hypothesis import strategies as st
+    batch = draw(st.sampled_from([(2,), (3, 2)]))
+    features = draw(st.sampled_from([(3,), (2, 3)]))
+    return [(*batch, *features), features, features]
+
+
+def _batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
+                cudnn_enabled=True):
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")
+    channels = input.shape[1]
+    dims = (0, *range(2, input.ndim))
+    count = input.numel() // max(channels, 1)
+    stat_shape = (1, channels) + (1,) * (input.ndim - 2)
+    use_batch = training or running_mean is None or running_var is None
+    if use_batch:
+        if training and count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{list(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        variance = (centered * centered).mean(dims, keepdim=True)
+        if training and running_mean is not None and running_var is not None:
+            with no_grad():
+                batch_mean = mean._data.reshape(-1)
+                unbiased = variance._data.reshape(-1) * (count / max(count - 1, 1))
+                for buffer, value in ((running_mean, batch_mean), (running_var, unbiased)):
+                    data = _raw(buffer)
+                    data *= 1.0 - momentum
+                    data += momentum * value.astype(data.dtype)
+                    if isinstance(buffer, Tensor):
+                        buffer._version[0] += 1
+        out = centered * (variance + eps) ** -0.5
+    else:
+        mean = _raw(running_mean).reshape(stat_shape).astype(input.dtype)
+        inv_std = (1.0 / np.sqrt(_raw(running_var).reshape(stat_shape) + eps)).astype(input.dtype)
+        out = (input - mean) * inv_std
+    if weight is not None:
+        out = out * (weight if input.ndim == 2 else weight[(slice(None),) + (None,) * (input.ndim - 2)])
+    if bias is not None:
+        out = out + (bias if input.ndim == 2 else bias[(slice(None),) + (None,) * (input.ndim - 2)])
+    return out
+
+
+class BatchNorm(Composite):
+    """batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
+    cudnn_enabled=True) -> Tensor
+
+    Normalises each channel (dim 1) with the batch's statistics when ``training`` (updating the
+    running ones in place with ``momentum``) and with the running statistics otherwise (torch's
+    module-level argument order; ``kittygrad_nn.functional.batch_norm`` has ``torch.nn.functional``'s)."""
+
+    name = "batch_norm"
+    methods = ()
+    call = staticmethod(_batch_norm)
+    conformance = Conformance(
+        torch=lambda torch, x, w, b, training: torch.nn.functional.batch_norm(
+            x, torch.zeros(x.shape[1], dtype=x.dtype), torch.ones(x.shape[1], dtype=x.dtype), w, b,
+            training),
+        call=lambda kitty, x, w, b, training: kitty.batch_norm(
+            x, w, b, np.zeros(x.shape[1], x.dtype), np.ones(x.shape[1], x.dtype), training, 0.1, 1e-5),
+        inputs=3, empty=False, rtol=1e-3, atol=1e-4, options={"training": "bool"},
+        shapes=lambda draw: _batch_norm_shapes(draw))
+
+
+def _batch_norm_shapes(draw):
+    from hypothesis import strategies as st
+    n, c = draw(st.integers(2, 4)), draw(st.integers(1, 3))
+    extra = draw(st.sampled_from([(), (3,)]))
+    return [(n, c, *extra), (c,), (c,)]
+
+
+# ---------------------------------------------------------------------------------------------- regression losses
+
+class MseLoss(Op):
+    """mse_loss(input, target, reduction='mean') -> Tensor
+
+    The mean (or sum, or elementwise) squared difference between ``input`` and ``target``."""
+
+    name = "mse_loss"
+    methods = ()
+    broadcast = True
+    conformance = Conformance(torch="nn.functional.mse_loss", shapes="same",
+                              options={"reduction": list(REDUCTIONS)})
+
+    def forward(self, xp, input, target, reduction="mean"):
+        check_reduction(reduction)
+        self.diff = diff = input - target
+        self.reduction = reduction
+        return _reduce(xp, diff * diff, reduction)
+
+    def backward(self, xp, grad):
+        diff = self.diff
+        grad = _grad_of_reduction(xp, grad, diff.shape, diff.dtype, self.reduction, diff.size)
+        grad_input = 2 * diff * grad
+        return grad_input, -grad_input
+
+
+class L1Loss(Op):
+    """l1_loss(input, target, reduction='mean') -> Tensor
+
+    The mean (or sum, or elementwise) absolute difference between ``input`` and ``target``."""
+
+    name = "l1_loss"
+    methods = ()
+    broadcast = True
+    conformance = Conformance(torch="nn.functional.l1_loss", shapes="same", kinks=(0.0,),
+                              options={"reduction": list(REDUCTIONS)},
+                              domain=((-3.0, -0.1), (0.1, 3.0)))
+
+    def forward(self, xp, input, target, reduction="mean"):
+        check_reduction(reduction)
+        diff = input - target
+        self.sign, self.reduction = xp.sign(diff), reduction
+        return _reduce(xp, xp.abs(diff), reduction)
+
+    def backward(self, xp, grad):
+        sign = self.sign
+        grad_input = sign * _grad_of_reduction(xp, grad, sign.shape, sign.dtype, self.reduction, sign.size)
+        return grad_input, -grad_input
+
+
+# ---------------------------------------------------------------------------------------------- classification losses
+
+def _as_rows(input, target, op):
+    """Moves the class dim last: (M, C) logits and (M,) targets, plus the per-sample shape."""
+    if input.ndim == 0:
+        raise RuntimeError(f"{op}(): input must have at least 1 dimension (got a 0-d tensor)")
+    if input.ndim == 1:
+        return input[None, :], target, ()
+    rows = np.moveaxis(input, 1, -1).reshape(-1, input.shape[1])
+    return rows, target, (input.shape[0], *input.shape[2:])
+
+
+def _restore(rows, shape):
+    """The inverse of ``_as_rows`` for a gradient of the rows."""
+    if len(shape) == 1:
+        return rows.reshape(shape)
+    c = shape[1]
+    moved = rows.reshape(shape[0], *shape[2:], c)
+    return np.moveaxis(moved, -1, 1)
+
+
+def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shape, op):
+    """Per-row weight of the target class (0 where ignored), and the class indices (0 where ignored)."""
+    indices = xp.asarray(target)
+    if indices.dtype.kind == "f":
+        if not xp.all(indices == xp.round(indices)):
+            raise RuntimeError(f"{op}(): class-index targets must hold integers")
+        indices = indices.astype(np.int64)
+    if indices.shape != sample_shape:
+        raise RuntimeError(f"{op}(): expected target of shape {sample_shape} for input with "
+                           f"{classes} classes, but got target of shape {indices.shape}")
+    indices = indices.reshape(-1)
+    valid = indices != ignore_index
+    safe = xp.where(valid, indices, 0)
+    if safe.size and (safe.min() < 0 or safe.max() >= classes):
+        bad = indices[valid & ((indices < 0) | (indices >= classes))][0]
+        raise IndexError(f"{op}(): target {bad} is out of bounds for {classes} classes")
+    class_weight = xp.ones(classes, dtype) if weight is None else xp.asarray(_raw(weight), dtype)
+    if class_weight.shape != (classes,):
+        raise RuntimeError(f"{op}(): weight tensor should be defined either for all {classes} classes "
+                           f"or no classes but got weight tensor of shape: {class_weight.shape}")
+    return class_weight[safe] * valid, safe, class_weight, valid
+
+
+def _log_softmax_rows(xp, rows):
+    shifted = rows - rows.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class CrossEntropy(Op):
+    """cross_entropy(input, target, weight=None, ignore_index=-100, reduction='mean',
+    label_smoothing=0.0) -> Tensor
+
+    Cross entropy between the logits ``input`` (classes along dim 1, or dim 0 for a 1-D input) and
+    ``target``: class indices (an integer array, or a tensor holding integers) of the input's shape
+    without the class dim, or class probabilities of the input's shape. ``kittygrad_nn.functional
+    .cross_entropy`` also takes lists."""
+
+    name = "cross_entropy"
+    methods = ()
+    differentiable = (True, False)
+    conformance = Conformance(
+        torch=lambda torch, x, target, **options: torch.nn.functional.cross_entropy(
+            x, _torch_indices(torch, target), **options),
+        call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
+        inputs=1, shapes=_classification_shapes, empty=False,
+        options={"target": _class_targets, "reduction": list(REDUCTIONS),
+                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]})
+
+    def forward(self, xp, input, target, weight=None, ignore_index=-100, reduction="mean",
+                label_smoothing=0.0):
+        check_reduction(reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        rows, target, sample_shape = _as_rows(input, target, "cross_entropy")
+        classes, dtype = rows.shape[1], input.dtype
+        logp = _log_softmax_rows(xp, rows)
+        if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
+            probs = _as_rows(target.astype(dtype), target, "cross_entropy")[0]
+            class_weight = xp.ones(classes, dtype) if weight is None else xp.asarray(_raw(weight), dtype)
+            if label_smoothing:
+                probs = probs * (1 - label_smoothing) + label_smoothing / classes
+            q = probs * class_weight
+            denominator = rows.shape[0]
+        else:
+            row_weight, indices, class_weight, valid = _class_weights(
+                xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
+            q = xp.zeros_like(rows)
+            q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight
+            if label_smoothing:
+                q += (label_smoothing / classes) * class_weight * valid[:, None]
+            denominator = row_weight.sum(dtype=dtype)
+        loss = -(q * logp).sum(axis=-1).reshape(sample_shape)
+        self.q, self.softmax, self.shape = q, xp.exp(logp), input.shape
+        self.reduction, self.denominator, self.sample_shape = reduction, denominator, sample_shape
+        return _reduce(xp, loss, reduction, denominator)
+
+    def backward(self, xp, grad):
+        q = self.q
+        grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator)
+        grad = grad.reshape(-1, 1)
+        rows = (self.softmax * q.sum(axis=-1, keepdims=True) - q) * grad
+        return _restore(rows, self.shape), None
+
+
+class NllLoss(Op):
+    """nll_loss(input, target, weight=None, ignore_index=-100, reduction='mean') -> Tensor
+
+    The negative log likelihood loss of log-probabilities ``input`` (classes along dim 1) at the
+    class indices ``target``."""
+
+    name = "nll_loss"
+    methods = ()
+    differentiable = (True, False)
+    conformance = Conformance(
+        torch=lambda torch, x, target, **options: torch.nn.functional.nll_loss(
+            x, _torch_indices(torch, target), **options),
+        call=lambda kitty, x, target, **options: kitty.nll_loss(x, target, **options),
+        inputs=1, shapes=_classification_shapes, empty=False,
+        options={"target": _class_targets, "reduction": list(REDUCTIONS), "ignore_index": [-100, 1]})
+
+    def forward(self, xp, input, target, weight=None, ignore_index=-100, reduction="mean"):
+        check_reduction(reduction)
+        rows, target, sample_shape = _as_rows(input, target, "nll_loss")
+        classes, dtype = rows.shape[1], input.dtype
+        row_weight, indices, _, _ = _class_weights(xp, target, weight, ignore_index, classes, dtype,
+                                                sample_shape, "nll_loss")
+        self.picked = (xp.arange(rows.shape[0]), indices)
+        self.row_weight, self.shape, self.reduction = row_weight, input.shape, reduction
+        self.denominator, self.sample_shape = row_weight.sum(dtype=dtype), sample_shape
+        loss = (-rows[self.picked] * row_weight).reshape(sample_shape)
+        return _reduce(xp, loss, reduction, self.denominator)
+
+    def backward(self, xp, grad):
+        w = self.row_weight
+        grad = _grad_of_reduction(xp, grad, self.sample_shape, w.dtype, self.reduction, self.denominator)
+        rows = xp.zeros((w.shape[0], self.shape[1] if len(self.shape) > 1 else self.shape[0]), w.dtype)
+        rows[self.picked] = -w * grad.reshape(-1)
+        return _restore(rows, self.shape), None
+
+
+class BinaryCrossEntropy(Op):
+    """binary_cross_entropy(input, target, weight=None, reduction='mean') -> Tensor
+
+    Binary cross entropy between probabilities ``input`` and ``target`` of the same shape; the logs
+    are clamped at -100 as in torch."""
+
+    name = "binary_cross_entropy"
+    methods = ()
+    saves = (0, 1)
+    conformance = Conformance(torch="nn.functional.binary_cross_entropy", shapes="same",
+                              domain=((0.05, 0.95), (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
+
+    def forward(self, xp, input, target, weight=None, reduction="mean"):
+        check_reduction(reduction)
+        if input.shape != target.shape:
+            raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                             f"size ({input.shape}) is deprecated. Please ensure they have the same size.")
+        if input.size and (input.min() < 0 or input.max() > 1):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        with xp.errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(input), -100)
+            log_1mx = xp.maximum(xp.log1p(-input), -100)
+        loss = -(target * log_x + (1 - target) * log_1mx)
+        self.weight = None if weight is None else xp.asarray(_raw(weight), input.dtype)
+        if self.weight is not None:
+            loss = loss * self.weight
+        self.input, self.target, self.reduction = input, target, reduction
+        return _reduce(xp, loss, reduction)
+
+    def backward(self, xp, grad):
+        x, t = self.input, self.target
+        grad = _grad_of_reduction(xp, grad, x.shape, x.dtype, self.reduction, x.size)
+        if self.weight is not None:
+            grad = grad * self.weight
+        grad_input = grad_target = None
+        if self.needs_input_grad[0]:
+            grad_input = grad * (x - t) / xp.maximum((1 - x) * x, 1e-12)
+        if self.needs_input_grad[1]:
+            with xp.errstate(divide="ignore"):
+                grad_target = -grad * (xp.log(x) - xp.log1p(-x))
+        return grad_input, grad_target
+
+
+class BinaryCrossEntropyWithLogits(Op):
+    """binary_cross_entropy_with_logits(input, target, weight=None, reduction='mean', pos_weight=None)
+    -> Tensor
+
+    Binary cross entropy of ``sigmoid(input)`` and ``target``, computed stably from the logits."""
+
+    name = "binary_cross_entropy_with_logits"
+    methods = ()
+    saves = (0, 1)
+    conformance = Conformance(torch="nn.functional.binary_cross_entropy_with_logits", shapes="same",
+                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
+
+    def forward(self, xp, input, target, weight=None, reduction="mean", pos_weight=None):
+        check_reduction(reduction)
+        if input.shape != target.shape:
+            raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                             f"({input.shape})")
+        softplus_neg = xp.logaddexp(0, -input).astype(input.dtype)  # log(1 + exp(-x)), stable
+        self.pos_weight = None if pos_weight is None else xp.asarray(_raw(pos_weight), input.dtype)
+        if self.pos_weight is None:
+            loss = (1 - target) * input + softplus_neg
+        else:
+            log_weight = (self.pos_weight - 1) * target + 1
+            loss = (1 - target) * input + log_weight * softplus_neg
+        self.weight = None if weight is None else xp.asarray(_raw(weight), input.dtype)
+        if self.weight is not None:
+            loss = loss * self.weight
+        self.input, self.target, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
+        return _reduce(xp, loss, reduction).astype(input.dtype, copy=False)
+
+    def backward(self, xp, grad):
+        x, t = self.input, self.target
+        grad = _grad_of_reduction(xp, grad, x.shape, x.dtype, self.reduction, x.size)
+        if self.weight is not None:
+            grad = grad * self.weight
+        sigmoid = (1 / (1 + xp.exp(-xp.clip(x, -88, 88)))).astype(x.dtype)
+        grad_input = grad_target = None
+        if self.pos_weight is None:
+            if self.needs_input_grad[0]:
+                grad_input = grad * (sigmoid - t)
+            if self.needs_input_grad[1]:
+                grad_target = -grad * x
+        else:
+            log_weight = (self.pos_weight - 1) * t + 1
+            if self.needs_input_grad[0]:
+                grad_input = grad * ((1 - t) - log_weight * (1 - sigmoid))
+            if self.needs_input_grad[1]:
+                grad_target = grad * ((self.pos_weight - 1) * self.softplus_neg - x)
+        return grad_input, grad_target
+
+
+#: Every op record this distribution registers.
+OPS = (Linear, Dropout, Embedding, LayerNorm, BatchNorm, MseLoss, L1Loss, CrossEntropy, NllLoss,
+       BinaryCrossEntropy, BinaryCrossEntropyWithLogits)

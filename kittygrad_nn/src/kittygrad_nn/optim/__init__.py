@@ -1,0 +1,8 @@
+"""``torch.optim`` for kittygrad: optimizers that update parameters in place, and LR schedulers."""
+from . import lr_scheduler
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]

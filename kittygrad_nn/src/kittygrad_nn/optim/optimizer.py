@@ -1,0 +1,171 @@
+"""The ``Optimizer`` base class: parameter groups, per-parameter state, ``zero_grad`` and state dicts."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+import kittygrad_core as _core
+from kittygrad_core import Tensor
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class of the optimizers, with PyTorch's API.
+
+    Args:
+        params: an iterable of tensors, or of dicts (parameter groups) with a ``"params"`` entry and
+            options overriding ``defaults``.
+        defaults: the default options of every group.
+
+    Subclasses implement ``step``, updating each ``p._data`` in place under ``no_grad`` and bumping
+    ``p._version``, so a graph that saved ``p`` before the step raises when it is used afterwards.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or "
+                            f"dicts, but got {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group of parameters with its own options (missing options take the defaults)."""
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization "
+                                 f"parameter {name}")
+            group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Resets the gradients of every parameter (to ``None``, or to zeros)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                else:
+                    p._grad._data[...] = 0
+                    p._grad._version[0] += 1
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with _core.enable_grad():
+                loss = closure()
+        with _core.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state.setdefault(p, {})
+                    self._update(group, p, p._grad._data, state)
+                    p._version[0] += 1
+        return loss
+
+    def _update(self, group: dict[str, Any], p: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """Updates ``p._data`` in place from its gradient; subclasses implement it."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state dict
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`` as in torch."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: {k: (v.detach() if isinstance(v, Tensor) else v) for k, v in s.items()}
+                 for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores options and per-parameter state saved by :meth:`state_dict` (deep-copied)."""
+        state_dict = copy.deepcopy(state_dict)
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match the "
+                                 "size of optimizer's group")
+        by_index = {i: p for saved, group in zip(groups, self.param_groups)
+                    for i, p in zip(saved["params"], group["params"])}
+        self.state = {}
+        for key, values in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                continue
+            restored = {}
+            for name, value in values.items():
+                if isinstance(value, np.ndarray):
+                    value = Tensor(value)
+                if isinstance(value, Tensor) and name != "step":
+                    value = Tensor(value._data.astype(p.dtype, copy=False))
+                restored[name] = value
+            self.state[p] = restored
+        for saved, group in zip(groups, self.param_groups):
+            for name, value in saved.items():
+                if name != "params":
+                    group[name] = value
+
+    def __repr__(self) -> str:
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}"
+            for key in sorted(group):
+                if key != "params":
+                    text += f"\n    {key}: {group[key]}"
+        return text + "\n)"
+
+
+def _buffer(state: dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
+    """The array of state tensor ``name``, created as zeros like ``like`` on first use."""
+    value = state.get(name)
+    if value is None:
+        value = state[name] = Tensor(np.zeros_like(like))
+    return value._data
+
+
+def _step(state: dict[str, Any]) -> float:
+    """Increments and returns the step count (a 0-d float tensor, as torch's)."""
+    step = state.get("step")
+    if step is None:
+        step = state["step"] = Tensor(np.zeros((), np.float32))
+    step._data += 1
+    return float(step._data)

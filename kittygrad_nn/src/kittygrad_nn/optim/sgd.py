@@ -1,0 +1,44 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from kittygrad_core import Tensor
+
+from .optimizer import Optimizer, required
+
+
+class SGD(Optimizer):
+    """Implements stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay:
+            grad = grad + weight_decay * p._data
+        if momentum:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = Tensor(np.array(grad, copy=True))
+            else:
+                buf = buffer._data
+                buf *= momentum
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buffer._data if group["nesterov"] else buffer._data
+        p._data -= lr * grad
