@@ -113,7 +113,7 @@ def test_inplace_on_a_leaf_requiring_grad_raises():
 def test_inplace_on_a_view_of_a_leaf_requiring_grad_raises():
     x = kitty.tensor([[1., 2.]], requires_grad=True)
     v = x.t()
-    with pytest.raises(RuntimeError, match=r"mul\(\): an in-place operation on a view"):
+    with pytest.raises(RuntimeError, match=r"mul\(\): a view of a leaf Variable that requires grad"):
         v *= 2
     assert x.version == 0 and x.tolist() == [[1., 2.]]
     with kitty.no_grad():
@@ -121,12 +121,34 @@ def test_inplace_on_a_view_of_a_leaf_requiring_grad_raises():
     assert x.version == v.version == 1 and x.tolist() == [[2., 4.]]
 
 
-def test_recorded_inplace_on_a_view_of_a_non_leaf_is_refused_rather_than_wrong():
+def test_recorded_inplace_on_a_view_rewrites_the_base_history(torch):
+    # torch's CopySlices: the base's gradient takes the view's region from the in-place op.
+    results = []
+    for lib in (kitty, torch):
+        x = lib.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+        w = lib.tensor([5., 6.], requires_grad=True)
+        base = x * 1
+        earlier = base.t()  # a view created before the in-place op: its history is refreshed
+        view = base.t()
+        view *= w
+        (base * base + earlier.t()).sum().backward()
+        results.append((base.tolist(), x.grad.tolist(), w.grad.tolist()))
+    assert results[0] == results[1]
+
+
+def test_an_unused_view_does_not_hold_the_backward_back():
+    x = kitty.tensor([1., 2., 3., 4.], requires_grad=True)
+    y = x * 2
+    first, _unused = y.t(), y.t()
+    first.sum().backward()
+    assert x.grad.tolist() == [2., 2., 2., 2.]
+
+
+def test_inplace_on_a_detached_view_is_refused_rather_than_wrong():
     x = kitty.tensor([[1., 2.]], requires_grad=True)
-    v = (x * 1).t()
-    with pytest.raises(RuntimeError, match="in-place operation on a view of another tensor cannot be "
-                                           "recorded"):
-        v *= x.t()
+    d = (x * 1).detach()
+    with pytest.raises(RuntimeError, match="detached view"):
+        d *= x
 
 
 def test_inplace_that_would_change_dtype_raises():

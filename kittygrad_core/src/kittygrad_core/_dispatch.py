@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _tracing
+from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import CONSUMED, accumulator
+from ._engine import UNCOUNTED, accumulator
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -32,14 +32,15 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
     if requires_grad and op.differentiable and GRAD_ENABLED.get():
         result = make_tensor(out, True, node)
         if op.view and isinstance(operands[0], Tensor):
-            _share(result, operands[0])
-        _link(op, node, operands, out)
+            _share(result, operands[0], op, args, kwargs)
+            _views.register(result)
+        _link(op, node, operands, out, counted=not op.view)
         if op.snapshots:
             node._saved = _versions(op, operands, result, ())
     else:
         result = make_tensor(out)
         if op.view and isinstance(operands[0], Tensor):
-            _share(result, operands[0])
+            _share(result, operands[0], op, args, kwargs)
     if _tracing.TRACERS:
         _tracing.notify(op, operands, result)
     return result
@@ -66,6 +67,9 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
         if fn is None:
             fn = x._accumulator or accumulator(x)
         elif fn._lock >= 0:
+            fn._lock += 1
+        elif fn._lock == UNCOUNTED:
+            fn._activate()
             fn._lock += 1
         node.next_functions = (fn,)
         node._lock = 0
@@ -121,6 +125,9 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
                 fn_x = x._accumulator or accumulator(x)
             elif fn_x._lock >= 0:
                 fn_x._lock += 1
+            elif fn_x._lock == UNCOUNTED:
+                fn_x._activate()
+                fn_x._lock += 1
         else:
             fn_x = None
         if y_grad:
@@ -128,6 +135,9 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
             if fn_y is None:
                 fn_y = y._accumulator or accumulator(y)
             elif fn_y._lock >= 0:
+                fn_y._lock += 1
+            elif fn_y._lock == UNCOUNTED:
+                fn_y._activate()
                 fn_y._lock += 1
         else:
             fn_y = None
@@ -158,10 +168,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     arrays, requires_grad = _arrays(op, operands)
     record = requires_grad and grad_mode and op.differentiable
     if record and target._base is not None:
-        raise RuntimeError(
-            f"{op.name}(): an in-place operation on a view of another tensor cannot be recorded by "
-            "autograd yet (the base tensor's history would not see it). Apply it to a clone() of the "
-            "view, or to the base tensor, or run it under no_grad().")
+        _views.check_view_inplace(op.name, target)
     copied: tuple = ()
     if record and op.saves:
         # backward must see the inputs as they were, not as this op leaves them
@@ -185,8 +192,12 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
         node._saved = _versions(op, operands, target, copied) if op.snapshots else ()
         target._grad_fn = node
         target._requires_grad = True
-        if target._retains_grad:
-            node._retain(target)
+        if target._base is not None:
+            _views.rebase(target, node)
+        else:
+            if target._retains_grad:
+                node._retain(target)
+            _views.refresh(target)
     else:
         target._version[0] += 1
     if _tracing.TRACERS:
@@ -276,7 +287,8 @@ def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
                         f"dtypes {_dtypes(operands)})")
 
 
-def _link(op: type, node: Any, operands: tuple, out: np.ndarray) -> None:
+def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool = True) -> None:
+    """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use."""
     nexts = []
     differentiable = op.differentiable
     for i, x in enumerate(operands):
@@ -284,13 +296,18 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray) -> None:
             fn = x._grad_fn
             if fn is None:
                 fn = accumulator(x)
-            elif fn._lock != CONSUMED:  # a consumed node stays consumed: reaching it raises
+            elif not counted:
+                pass
+            elif fn._lock >= 0:  # a consumed node stays consumed: reaching it raises
+                fn._lock += 1
+            elif fn._lock == UNCOUNTED:
+                fn._activate()
                 fn._lock += 1
             nexts.append(fn)
         else:
             nexts.append(None)
     node.next_functions = tuple(nexts)
-    node._lock = 0
+    node._lock = 0 if counted else UNCOUNTED
     node._grad = None
     node._shape = out.shape
     node._dtype = out.dtype
@@ -310,9 +327,15 @@ def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
     return tuple(saved)
 
 
-def _share(view: Tensor, base: Tensor) -> None:
+def _share(view: Tensor, base: Tensor, op: type, args: tuple, kwargs: dict) -> None:
+    """Makes ``view`` share ``base``'s version counter and remember how it derives from the root base."""
     view._version = base._version
-    view._base = base if base._base is None else base._base
+    if base._base is None:
+        view._base, view._view_chain = base, ((op, args, kwargs),)
+    elif base._view_chain is not None:
+        view._base, view._view_chain = base._base, base._view_chain + ((op, args, kwargs),)
+    else:  # a view of a detached tensor: no chain to replay
+        view._base = base._base
 
 
 def _shapes(operands: tuple) -> str:

@@ -15,6 +15,10 @@ from typing import Any
 import numpy as np
 
 CONSUMED = -1
+# The lock of a view's node that nobody consumed yet: it counts as a consumer of its input only from
+# its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
+# made stale by an in-place op) does not hold its base's backward back.
+UNCOUNTED = -2
 
 
 class Node:
@@ -40,6 +44,20 @@ class Node:
 
     def _release(self) -> None:
         """Drops whatever the forward saved; called once the node has run."""
+
+    def _activate(self) -> None:
+        """Makes an ``UNCOUNTED`` node (and the uncounted nodes it reads) count as consumers."""
+        self._lock = 0
+        pending = [self]
+        while pending:
+            for fn in pending.pop().next_functions:
+                if fn is None or fn.__class__ is AccumulateGrad:
+                    continue
+                if fn._lock == UNCOUNTED:
+                    fn._lock = 0
+                    pending.append(fn)
+                if fn._lock >= 0:
+                    fn._lock += 1
 
     def __format__(self, format_spec: str) -> str:
         return f"<{type(self).__name__}>".__format__(format_spec)
@@ -124,6 +142,8 @@ def backward(tensor: Any, gradient: Any = None) -> None:
     if node is None:
         accumulator(tensor).accumulate(grad)
         return
+    if node._lock == UNCOUNTED:
+        node._activate()
     if node._lock == CONSUMED:
         _second_backward()
     if node._lock != 0:

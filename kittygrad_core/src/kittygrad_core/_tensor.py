@@ -31,6 +31,7 @@ class Tensor:
     _retains_grad: bool = False
     _accumulator: Any = None
     _base: Tensor | None = None
+    _view_chain: tuple | None = None  # how a view derives from its base: ((op, args, kwargs), ...)
 
     # NumPy must defer to our reflected operators instead of treating a Tensor as an array.
     __array_ufunc__ = None
