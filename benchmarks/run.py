@@ -110,7 +110,7 @@ def _mlp_data(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((BATCH, MLP_SIZES[0])).astype(np.float32)
     y = rng.standard_normal((BATCH, MLP_SIZES[-1])).astype(np.float32)
-    weights = [(rng.standard_normal((i, o)).astype(np.float32) / np.sqrt(i), np.zeros(o, np.float32))
+    weights = [((rng.standard_normal((i, o)) / np.sqrt(i)).astype(np.float32), np.zeros(o, np.float32))
                for i, o in zip(MLP_SIZES, MLP_SIZES[1:])]
     return x, y, weights
 

@@ -52,7 +52,8 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
         return apply(op, (x,), args, kwargs)
     node = _new(op)
     try:
-        out = node.forward(np, x._data, *args, **kwargs)
+        out = (node.forward(np, x._data, *args, **kwargs) if args or kwargs
+               else node.forward(np, x._data))
     except (ValueError, _AxisError) as error:
         raise _forward_error(op, error, (x,)) from None
     if type(out) is not np.ndarray:
@@ -77,7 +78,11 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
         node._shape = out.shape
         node._dtype = out.dtype
         node._retained = None
-        node._saved = _versions(op, (x,), result, ()) if op.snapshots else ()
+        if op.snapshots:
+            saved = (x._version, x._version[0]) if op.saves else ()
+            node._saved = saved + (result._version, 0) if op.saves_output else saved
+        else:
+            node._saved = ()
     else:
         result._requires_grad = False
         result._grad_fn = None
@@ -106,7 +111,7 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
         return apply(op, (x, y), args, kwargs)
     node = _new(op)
     try:
-        out = node.forward(np, a, b, *args, **kwargs)
+        out = node.forward(np, a, b, *args, **kwargs) if args or kwargs else node.forward(np, a, b)
     except (ValueError, _AxisError) as error:
         raise _forward_error(op, error, (x, y)) from None
     if type(out) is not np.ndarray:
@@ -147,7 +152,17 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
         node._shape = out.shape
         node._dtype = out.dtype
         node._retained = None
-        node._saved = _versions(op, (x, y), result, ()) if op.snapshots else ()
+        if op.snapshots:
+            saved = ()
+            for i in op.saves:  # inlined _versions: numbers have no version
+                t = y if i else x
+                if t.__class__ is not float and t.__class__ is not int:
+                    saved += (t._version, t._version[0])
+            if op.saves_output:
+                saved += (result._version, 0)
+            node._saved = saved
+        else:
+            node._saved = ()
     else:
         result._requires_grad = False
         result._grad_fn = None

@@ -166,9 +166,6 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
     pop, push = stack.pop, stack.append
     while stack:
         node, grad = pop()
-        if node.__class__ is AccumulateGrad:
-            node.accumulate(grad)
-            continue
         lock = node._lock
         if lock != 1:
             if lock <= 0:
@@ -184,8 +181,11 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             waiting.discard(node)
         node._lock = CONSUMED
 
-        if node._saved:
-            _check_versions(node)
+        saved = node._saved
+        if saved:
+            for i in range(0, len(saved), 2):
+                if saved[i][0] != saved[i + 1]:
+                    _modified_error(node, saved[i][0], saved[i + 1])
         if node._retained is not None:
             _fill_retained_grad(node._retained, grad)
 
@@ -206,19 +206,20 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 continue
             if g.shape != nxt._shape or g.dtype is not nxt._dtype:
                 g = _conform(node, i, g, nxt)
-            push((nxt, g))
+            if nxt.__class__ is AccumulateGrad:  # leaves take their gradient at once
+                leaf = nxt._variable()
+                if leaf is not None:
+                    add_to_grad(leaf, g)
+            else:
+                push((nxt, g))
     return bool(waiting)
 
 
-def _check_versions(node: Node) -> None:
-    saved = node._saved
-    for i in range(0, len(saved), 2):
-        counter, version = saved[i], saved[i + 1]
-        if counter[0] != version:
-            raise RuntimeError(
-                "One of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: it is at version {counter[0]}; expected version {version} "
-                f"instead. Raised by {node._describe()}.")
+def _modified_error(node: Node, version: int, expected: int) -> None:
+    raise RuntimeError(
+        "One of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: it is at version {version}; expected version {expected} instead. Raised by "
+        f"{node._describe()}.")
 
 
 def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:

@@ -198,6 +198,8 @@ class OpRegistry:
                 "saved_slots": tuple(name for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op
                                      for name in cls.__dict__.get("__slots__", ())),
             })
+        if not issubclass(node, Composite) and node.saved_slots:
+            node._release = _releaser(node)
         bindings = _all_bindings(node)
         node.caller = (_rename(node.call, node.name, node.name, node) if issubclass(node, Composite)
                        else _generate(node, node.name, list(node.input_names),
@@ -380,11 +382,11 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     call_args, call_kwargs, namespace = [], [], {}
     variadic = getattr(node, "variadic", False)
     for p in options:
-        if operator:
+        if operator:  # options keep forward's own defaults: nothing to pass
             if p.default is p.empty:
                 raise TypeError(f"op '{node.name}': option '{p.name}' needs a default to be bound "
                                 f"as operator '{attribute}'.")
-            value = f"_default_{p.name}"
+            continue
         else:
             if p.kind == p.KEYWORD_ONLY and "*" not in header and not variadic:
                 header.append("*")
@@ -416,6 +418,17 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     function.__module__ = node.__module__
     function._kittygrad_op = node
     return function
+
+
+def _releaser(node: type[Op]) -> Any:
+    """A ``_release`` that drops the record's saved slots (and ``__dict__``) without a loop."""
+    lines = [f"    self.{name} = None" for name in node.saved_slots]
+    if node.__dictoffset__:
+        lines.append("    self.__dict__.clear()")
+    namespace: dict = {}
+    exec(compile("def _release(self):\n" + "\n".join(lines) + "\n",
+                 f"<kittygrad op '{node.name}' release>", "exec"), namespace)
+    return namespace["_release"]
 
 
 def _tuple(items: list[str]) -> str:
