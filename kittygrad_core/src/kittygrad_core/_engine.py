@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -208,7 +209,13 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 g = _conform(node, i, g, nxt)
             if nxt.__class__ is AccumulateGrad:  # leaves take their gradient at once
                 leaf = nxt._variable()
-                if leaf is not None:
+                if leaf is None:
+                    continue
+                if leaf._grad is None and g.__class__ is np.ndarray and g.base is None \
+                        and getrefcount(g) <= 3 and g.flags.writeable:
+                    # Only `grads` and `g` hold this fresh array: the leaf may own it, no copy.
+                    leaf._grad = _make_tensor(g)
+                else:
                     add_to_grad(leaf, g)
             else:
                 push((nxt, g))
@@ -256,6 +263,11 @@ def _fill_retained_grad(retained: tuple, grad: np.ndarray) -> None:
                       "and modified by inplace operation was noticed.", UserWarning, stacklevel=4)
         return
     add_to_grad(tensor, grad)
+
+
+def _make_tensor(data: np.ndarray) -> Any:
+    from ._tensor import make_tensor
+    return make_tensor(data)
 
 
 def add_to_grad(tensor: Any, grad: np.ndarray) -> None:

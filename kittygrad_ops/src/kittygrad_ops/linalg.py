@@ -69,9 +69,11 @@ class Matmul(Op):
             g2 = g2[..., None, :]
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            grad_a = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            grad_a = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape)
+            grad_a = grad_a.reshape(a.shape) if a.ndim == 1 else grad_a
         if self.needs_input_grad[1]:
-            grad_b = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+            grad_b = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape)
+            grad_b = grad_b.reshape(b.shape) if b.ndim == 1 else grad_b
         return grad_a, grad_b
 
 
