@@ -306,3 +306,22 @@ def test_view_op_gradient(torch):
     (kx.t() * kitty.tensor(w)).sum().backward()
     (tx.t() * torch.tensor(w)).sum().backward()
     assert_grads_equal([kx], [tx])
+
+
+def test_leaves_never_share_a_gradient_array():
+    # add's rule returns the same array for both inputs: each leaf must still own its .grad.
+    a, b = kitty.tensor([1., 2.], requires_grad=True), kitty.tensor([3., 4.], requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[:] = 0
+    assert b.grad.tolist() == [1., 1.]
+
+
+def test_a_leaf_gradient_is_independent_of_the_initial_gradient():
+    a = kitty.tensor([1., 2.], requires_grad=True)
+    seed = kitty.tensor([5., 6.])
+    (a * 1).backward(seed)
+    seed.numpy()[:] = 0
+    assert a.grad.tolist() == [5., 6.]
+    (a * 1).backward(kitty.tensor([1., 1.]))
+    assert a.grad.tolist() == [6., 7.] and seed.tolist() == [0., 0.]
