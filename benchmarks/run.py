@@ -45,26 +45,12 @@ def median_time(step, repeats: int, inner: int = 1) -> float:
 
 
 # ---------------------------------------------------------------- 1. small-op chain
+# kittygrad and torch share one API, so each case is written once for both (`lib`).
 
-def small_chain_kitty():
+def small_chain(lib):
     rng = np.random.default_rng(0)
-    a = kitty.tensor(rng.standard_normal((4, 4)), requires_grad=True)
-    b = kitty.tensor(rng.standard_normal((4, 4)), requires_grad=True)
-
-    def step():
-        a.grad = None
-        b.grad = None
-        c = a * b + a
-        d = (c.exp() * 0.5 - b).tanh()
-        e = (d * d + c).sigmoid()
-        e.sum().backward()
-    return step
-
-
-def small_chain_torch():
-    gen = torch.Generator().manual_seed(0)
-    a = torch.randn(4, 4, generator=gen, requires_grad=True)
-    b = torch.randn(4, 4, generator=gen, requires_grad=True)
+    a = lib.tensor(rng.standard_normal((4, 4)).astype(np.float32), requires_grad=True)
+    b = lib.tensor(rng.standard_normal((4, 4)).astype(np.float32), requires_grad=True)
 
     def step():
         a.grad = None
@@ -115,29 +101,10 @@ def _mlp_data(seed=0):
     return x, y, weights
 
 
-def mlp_kitty():
+def mlp(lib):
     x_np, y_np, weights = _mlp_data()
-    x, y = kitty.tensor(x_np), kitty.tensor(y_np)
-    params = [(kitty.tensor(w, requires_grad=True), kitty.tensor(b, requires_grad=True)) for w, b in weights]
-
-    def step():
-        for w, b in params:
-            w.grad = None
-            b.grad = None
-        h = x
-        for i, (w, b) in enumerate(params):
-            h = h @ w + b
-            if i < len(params) - 1:
-                h = h.relu()
-        loss = ((h - y) ** 2).mean()
-        loss.backward()
-    return step
-
-
-def mlp_torch():
-    x_np, y_np, weights = _mlp_data()
-    x, y = torch.tensor(x_np), torch.tensor(y_np)
-    params = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in weights]
+    x, y = lib.tensor(x_np), lib.tensor(y_np)
+    params = [(lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)) for w, b in weights]
 
     def step():
         for w, b in params:
@@ -181,19 +148,9 @@ def mlp_numpy():
 
 # ---------------------------------------------------------------- 3. deep chain
 
-def deep_chain_kitty(n):
+def deep_chain(lib, n):
     def run():
-        x0 = kitty.tensor([1.0, 2.0, 3.0], requires_grad=True)
-        x = x0
-        for _ in range(n):
-            x = x * 1.0001
-        x.sum().backward()
-    return run
-
-
-def deep_chain_torch(n):
-    def run():
-        x0 = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        x0 = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
         x = x0
         for _ in range(n):
             x = x * 1.0001
@@ -209,6 +166,88 @@ def deep_chain_numpy(n):
         g = np.ones(3, np.float32)
         for _ in range(n):
             g = g * np.float32(1.0001)
+    return run
+
+
+# ---------------------------------------------------------------- 4. training
+
+def _digits():
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    return x[:1437], digits.target[:1437].astype(np.int64)
+
+
+def _digit_weights(seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = (64, 128, 128, 10)
+    return [((rng.standard_normal((i, o)) / np.sqrt(i)).astype(np.float32), np.zeros(o, np.float32))
+            for i, o in zip(sizes, sizes[1:])]
+
+
+def train(lib, epochs=3, batch=32):
+    """Trains the digits MLP (64-128-128-10, ReLU, Adam, cross entropy) for ``epochs``."""
+    x, y = _digits()
+    params = [p for w, b in _digit_weights() for p in (lib.tensor(w, requires_grad=True),
+                                                        lib.tensor(b, requires_grad=True))]
+    optimizer = lib.optim.Adam(params, lr=1e-3)
+    cross_entropy = lib.nn.functional.cross_entropy
+    target = torch.tensor if lib is torch else (lambda a: a)
+
+    def run():
+        order = np.random.default_rng(0).permutation(len(x))
+        for _ in range(epochs):
+            for start in range(0, len(x), batch):
+                idx = order[start:start + batch]
+                h = lib.tensor(x[idx])
+                for i in range(0, len(params), 2):
+                    h = h @ params[i] + params[i + 1]
+                    if i < len(params) - 2:
+                        h = h.relu()
+                loss = cross_entropy(h, target(y[idx]))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    return run
+
+
+def train_numpy(epochs=3, batch=32, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    x, y = _digits()
+    params = [p.copy() for w, b in _digit_weights() for p in (w, b)]
+    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+
+    def run():
+        order = np.random.default_rng(0).permutation(len(x))
+        step = 0
+        for _ in range(epochs):
+            for start in range(0, len(x), batch):
+                idx = order[start:start + batch]
+                acts, h = [x[idx]], x[idx]
+                for i in range(0, len(params), 2):
+                    h = h @ params[i] + params[i + 1]
+                    if i < len(params) - 2:
+                        h = np.maximum(h, 0)
+                    acts.append(h)
+                shifted = h - h.max(1, keepdims=True)
+                probs = np.exp(shifted)
+                probs /= probs.sum(1, keepdims=True)
+                g = probs
+                g[np.arange(len(idx)), y[idx]] -= 1
+                g /= len(idx)
+                grads = [None] * len(params)
+                for i in range(len(params) - 2, -1, -2):
+                    grads[i], grads[i + 1] = acts[i // 2].T @ g, g.sum(0)
+                    if i:
+                        g = (g @ params[i].T) * (acts[i // 2] > 0)
+                step += 1
+                for p, grad, (m, v) in zip(params, grads, moments):
+                    m *= betas[0]
+                    m += (1 - betas[0]) * grad
+                    v *= betas[1]
+                    v += (1 - betas[1]) * grad * grad
+                    m_hat = m / (1 - betas[0] ** step)
+                    v_hat = v / (1 - betas[1] ** step)
+                    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
     return run
 
 
@@ -261,22 +300,27 @@ def main(argv=None) -> int:
 
     inner = 300 if args.quick else 2000
     case("small-op chain (4x4, fwd+bwd)", "s/step",
-         median_time(small_chain_kitty(), repeats, inner), median_time(small_chain_torch(), repeats, inner),
+         median_time(small_chain(kitty), repeats, inner), median_time(small_chain(torch), repeats, inner),
          median_time(small_chain_numpy(), repeats, inner), "kitty/torch <= 0.6")
     inner = 5 if args.quick else 20
     case("MLP step 256x784-512-512-10", "s/step",
-         median_time(mlp_kitty(), repeats, inner), median_time(mlp_torch(), repeats, inner),
+         median_time(mlp(kitty), repeats, inner), median_time(mlp(torch), repeats, inner),
          median_time(mlp_numpy(), repeats, inner), "kitty/numpy <= 1.05")
     n = 100_000
     case("deep chain 100,000 muls", "s",
-         median_time(deep_chain_kitty(n), max(3, repeats // 2)),
-         median_time(deep_chain_torch(n), max(3, repeats // 2)),
+         median_time(deep_chain(kitty, n), max(3, repeats // 2)),
+         median_time(deep_chain(torch, n), max(3, repeats // 2)),
          median_time(deep_chain_numpy(n), max(3, repeats // 2)), "kitty/torch <= 1")
     start = time.perf_counter()
-    deep_chain_kitty(1_000_000)()
+    deep_chain(kitty, 1_000_000)()
     case("deep chain 1,000,000 muls (kitty)", "s", time.perf_counter() - start, None, None, "completes")
+    epochs = 1 if args.quick else 3
+    case(f"digits MLP training, {epochs} epochs", "s",
+         median_time(train(kitty, epochs), max(3, repeats // 2)),
+         median_time(train(torch, epochs), max(3, repeats // 2)),
+         median_time(train_numpy(epochs), max(3, repeats // 2)), "report")
     steps = 20 if args.quick else 100
-    k_peak, k_after = peak_memory(mlp_kitty, steps)
+    k_peak, k_after = peak_memory(lambda: mlp(kitty), steps)
     n_peak, n_after = peak_memory(mlp_numpy, steps)
     case("MLP step peak memory (tracemalloc)", "MiB", k_peak, None, n_peak, "kitty/numpy <= 1.2")
     growth = k_after[-1] - k_after[0]
