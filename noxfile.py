@@ -5,6 +5,8 @@ Run every default session with ``nox`` (or ``make test``); one with ``nox -s ops
 ``--`` goes to pytest, e.g. ``nox -s core -- -x -k grad``.
 """
 
+import re
+import shutil
 from pathlib import Path
 
 import nox
@@ -14,7 +16,7 @@ ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "venv"  # plain venv + pip: pip finds torch==2.13.0 on disk
 nox.options.reuse_existing_virtualenvs = False  # `nox -r` turns reuse on
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["core", "ops", "viz", "nn", "all"]  # `bench` is opt-in
+nox.options.sessions = ["core", "ops", "viz", "nn", "all", "plugin"]  # `bench` is opt-in
 
 CORE = ("-e", "./kittygrad_core[testing]")
 OPS = ("-e", "./kittygrad_ops")
@@ -60,6 +62,45 @@ def all_(session: nox.Session) -> None:
     """Test the whole set: every distribution plus the kittygrad umbrella."""
     session.install(*CORE, *OPS, *VIZ, *NN, "-e", ".[examples]")
     _pytest(session, "tests")
+
+
+EXAMPLE_PLUGINS = {  # folder under examples/plugins -> (distribution, plugin, version, its ops)
+    "kittygrad-conv": ("kittygrad-conv", "conv", "0.1.0", ("_conv2d", "avg_pool2d", "conv2d", "max_pool2d")),
+    "kittygrad-guide-example": ("kittygrad-hardtanh", "hardtanh", "0.1.0", ("hardtanh",)),
+}
+
+
+@nox.session
+def plugin(session: nox.Session) -> None:
+    """Build the example plugins as wheels, install them with core, ops and nn, and run their tests."""
+    tmp = Path(session.create_tmp())
+    wheels, sources = tmp / "wheels", tmp / "sources"
+    shutil.rmtree(wheels, ignore_errors=True)
+    shutil.rmtree(sources, ignore_errors=True)
+    # Build from clean copies: setuptools would reuse (stale) build/ folders and write into the tree.
+    junk = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
+    for folder in EXAMPLE_PLUGINS:
+        shutil.copytree(ROOT / "examples" / "plugins" / folder, sources / folder, ignore=junk)
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "-w", str(wheels),
+                *(str(sources / folder) for folder in EXAMPLE_PLUGINS))
+    built = sorted(str(path) for path in wheels.glob("*.whl"))
+    if len(built) != len(EXAMPLE_PLUGINS):
+        session.error(f"expected {len(EXAMPLE_PLUGINS)} wheels, pip built {built}")
+    session.install(*CORE, *OPS, *NN)
+    session.install(*built)  # their kittygrad-core requirement is met by the editable install above
+    listing = session.run("python", "-m", "kittygrad_core", silent=True)
+    for distribution, name, version, ops in EXAMPLE_PLUGINS.values():
+        if not re.search(rf"^  {name} +{distribution} {re.escape(version)} +{len(ops)} ops$", listing, re.M):
+            session.error(f"`python -m kittygrad_core` does not list plugin {name} ({distribution} "
+                          f"{version}, {len(ops)} ops):\n{listing}")
+        missing = [op for op in ops if not re.search(rf"^  {op} +{distribution}$", listing, re.M)]
+        if missing:
+            session.error(f"`python -m kittygrad_core` does not list {missing} as ops of {distribution}")
+    _pytest(session, "examples/plugins/kittygrad-conv/tests")
+    # the guide's example alone, with every other plugin switched off: it must need nothing but core
+    session.run("pytest", "examples/plugins/kittygrad-guide-example/tests", *session.posargs,
+                env={"KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD": "1", "KITTYGRAD_PLUGINS": "hardtanh"})
+    _pytest(session, "examples/plugins/test_guide.py")  # the guide's code blocks equal the example's files
 
 
 @nox.session(default=False)

@@ -67,7 +67,11 @@ class Node:
         return f"<{type(self).__name__} object at {id(self):#x}>"
 
     def _describe(self) -> str:
-        where = f" (registered by {self.distribution})" if self.distribution else ""
+        plugin = getattr(self, "plugin", None)
+        if self.distribution:
+            where = f" (registered by {self.distribution}" + (f", plugin '{plugin}')" if plugin else ")")
+        else:
+            where = f" (registered by plugin '{plugin}')" if plugin else ""
         return f"{type(self).__name__} of op '{self.name}'{where}"
 
 

@@ -1,0 +1,12 @@
+import kittygrad_core as kitty
+from kittygrad_core.testing import conformance_tests
+
+test_conformance = conformance_tests(distribution="kittygrad-hardtanh")
+
+
+def test_hardtanh_clamps_and_passes_gradients_inside():
+    x = kitty.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    y = kitty.hardtanh(x)
+    y.backward(kitty.ones(3))
+    assert y.tolist() == [-1.0, 0.5, 1.0]
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]
