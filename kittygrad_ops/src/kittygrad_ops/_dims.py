@@ -87,3 +87,14 @@ def infer_shape(op: str, shape: tuple[int, ...], input_shape: tuple[int, ...]) -
         raise RuntimeError(f"{op}(): shape '{list(shape)}' is invalid for input of shape "
                            f"{tuple(input_shape)} (size {size})")
     return tuple(shape)
+
+
+def masked(xp, grad, mask):
+    """``grad`` where ``mask`` holds and 0 elsewhere, as torch's threshold-style backward rules give it.
+
+    A product is an order of magnitude faster than ``where`` on random masks; only a gradient holding
+    inf or nan, which the product would leak as nan through masked positions, takes ``where``.
+    """
+    if xp.isfinite(grad).all():
+        return grad * mask
+    return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)

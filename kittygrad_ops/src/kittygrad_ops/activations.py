@@ -11,7 +11,7 @@ import math
 
 from kittygrad_core import Conformance, Op
 
-from ._dims import normalize_dim
+from ._dims import masked, normalize_dim
 
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -34,7 +34,7 @@ class Relu(Op):
         return out
 
     def backward(self, xp, grad):
-        return xp.where(self.out > 0, grad, 0).astype(grad.dtype, copy=False)
+        return masked(xp, grad, self.out > 0)
 
 
 class LeakyRelu(Op):

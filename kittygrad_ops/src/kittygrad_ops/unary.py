@@ -10,6 +10,8 @@ import numbers
 
 from kittygrad_core import Conformance, Op
 
+from ._dims import masked
+
 
 class Abs(Op):
     """abs(input) -> Tensor
@@ -213,7 +215,7 @@ class Clamp(Op):
     def backward(self, xp, grad):
         x, low, high = self.input, self.low, self.high
         mask = (x <= high) if low is None else (x >= low) if high is None else (x >= low) & (x <= high)
-        return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)
+        return masked(xp, grad, mask)
 
 
 class Sign(Op):
