@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import UNCOUNTED, accumulator
+from ._engine import UNCOUNTED, accumulator, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -36,7 +36,7 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
             _views.register(result)
         _link(op, node, operands, out, counted=not op.view)
         if op.snapshots:
-            node._saved = _versions(op, operands, result, ())
+            store_snapshot(node, _versions(op, operands, result, ()))
     else:
         result = make_tensor(out)
         if op.view and isinstance(operands[0], Tensor):
@@ -78,11 +78,13 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
         node._shape = out.shape
         node._dtype = out.dtype
         node._retained = None
-        if op.snapshots:
-            saved = (x._version, x._version[0]) if op.saves else ()
-            node._saved = saved + (result._version, 0) if op.saves_output else saved
+        if not op.snapshots:
+            node._vc, node._saved = None, ()
+        elif op.saves:
+            node._vc, node._vv = x._version, x._version[0]
+            node._saved = (result._version, 0) if op.saves_output else ()
         else:
-            node._saved = ()
+            node._vc, node._vv, node._saved = result._version, 0, ()
     else:
         result._requires_grad = False
         result._grad_fn = None
@@ -152,17 +154,27 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
         node._shape = out.shape
         node._dtype = out.dtype
         node._retained = None
-        if op.snapshots:
-            saved = ()
-            for i in op.saves:  # inlined _versions: numbers have no version
+        if op.snapshots:  # inlined _versions and store_snapshot: numbers have no version
+            first, rest = None, ()
+            for i in op.saves:
                 t = y if i else x
                 if t.__class__ is not float and t.__class__ is not int:
-                    saved += (t._version, t._version[0])
+                    if first is None:
+                        first = node._vc = t._version
+                        node._vv = first[0]
+                    else:
+                        rest += (t._version, t._version[0])
             if op.saves_output:
-                saved += (result._version, 0)
-            node._saved = saved
+                if first is None:
+                    first = node._vc = result._version
+                    node._vv = 0
+                else:
+                    rest += (result._version, 0)
+            if first is None:
+                node._vc = None
+            node._saved = rest
         else:
-            node._saved = ()
+            node._vc, node._saved = None, ()
     else:
         result._requires_grad = False
         result._grad_fn = None
@@ -204,7 +216,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     if record:
         _link(op, node, operands, out)
         target._version[0] += 1
-        node._saved = _versions(op, operands, target, copied) if op.snapshots else ()
+        store_snapshot(node, _versions(op, operands, target, copied) if op.snapshots else ())
         target._grad_fn = node
         target._requires_grad = True
         if target._base is not None:
@@ -326,7 +338,7 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool =
     node._grad = None
     node._shape = out.shape
     node._dtype = out.dtype
-    node._saved = ()
+    node._vc, node._saved = None, ()
     node._retained = None
 
 

@@ -25,7 +25,11 @@ UNCOUNTED = -2
 class Node:
     """A node of the backward graph: one recorded operation waiting for its output's gradient."""
 
-    __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_saved", "_retained")
+    # The version snapshot a node checks before it runs: the first saved tensor's counter and version
+    # in slots (most nodes save at most one: no tuple to allocate, fewer objects for the GC to track),
+    # any further ones as a flat (counter, version, ...) tuple in _saved.
+    __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
+                 "_retained")
 
     name: str = "node"
     distribution: str | None = None
@@ -186,8 +190,11 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             waiting.discard(node)
         node._lock = CONSUMED
 
-        saved = node._saved
-        if saved:
+        counter = node._vc
+        if counter is not None:
+            if counter[0] != node._vv:
+                _modified_error(node, counter[0], node._vv)
+            saved = node._saved
             for i in range(0, len(saved), 2):
                 if saved[i][0] != saved[i + 1]:
                     _modified_error(node, saved[i][0], saved[i + 1])
@@ -224,6 +231,14 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             else:
                 push((nxt, g))
     return bool(waiting)
+
+
+def store_snapshot(node: Node, flat: tuple) -> None:
+    """Stores a flat (counter, version, counter, version, ...) snapshot in ``node``."""
+    if flat:
+        node._vc, node._vv, node._saved = flat[0], flat[1], flat[2:]
+    else:
+        node._vc, node._saved = None, ()
 
 
 def _modified_error(node: Node, version: int, expected: int) -> None:

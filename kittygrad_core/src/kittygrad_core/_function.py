@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _tracing
 from ._dispatch import _link
-from ._engine import Node
+from ._engine import Node, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._op import Op
 from ._tensor import Tensor, make_tensor
@@ -154,7 +154,7 @@ def _link_function_node(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out:
             saved += (t._version, t._version[0])
     if cls.output_version_check:
         saved += (out._version, out._version[0])
-    node._saved = tuple(saved)
+    store_snapshot(node, tuple(saved))
     out._requires_grad = True
     out._grad_fn = node
 

@@ -62,7 +62,7 @@ def _node(cls: type, nexts: tuple, like: Any) -> Node:
     node._grad = None
     node._shape = like.shape
     node._dtype = like.dtype
-    node._saved = ()
+    node._vc, node._saved = None, ()
     node._retained = None
     return node
 
