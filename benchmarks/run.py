@@ -323,8 +323,9 @@ def main(argv=None) -> int:
     k_peak, k_after = peak_memory(lambda: mlp(kitty), steps)
     n_peak, n_after = peak_memory(mlp_numpy, steps)
     case("MLP step peak memory (tracemalloc)", "MiB", k_peak, None, n_peak, "kitty/numpy <= 1.2")
-    growth = k_after[-1] - k_after[0]
-    case("MLP memory growth over steps", "MiB", growth, None, n_after[-1] - n_after[0], "~0")
+    half = len(k_after) // 2  # the first steps warm caches up (NumPy, ABCs); growth is steady-state
+    case(f"MLP memory growth, steps {half}-{len(k_after)}", "MiB", k_after[-1] - k_after[half], None,
+         n_after[-1] - n_after[half], "~0")
     case("import time", "s", import_time("kittygrad", repeats), import_time("torch", 3),
          import_time("numpy", repeats), "kitty <= numpy + 0.1 s")
 
