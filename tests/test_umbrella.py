@@ -1,4 +1,5 @@
 """`import kittygrad as kitty` gives the original kittygrad's API, and the README examples run."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,13 @@ def test_umbrella_exposes_nn_optim_data_and_saving():
     assert kitty.utils.data is kittygrad_nn.data
     import kittygrad.nn.functional as F
     assert F.mse_loss is kittygrad_nn.functional.mse_loss
+
+
+def test_bad_plugins_do_not_stop_import_kittygrad(tmp_path):
+    # The core session's check, through the umbrella with every installed plugin autoloading.
+    spec = importlib.util.spec_from_file_location(
+        "core_bad_plugins", ROOT / "kittygrad_core" / "tests" / "test_bad_plugins.py")
+    bad = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bad)
+    out = bad.run(bad.installed_bad_plugins.__wrapped__(tmp_path), "kittygrad")
+    bad.check_output(out)
