@@ -339,9 +339,29 @@ def main(argv=None) -> int:
         lines.append(f"| {r['case']} ({r['unit']}) | {fmt(r['kittygrad'])} | {fmt(r['torch'])} | "
                      f"{fmt(r['numpy'])} | {fmt(r['kitty_over_torch'])} | {fmt(r['kitty_over_numpy'])} | "
                      f"{r['target'] or ''} |")
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    table = "\n".join(lines) + "\n"
+    (HERE / "results.md").write_text(table)
+    _update_docs(table)
+    print(table)
     return 0
+
+
+def _update_docs(table: str) -> None:
+    """Puts the table between the result markers of docs/performance.md (the doc includes it)."""
+    doc = HERE.parent / "docs" / "performance.md"
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    text = doc.read_text() if doc.exists() else f"{start}\n{end}\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        doc.write_text(f"{head}{start}\n{_machine()}\n\n{table}{end}{rest.split(end, 1)[1]}")
+
+
+def _machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() \
+        else platform.machine()
+    return (f"Measured on {model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"NumPy {np.__version__}, torch {torch.__version__}; BLAS and torch pinned to 1 thread.")
 
 
 if __name__ == "__main__":
