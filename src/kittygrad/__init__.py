@@ -13,11 +13,10 @@ __version__ = "0.1.0"
 __all__ = list(_core_all)
 
 try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backward graph of a tensor
-    import kittygrad_viz as viz  # noqa: F401
-    from kittygrad_viz import CompGraph  # noqa: F401
+    import kittygrad_viz as viz  # its names (and graphviz) load on first use: see __getattr__
     __all__ += ["CompGraph", "viz"]
 except ImportError:
-    pass
+    viz = None
 
 try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.save / kitty.load
     import sys as _sys
@@ -35,6 +34,8 @@ except ImportError:
 
 
 def __getattr__(name: str):
+    if name == "CompGraph" and viz is not None:  # imports graphviz only when a graph is drawn
+        return viz.CompGraph
     # Ops are bound onto kittygrad_core at registration time, including at runtime; look them up there.
     return getattr(_core, name)
 
