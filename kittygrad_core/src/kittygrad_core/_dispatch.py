@@ -22,6 +22,10 @@ _AxisError = np.exceptions.AxisError
 _new = object.__new__
 
 
+class UnsupportedOperand(TypeError):
+    """An operand of a type no op accepts; operators turn it into ``NotImplemented``."""
+
+
 def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
     """Runs ``op`` on ``operands`` and records a backward node when a gradient can flow."""
     arrays, requires_grad = _arrays(op, operands)
@@ -96,19 +100,17 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
 def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     """``apply`` for a two-input op that is differentiable and no view: the common case, inlined."""
     if isinstance(x, Tensor):
-        a = x._data
+        a, x_grad = x._data, x._requires_grad
         if isinstance(y, Tensor):
-            b = y._data
+            b, y_grad = y._data, y._requires_grad
             if op.broadcast and (a.dtype is not b.dtype or a.shape != b.shape):
                 return apply(op, (x, y), args, kwargs)
-        elif type(y) is float or type(y) is int:
-            if not op.broadcast:
-                return apply(op, (x, y), args, kwargs)
-            b = y
+        elif (y.__class__ is float or y.__class__ is int) and op.broadcast:
+            b, y_grad = y, False
         else:
             return apply(op, (x, y), args, kwargs)
-    elif (type(x) is float or type(x) is int) and isinstance(y, Tensor) and op.broadcast:
-        a, b = x, y._data
+    elif (x.__class__ is float or x.__class__ is int) and isinstance(y, Tensor) and op.broadcast:
+        a, b, x_grad, y_grad = x, y._data, False, y._requires_grad
     else:
         return apply(op, (x, y), args, kwargs)
     node = _new(op)
@@ -121,8 +123,6 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     result = _new(Tensor)
     result._data = out
     result._version = [0]
-    x_grad = type(x) is not float and type(x) is not int and x._requires_grad
-    y_grad = type(y) is not float and type(y) is not int and y._requires_grad
     if (x_grad or y_grad) and GRAD_ENABLED.get():
         result._requires_grad = True
         result._grad_fn = node
@@ -259,7 +259,7 @@ def _coerce(op: type, value: Any, index: int) -> Any:
             return value.item()  # torch treats NumPy scalars as Python numbers
         if isinstance(value, NUMBERS):
             return value
-    raise TypeError(f"{op.name}(): argument {index} must be a Tensor"
+    raise UnsupportedOperand(f"{op.name}(): argument {index} must be a Tensor"
                     f"{', a number' if op.broadcast else ''} or a NumPy array, "
                     f"not {type(value).__name__}.")
 

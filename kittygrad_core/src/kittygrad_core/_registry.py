@@ -397,20 +397,21 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
         (call_kwargs if p.kind == p.KEYWORD_ONLY else call_args).append(f"'{p.name}': {value}"
                                                                          if p.kind == p.KEYWORD_ONLY
                                                                          else value)
-    guard = ""
-    if operator and len(names) > 1:
-        guard = "".join(f"    if not isinstance({n}, _OPERANDS):\n        return NotImplemented\n"
-                        for n in names if n != "self")
     operands = f"tuple({names[0]})" if variadic else _tuple(names)
     if entry == "apply" and not variadic and not node.view and node.differentiable is True \
             and len(names) in (1, 2):
         entry, operands = f"apply{len(names)}", ", ".join(names)  # the inlined fast paths
-    source = (f"def {attribute}({', '.join(header)}):\n{guard}"
-              f"    return _{entry}(_op, {operands}, {_tuple(call_args)}, "
-              f"{'{' + ', '.join(call_kwargs) + '}' if call_kwargs else '_EMPTY'})\n")
+    call = (f"_{entry}(_op, {operands}, {_tuple(call_args)}, "
+            f"{'{' + ', '.join(call_kwargs) + '}' if call_kwargs else '_EMPTY'})")
+    if operator and len(names) > 1:  # an operand of another type lets Python try its reflected operator
+        body = (f"    try:\n        return {call}\n"
+                f"    except _UnsupportedOperand:\n        return NotImplemented\n")
+    else:
+        body = f"    return {call}\n"
+    source = f"def {attribute}({', '.join(header)}):\n{body}"
     namespace.update(_op=node, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
                      _apply2=_dispatch.apply2, _apply_inplace=_dispatch.apply_inplace,
-                     _EMPTY=_dispatch.EMPTY, _OPERANDS=_dispatch.OPERAND_TYPES)
+                     _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand)
     exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
     function = namespace[attribute]
     function.__doc__ = node.__doc__
