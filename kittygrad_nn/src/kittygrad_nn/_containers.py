@@ -15,7 +15,28 @@ def _index(index: Any, size: int) -> int:
     return index % size
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: a numbered sequence of submodules."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> _ModuleSequence:
+        """Adds ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> _ModuleSequence:
+        """Adds each of ``modules`` at the end."""
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Runs its modules one after the other: ``Sequential(a, b)(x) == b(a(x))``.
 
     Takes modules as arguments (named ``"0"``, ``"1"``, ...) or one ``OrderedDict`` of named modules.
@@ -53,25 +74,10 @@ class Sequential(Module):
         for i, module in enumerate(items):
             self._modules[str(i)] = module
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        """Adds ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        """Adds each of ``modules`` at the end."""
-        for module in modules:
-            self.append(module)
-        return self
 
 
-class ModuleList(Module):
+
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters belong to the owning module."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -94,25 +100,10 @@ class ModuleList(Module):
         for i, module in enumerate(items):
             self._modules[str(i)] = module
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
-    def append(self, module: Module) -> ModuleList:
-        """Adds ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        """Adds each of ``modules`` at the end."""
-        for module in modules:
-            self.append(module)
-        return self
 
     def insert(self, index: int, module: Module) -> None:
         """Inserts ``module`` before position ``index``."""
