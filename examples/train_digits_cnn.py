@@ -26,7 +26,7 @@ from kittygrad.utils.data import DataLoader, TensorDataset
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train_digits import load_data, split  # noqa: E402  (the MLP's data and split)
+from train_digits import accuracy, load_data, split  # noqa: E402  (the MLP's data, split, metric)
 
 
 def load_conv_plugin():
@@ -52,14 +52,6 @@ def make_model(conv_nn, classes: int) -> nn.Module:
         nn.Linear(64 * 4 * 4, 128), nn.ReLU(),
         nn.Linear(128, classes),
     )
-
-
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    model.eval()
-    with kitty.no_grad():
-        predicted = model(kitty.tensor(x)).numpy().argmax(axis=1)
-    model.train()
-    return float((predicted == y).mean())
 
 
 def main(argv: list[str] | None = None) -> float:
