@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 import kittygrad as kitty
 import kittygrad_core

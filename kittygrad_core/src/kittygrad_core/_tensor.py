@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import warnings
-import weakref
 from typing import Any, Iterator
 
 import numpy as np
 
 from . import _engine
 from ._dtypes import DEFAULT_DTYPE, DTypeLike, as_float_array, resolve_dtype
-from ._grad_mode import GRAD_ENABLED
 
 _REPR_OPTIONS = dict(precision=4, separator=", ", prefix="tensor(", floatmode="maxprec_equal",
                      max_line_width=89)
