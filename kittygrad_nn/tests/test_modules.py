@@ -186,3 +186,16 @@ def test_bce_with_logits_is_stable_for_large_logits():
     close(loss, tloss)
     loss.backward(), tloss.backward()
     close(x.grad, tx.grad)
+
+
+def test_inplace_leaky_relu_matches_torch():
+    import kittygrad_nn.functional as F
+    for lib, functional in ((kitty, F), (torch, torch.nn.functional)):
+        x = lib.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+        y = x * 1
+        assert functional.leaky_relu(y, 0.1, inplace=True) is y
+        y.sum().backward()
+        if lib is kitty:
+            kitty_result = (y.tolist(), x.grad.tolist())
+    assert kitty_result[0] == pytest.approx(y.tolist())
+    assert kitty_result[1] == pytest.approx(x.grad.tolist())

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import kittygrad_core as _core
+from kittygrad_core._dispatch import apply_inplace
 from kittygrad_core import Tensor
 
 from .ops import check_reduction
@@ -99,8 +100,8 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``input`` where positive, ``negative_slope * input`` elsewhere."""
-    if inplace:
-        return input.leaky_relu_(negative_slope)
+    if inplace:  # torch has no Tensor.leaky_relu_: the op runs in place without a method binding
+        return apply_inplace(_core.registry["leaky_relu"], (input,), (negative_slope,))
     return _core.leaky_relu(input, negative_slope)
 
 

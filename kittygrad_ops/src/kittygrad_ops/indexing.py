@@ -105,7 +105,8 @@ def _put_shapes(draw):
 
 
 def _torch_key(torch, key):
-    return tuple(torch.as_tensor(k) if isinstance(k, np.ndarray) else k for k in key)
+    items = key if isinstance(key, tuple) else (key,)
+    return tuple(torch.as_tensor(k) if isinstance(k, np.ndarray) else k for k in items)
 
 
 def _shape(draw):
