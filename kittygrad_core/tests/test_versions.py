@@ -214,3 +214,43 @@ def test_retained_grad_is_not_filled_from_the_pre_modification_node():
     with pytest.warns(UserWarning, match="retains_grad=True and modified by inplace operation"):
         (a * b).sum().backward()
     assert a.grad.tolist() == [2., 4.]  # d(a*b)/da after the +=, with b = [2., 4.]
+
+
+class Times(kitty.Op):
+    """times(input, other) -> Tensor
+
+    Multiplies; each input is read only for the other's gradient."""
+
+    name = "times"
+    functions, methods = ("times",), ()
+    saves = {0: (1,), 1: (0,)}
+
+    def forward(self, xp, input, other):
+        self.input, self.other = input, other
+        return input * other
+
+    def backward(self, xp, grad):
+        return grad * self.other, grad * self.input
+
+
+@pytest.fixture
+def times():
+    kitty.registry.register(Times)
+    yield kitty.times
+    kitty.registry.unregister("times")
+
+
+def test_an_input_is_checked_only_when_a_gradient_that_reads_it_is_needed(times):
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    base = x * 1
+    constant = kitty.tensor([3., 4.])
+    y = times(base, constant)  # base is read only for constant's gradient, which nobody needs
+    base += 1
+    (y.sum() + base.sum()).backward()  # the in-place op consumed base's old node too (lock design)
+    assert x.grad.tolist() == [4., 5.]
+    w = kitty.tensor([3., 4.], requires_grad=True)
+    base = x * 1
+    z = times(base, w)  # now w's gradient reads base
+    base += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (z.sum() + base.sum()).backward()

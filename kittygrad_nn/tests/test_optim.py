@@ -77,8 +77,12 @@ def test_step_bumps_versions_and_saved_tensors_notice():
     version = layer.weight.version
     optimizer.step()
     assert layer.weight.version == version + 1
-    stale = layer(kitty.randn(4, 3)).sum()  # saved the weight at the new version
+    # As torch: the weight is saved only for the input's gradient, so only then does a step between
+    # the forward and the backward make the backward fail.
+    unaffected = layer(kitty.randn(4, 3)).sum()
+    stale = layer(kitty.randn(4, 3, requires_grad=True)).sum()
     optimizer.step()
+    unaffected.backward()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         stale.backward()
 

@@ -154,7 +154,9 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
         node._shape = out.shape
         node._dtype = out.dtype
         node._retained = None
-        if op.snapshots:  # inlined _versions and store_snapshot: numbers have no version
+        if op.saves_for is not None:
+            store_snapshot(node, _versions(op, (x, y), result, ()))
+        elif op.snapshots:  # inlined _versions and store_snapshot: numbers have no version
             first, rest = None, ()
             for i in op.saves:
                 t = y if i else x
@@ -343,12 +345,20 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool =
 
 
 def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
-    """The version snapshot a node checks before running: flat (counter, version, counter, ...)."""
+    """The version snapshot a node checks before running: flat (counter, version, counter, ...).
+
+    With ``saves_for``, an input is checked only if an input whose gradient reads it requires grad.
+    """
     saved = []
+    needed_for = op.saves_for
     for i in op.saves:
         x = operands[i]
-        if i not in skip and isinstance(x, Tensor):
-            saved += (x._version, x._version[0])
+        if i in skip or not isinstance(x, Tensor):
+            continue
+        if needed_for is not None and not any(
+                isinstance(operands[j], Tensor) and operands[j]._requires_grad for j in needed_for[i]):
+            continue
+        saved += (x._version, x._version[0])
     if op.saves_output:
         saved += (output._version, output._version[0])
     return tuple(saved)

@@ -71,8 +71,10 @@ class Op(Node):
       dtypes promote as in torch, and gradients are reduced back to each input's shape and dtype.
     * ``view``: the output shares memory and version counter with the first input.
     * ``differentiable``: ``False`` for ops without gradients, or one bool per input.
-    * ``saves``: indices of inputs whose values ``backward`` reads (their versions are checked);
-      ``saves_output``: ``backward`` reads the output.
+    * ``saves``: indices of inputs whose values ``backward`` reads (their versions are checked), or
+      a mapping from such an index to the inputs whose gradients read it (``mul``:
+      ``{0: (1,), 1: (0,)}``: ``x * 2`` then checks nothing, so ``x`` may change in place afterwards,
+      as in torch); ``saves_output``: ``backward`` reads the output.
     * ``override``: replace an op of the same name registered by someone else.
     * ``conformance``: a :class:`Conformance`; an op without one fails the conformance suite.
 
@@ -91,7 +93,7 @@ class Op(Node):
     broadcast: ClassVar[bool] = False
     view: ClassVar[bool] = False
     differentiable: ClassVar[bool | tuple[bool, ...]] = True
-    saves: ClassVar[tuple[int, ...]] = ()
+    saves: ClassVar[tuple[int, ...] | dict[int, tuple[int, ...]]] = ()
     saves_output: ClassVar[bool] = False
     override: ClassVar[bool] = False
     conformance: ClassVar[Conformance | None] = None
@@ -100,6 +102,8 @@ class Op(Node):
 
     #: Set by the registry: whether the op snapshots versions (``saves`` or ``saves_output``).
     snapshots: ClassVar[bool] = False
+    #: Set by the registry when ``saves`` is a mapping: which inputs' gradients read each saved input.
+    saves_for: ClassVar[dict[int, tuple[int, ...]] | None] = None
     #: Set by the registry when forward takes ``*inputs``: bindings then take one sequence of tensors.
     variadic: ClassVar[bool] = False
     #: How many leading forward parameters are tensor inputs; by default, those without defaults.

@@ -195,6 +195,7 @@ class OpRegistry:
                 "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
                 "distribution": distribution, "input_names": tuple(inputs),
                 "snapshots": bool(op.saves or op.saves_output), "__slots__": (),
+                "saves": tuple(op.saves), "saves_for": dict(op.saves) if isinstance(op.saves, dict) else None,
                 "saved_slots": tuple(name for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op
                                      for name in cls.__dict__.get("__slots__", ())),
             })

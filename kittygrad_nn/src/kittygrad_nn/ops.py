@@ -78,7 +78,7 @@ class Linear(Op):
 
     name = "linear"
     methods = ()
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}  # input for the weight's gradient, weight for the input's
     conformance = Conformance(
         torch="nn.functional.linear", inputs=3,
         shapes=lambda draw: _linear_shapes(draw))

@@ -63,7 +63,7 @@ class Mul(Op):
     functions = ("mul", "multiply")
     operators, reflected, inplace = ("__mul__",), ("__rmul__",), ("__imul__", "mul_")
     broadcast = True
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}  # each is read for the other's gradient
     conformance = Conformance(torch="torch.mul")
 
     def forward(self, xp, input, other):
@@ -85,7 +85,7 @@ class Div(Op):
     functions = ("div", "divide", "true_divide")
     operators, reflected, inplace = ("__truediv__",), ("__rtruediv__",), ("__itruediv__", "div_")
     broadcast = True
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0, 1)}
     conformance = Conformance(torch="torch.div", domain=("any", "nonzero"))
 
     def forward(self, xp, input, other):

@@ -16,7 +16,7 @@ class Dot(Op):
     Returns the inner product of two 1-D tensors of the same size."""
 
     name = "dot"
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
     def forward(self, xp, input, other):
@@ -42,7 +42,7 @@ class Matmul(Op):
 
     name = "matmul"
     operators, reflected = ("__matmul__",), ("__rmatmul__",)
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.matmul", shapes="matmul")
 
     def forward(self, xp, input, other):
@@ -92,7 +92,7 @@ class Mm(Op):
     Matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p); no broadcasting."""
 
     name = "mm"
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mm", shapes="mm")
 
     def forward(self, xp, input, mat2):
@@ -115,7 +115,7 @@ class Mv(Op):
     Product of a 2-D matrix and a 1-D vector, (n, m) @ (m,) -> (n,)."""
 
     name = "mv"
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
     def forward(self, xp, input, vec):
@@ -138,7 +138,7 @@ class Bmm(Op):
     no broadcasting."""
 
     name = "bmm"
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.bmm", shapes="bmm")
 
     def forward(self, xp, input, mat2):
@@ -162,7 +162,7 @@ class Outer(Op):
 
     name = "outer"
     functions = methods = ("outer", "ger")
-    saves = (0, 1)
+    saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.outer", shapes="outer")
 
     def forward(self, xp, input, vec2):
