@@ -154,18 +154,17 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
         node._shape = out.shape
         node._dtype = out.dtype
         node._retained = None
-        if op.saves_for is not None:
-            store_snapshot(node, _versions(op, (x, y), result, ()))
-        elif op.snapshots:  # inlined _versions and store_snapshot: numbers have no version
+        if op.snapshots:  # inlined _versions and store_snapshot: numbers have no version
             first, rest = None, ()
-            for i in op.saves:
-                t = y if i else x
-                if t.__class__ is not float and t.__class__ is not int:
-                    if first is None:
-                        first = node._vc = t._version
-                        node._vv = first[0]
-                    else:
-                        rest += (t._version, t._version[0])
+            for i, for_x, for_y in op.save_plan:
+                if (for_x and x_grad) or (for_y and y_grad):  # a gradient that reads input i is needed
+                    t = y if i else x
+                    if t.__class__ is not float and t.__class__ is not int:
+                        if first is None:
+                            first = node._vc = t._version
+                            node._vv = first[0]
+                        else:
+                            rest += (t._version, t._version[0])
             if op.saves_output:
                 if first is None:
                     first = node._vc = result._version

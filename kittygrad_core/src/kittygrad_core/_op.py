@@ -104,6 +104,7 @@ class Op(Node):
     snapshots: ClassVar[bool] = False
     #: Set by the registry when ``saves`` is a mapping: which inputs' gradients read each saved input.
     saves_for: ClassVar[dict[int, tuple[int, ...]] | None] = None
+    save_plan: ClassVar[tuple[tuple[int, bool, bool], ...]] = ()
     #: Set by the registry when forward takes ``*inputs``: bindings then take one sequence of tensors.
     variadic: ClassVar[bool] = False
     #: How many leading forward parameters are tensor inputs; by default, those without defaults.

@@ -196,6 +196,7 @@ class OpRegistry:
                 "distribution": distribution, "input_names": tuple(inputs),
                 "snapshots": bool(op.saves or op.saves_output), "__slots__": (),
                 "saves": tuple(op.saves), "saves_for": dict(op.saves) if isinstance(op.saves, dict) else None,
+                "save_plan": _save_plan(op.saves),
                 "saved_slots": tuple(name for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op
                                      for name in cls.__dict__.get("__slots__", ())),
             })
@@ -420,6 +421,13 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     function.__module__ = node.__module__
     function._kittygrad_op = node
     return function
+
+
+def _save_plan(saves: Any) -> tuple:
+    """(input, read for input 0's gradient, read for input 1's) per saved input: the fast path's plan."""
+    if isinstance(saves, dict):
+        return tuple((i, 0 in needed, 1 in needed) for i, needed in saves.items())
+    return tuple((i, True, True) for i in saves)
 
 
 def _releaser(node: type[Op]) -> Any:
