@@ -17,7 +17,6 @@ from ._tensor import Tensor, make_tensor
 
 EMPTY: dict = {}
 NUMBERS = (int, float, bool)
-OPERAND_TYPES = (Tensor, int, float, bool, np.ndarray, np.generic)
 _AxisError = np.exceptions.AxisError
 _new = object.__new__
 

@@ -327,7 +327,7 @@ def _all_bindings(node: type) -> list:
 
 
 def _composite_bindings(node: type[Composite]) -> list:
-    call = node.__dict__.get("call") or getattr(node, "call")
+    call = node.call
     functions = (node.name,) if node.functions is None else node.functions
     methods = (node.name,) if node.methods is None else node.methods
     out = [("module", f, _rename(call, f, f, node)) for f in functions]
