@@ -322,3 +322,20 @@ def test_importing_core_does_not_import_torch_or_hypothesis():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+class MostlyInvalidDims(Sum):
+    """sum whose metadata draws dims that are mostly out of range (torch rejects them, and so do we)."""
+
+    name = "kt_sum_bad_dims"
+    conformance = Conformance(torch="torch.sum", shapes="same", options={"dim": [5, 6, 7, 0]})
+
+    def forward(self, xp, input, dim=None, keepdim=False):
+        if not -max(input.ndim, 1) <= dim < max(input.ndim, 1):
+            raise IndexError(f"kt_sum_bad_dims(): dim {dim} out of range")
+        return super().forward(xp, input, dim, keepdim)
+
+
+def test_metadata_that_torch_mostly_rejects_fails():
+    # otherwise an op could pass while barely tested
+    fails(MostlyInvalidDims, "torch rejected", "generated cases")

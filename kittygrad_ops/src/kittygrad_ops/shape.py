@@ -404,6 +404,19 @@ def _viewable(array, shape):
     return True
 
 
+def _flatten_start(draw, shapes):
+    """Any valid start_dim, negative or not."""
+    from hypothesis import strategies as st
+    size = max(len(shapes[0]), 1)
+    return draw(st.integers(-size, size - 1))
+
+
+def _flatten_end(draw, shapes):
+    """The last dim, negative or not: never before any start_dim."""
+    from hypothesis import strategies as st
+    return draw(st.sampled_from([-1, max(len(shapes[0]), 1) - 1]))
+
+
 class Flatten(Composite):
     """flatten(input, start_dim=0, end_dim=-1) -> Tensor
 
@@ -411,7 +424,7 @@ class Flatten(Composite):
 
     name = "flatten"
     conformance = Conformance(torch="torch.flatten", shapes=_shapes(0), inputs=1,
-                              options={"start_dim": [0, 1, -2], "end_dim": [-1, 1]})
+                              options={"start_dim": _flatten_start, "end_dim": _flatten_end})
 
     @staticmethod
     def call(input, start_dim=0, end_dim=-1):
