@@ -383,3 +383,11 @@ def test_registry_call_reaches_ops_without_bindings(ops):
         assert y.tolist() == [3.0, 6.0] and f"{y.grad_fn}" == "<HiddenBackward>"
     finally:
         kitty.registry.unregister("hidden")
+
+
+def test_markdown_reference_lists_ops_with_bindings_and_owner(ops):
+    from kittygrad_core.__main__ import markdown
+    table = markdown(kitty.registry)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert "`mul`" in rows and "`__mul__`" in rows["`mul`"] and "`kitty.mul`" in rows["`mul`"]
+    assert markdown(kitty.registry, "no-such-distribution").count("\n") == 1  # the header only

@@ -35,3 +35,14 @@ def test_every_op_belongs_to_kittygrad_ops():
     assert STANDARD_DISTRIBUTION == "kittygrad-ops"
     assert {r.distribution for r in RECORDS} == {"kittygrad-ops"}
     assert len({r.name for r in RECORDS}) == len(RECORDS)
+
+
+def test_every_op_has_its_docs_entry():
+    # docs/ops.md holds the generated reference: regenerate it when an op or its docstring changes.
+    from pathlib import Path
+
+    from kittygrad_core.__main__ import markdown
+    docs = Path(__file__).resolve().parents[2] / "docs" / "ops.md"
+    table = markdown(kitty.registry, "kittygrad-ops")
+    assert table in docs.read_text(), (
+        "docs/ops.md is out of date: python -m kittygrad_core --markdown kittygrad-ops")

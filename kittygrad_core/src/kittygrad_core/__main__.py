@@ -1,6 +1,11 @@
-"""``python -m kittygrad_core``: lists the installed plugins and the ops each one provides."""
+"""``python -m kittygrad_core``: lists the installed plugins and the ops each one provides.
+
+``python -m kittygrad_core --markdown [DISTRIBUTION]`` prints the op reference as a Markdown table
+(docs/ops.md is made this way).
+"""
 from __future__ import annotations
 
+import inspect
 import sys
 
 
@@ -8,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     """Prints plugins with their distributions and versions, then every op with its owner."""
     import kittygrad_core
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--markdown"]:
+        print(markdown(kittygrad_core.registry, argv[1] if len(argv) > 1 else None))
+        return 0
     print(f"kittygrad-core {kittygrad_core.__version__}")
     print("plugins:")
     if not kittygrad_core.plugins.plugins:
@@ -20,6 +29,26 @@ def main(argv: list[str] | None = None) -> int:
     for name in kittygrad_core.registry.names():
         print(f"  {name:<16} {kittygrad_core.registry.owner(name) or 'runtime'}")
     return 0
+
+
+def markdown(registry: object, distribution: str | None = None) -> str:
+    """The op reference: one row per op with its bindings, its summary and its torch reference."""
+    rows = ["| op | bindings | summary | torch reference | owner |", "| --- | --- | --- | --- | --- |"]
+    for name in registry.names():
+        op = registry[name]
+        if distribution is not None and op.distribution != distribution:
+            continue
+        bindings = [f"`kitty.{f}`" for f in (op.functions if op.functions is not None else (name,))]
+        bindings += [f"`Tensor.{m}`" for m in (op.methods if op.methods is not None else (name,))]
+        for attribute in ("operators", "reflected", "inplace", "properties"):
+            bindings += [f"`{b}`" for b in getattr(op, attribute, ())]
+        doc = inspect.getdoc(op) or ""
+        summary = " ".join(doc.split("\n\n")[1:2]).replace("\n", " ").replace("|", "\\|") or doc
+        reference = getattr(op.conformance, "torch", None)
+        reference = reference if isinstance(reference, str) else "callable" if reference else ""
+        rows.append(f"| `{name}` | {', '.join(bindings) or '(helper, no binding)'} | {summary} | "
+                    f"{reference} | {op.distribution or op.plugin or 'runtime'} |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

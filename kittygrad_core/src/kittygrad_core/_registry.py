@@ -94,6 +94,26 @@ float float
 double double
 half half
 contiguous contiguous
+tan tan tan_
+sinh sinh sinh_
+cosh cosh cosh_
+asin asin arcsin asin_ arcsin_
+acos acos arccos acos_ arccos_
+atan atan arctan atan_ arctan_
+log2 log2 log2_
+log10 log10 log10_
+exp2 exp2 exp2_
+rsqrt rsqrt rsqrt_
+square square square_
+elu elu
+cumsum cumsum
+cumprod cumprod
+flip flip
+tril tril
+triu triu
+masked_fill masked_fill masked_fill_
+index_select index_select
+gather gather
 """
 
 

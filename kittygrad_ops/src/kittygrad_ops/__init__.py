@@ -4,12 +4,12 @@ Each op is one :class:`kittygrad_core.Op` record (or a :class:`kittygrad_core.Co
 other ops): forward, backward rule, bindings and the conformance metadata that checks it against
 PyTorch. Modules group them by kind; each exports its records as ``OPS``.
 """
-from . import activations, arithmetic, binary, copies, indexing, linalg, reductions, shape, unary
+from . import activations, arithmetic, binary, copies, extra, indexing, linalg, reductions, shape, unary
 
 __version__ = "0.1.0"
 
 #: Every op record this distribution registers.
 OPS = (*arithmetic.OPS, *unary.OPS, *activations.OPS, *binary.OPS, *reductions.OPS, *linalg.OPS,
-       *shape.OPS, *indexing.OPS, *copies.OPS)
+       *shape.OPS, *indexing.OPS, *copies.OPS, *extra.OPS)
 
 __all__ = ["OPS"]
