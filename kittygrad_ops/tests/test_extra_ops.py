@@ -65,7 +65,7 @@ def test_index_errors_name_the_op():
 def test_masked_fill_with_tensor_mask_broadcasts():
     k, t = pair((2, 3))
     mask = np.array([True, False, True])
-    k_out = k.masked_fill(kitty.tensor(mask), -5.0)
+    k_out = k.masked_fill(kitty.tensor(mask.tolist()), -5.0)  # a float tensor of 0s and 1s
     t_out = t.masked_fill(torch.tensor(mask), -5.0)
     close(k_out, t_out)
     backward_both(k_out, t_out)
