@@ -8,6 +8,7 @@ The traversal uses an explicit stack, so graph depth is bounded by memory, not b
 """
 from __future__ import annotations
 
+import gc
 import threading
 import warnings
 import weakref
@@ -17,9 +18,11 @@ from typing import Any
 import numpy as np
 
 CONSUMED = -1
-# Leaf gradients (and retained ones) may receive contributions from several threads' backward passes
-# at once: the read-modify-write of ``.grad`` happens under this lock, as torch's accumulation does.
-GRAD_LOCK = threading.Lock()
+# Backward passes of several threads may meet in shared nodes and leaves: lock counts, pending gradients
+# and ``.grad`` are read-modified-written under this lock (NumPy releases the GIL inside the additions).
+# One backward runs at a time; forward ops stay concurrent. Reentrant: a Function's backward may call
+# backward again.
+ENGINE_LOCK = threading.RLock()
 # The lock of a view's node that nobody consumed yet: it counts as a consumer of its input only from
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
@@ -33,7 +36,7 @@ class Node:
     # in slots (most nodes save at most one: no tuple to allocate, fewer objects for the GC to track),
     # any further ones as a flat (counter, version, ...) tuple in _saved.
     __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
-                 "_retained")
+                 "_retained", "_out_ref")
 
     name: str = "node"
     distribution: str | None = None
@@ -68,6 +71,11 @@ class Node:
                 if fn._lock >= 0:
                     fn._lock += 1
 
+    @property
+    def _ctx(self) -> NodeContext:
+        """The original kittygrad's view of a node: ``_ctx.out`` is the tensor the node produced."""
+        return NodeContext(self)
+
     def __format__(self, format_spec: str) -> str:
         return f"<{type(self).__name__}>".__format__(format_spec)
 
@@ -81,6 +89,29 @@ class Node:
         else:
             where = f" (registered by plugin '{plugin}')" if plugin else ""
         return f"{type(self).__name__} of op '{self.name}'{where}"
+
+
+class NodeContext:
+    """``grad_fn._ctx`` of the original kittygrad, for inspection (not on any hot path).
+
+    Nodes hold no reference to their output (that would be a cycle, and a cost per op); ``out`` finds
+    it among the referrers of the node, or of the in-place node that took its place on that tensor.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    @property
+    def out(self) -> Any:
+        """The tensor this node produced, if it is still alive."""
+        node = self._node
+        ref = getattr(node, "_out_ref", None)  # set when an in-place op moved the tensor on
+        if ref is not None:
+            return ref()
+        for holder in gc.get_referrers(node):
+            if getattr(holder, "_grad_fn", None) is node and hasattr(holder, "_version"):
+                return holder
+        return None
 
 
 class AccumulateGrad(Node):
@@ -151,6 +182,11 @@ def backward(tensor: Any, gradient: Any = None) -> None:
                             f"expected {tensor.dtype}.")
         grad = gradient._data
 
+    with ENGINE_LOCK:
+        _backward_locked(tensor, grad)
+
+
+def _backward_locked(tensor: Any, grad: np.ndarray) -> None:
     node = tensor._grad_fn
     if node is None:
         accumulator(tensor).accumulate(grad)
@@ -161,11 +197,11 @@ def backward(tensor: Any, gradient: Any = None) -> None:
         _second_backward()
     if node._lock != 0:
         warnings.warn("A .backward() call from the middle of the computational graph was noticed.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=4)
     node._lock = 1
     if _run(node, grad):
         warnings.warn("Backpropagation not completed. The computational graph "
-                      "has at least one more output for the .backward() call.", UserWarning, stacklevel=3)
+                      "has at least one more output for the .backward() call.", UserWarning, stacklevel=4)
 
 
 def _second_backward() -> None:
@@ -231,13 +267,12 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 if leaf is None:
                     continue
                 # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
-                adopt = g.base is None and getrefcount(g) <= 3 and g.flags.writeable
-                with GRAD_LOCK:
-                    held = leaf._grad
-                    if held is None:
-                        leaf._grad = _make_tensor(g if adopt else g.copy())
-                    else:
-                        np.add(held._data, g, out=held._data)
+                held = leaf._grad
+                if held is None:
+                    adopt = g.base is None and getrefcount(g) <= 3 and g.flags.writeable
+                    leaf._grad = _make_tensor(g if adopt else g.copy())
+                else:
+                    np.add(held._data, g, out=held._data)
             else:
                 push((nxt, g))
     return bool(waiting)
@@ -290,7 +325,7 @@ def _fill_retained_grad(retained: tuple, grad: np.ndarray) -> None:
         return
     if counter[0] != version:
         warnings.warn("An attempt to assign a gradient to a tensor with retains_grad=True "
-                      "and modified by inplace operation was noticed.", UserWarning, stacklevel=4)
+                      "and modified by inplace operation was noticed.", UserWarning, stacklevel=6)
         return
     add_to_grad(tensor, grad)
 
@@ -302,7 +337,7 @@ def _make_tensor(data: np.ndarray) -> Any:
 
 def add_to_grad(tensor: Any, grad: np.ndarray) -> None:
     """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival); thread-safe."""
-    with GRAD_LOCK:
+    with ENGINE_LOCK:
         held = tensor._grad
         if held is None:
             # A copy: the incoming array may be shared with other leaves or with the engine.
