@@ -274,15 +274,36 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     dims = (0, *range(2, input.ndim))
     count = input.numel() // max(channels, 1)
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)
-    use_batch = training or running_mean is None or running_var is None
+    # Everything is validated before the running statistics change: a failed call leaves them intact.
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
+    for label, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                         ("bias", bias)):
+        if value is None:
+            continue
+        if not isinstance(value, (Tensor, np.ndarray)):
+            raise TypeError(f"batch_norm(): {label} must be a Tensor or a NumPy array, not "
+                            f"{type(value).__name__}")
+        if value.ndim != 1 or value.shape[0] != channels:
+            raise RuntimeError(f"{label} should contain {channels} elements not "
+                               f"{int(np.prod(value.shape))}" + ("" if value.ndim == 1 else
+                                                                  f" (got shape {tuple(value.shape)})"))
+    use_batch = training or running_mean is None
     if use_batch:
         if training and count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"{list(input.shape)}")
+        if training and running_mean is not None:
+            for label, value in (("running_mean", running_mean), ("running_var", running_var)):
+                data = _raw(value)
+                if not data.flags.writeable or data.dtype.kind != "f":
+                    raise RuntimeError(f"batch_norm(): {label} must be a writable float buffer to be "
+                                       f"updated in training (got dtype {data.dtype}, "
+                                       f"writeable={data.flags.writeable})")
         mean = input.mean(dims, keepdim=True)
         centered = input - mean
         variance = (centered * centered).mean(dims, keepdim=True)
-        if training and running_mean is not None and running_var is not None:
+        if training and running_mean is not None:
             with no_grad():
                 batch_mean = mean._data.reshape(-1)
                 unbiased = variance._data.reshape(-1) * (count / max(count - 1, 1))
