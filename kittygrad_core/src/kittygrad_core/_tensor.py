@@ -88,7 +88,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if self._grad_fn is not None:
+        if self._grad_fn is not None and not (value is True and self._requires_grad):  # True: a no-op
             raise RuntimeError(
                 "You can only change requires_grad flags of leaf variables." + (
                     "" if value else
@@ -311,8 +311,8 @@ def _raw(value: Any) -> Any:
 
 
 def _flag(name: str, value: Any) -> bool:
-    """A bool argument; NumPy arrays and other objects without one truth value are a TypeError."""
-    if isinstance(value, (bool, int, np.bool_)):
+    """A bool argument (``None`` is False, as torch); arrays and other objects are a TypeError."""
+    if value is None or isinstance(value, (bool, int, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be a bool, not {type(value).__name__}.")
 

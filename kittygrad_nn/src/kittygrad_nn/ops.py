@@ -273,7 +273,7 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     count = input.numel() // max(channels, 1)
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)
     for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
-        if stat is not None and stat.shape != (channels,):
+        if stat is not None and stat.numel() != channels:
             raise RuntimeError(f"batch_norm(): {name} should contain {channels} elements not "
                                f"{stat.numel()} (input of shape {tuple(input.shape)}, {name} of shape "
                                f"{tuple(stat.shape)})")

@@ -49,6 +49,8 @@ class Mean(Op):
 def _centered(op, input, dim, correction):
     """The deviations from the mean over ``dim`` and the divisor ``N - correction``."""
     axes = reduction_axes(op, dim, input.ndim)
+    if correction is None:  # torch's default
+        correction = 1
     deviations = input - input.mean(axis=axes, keepdims=True)
     count = math.prod(input.shape[a] for a in axes)
     return axes, deviations, max(count - correction, 0)

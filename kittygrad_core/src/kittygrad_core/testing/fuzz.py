@@ -99,14 +99,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
                   "expected numbers", "expected a floating")(r)),
     Deviation("int-data-is-float", ("mismatch", "accept-kitty-only"),
               "Integer and bool data (Python numbers, lists, NumPy arrays) become float32 tensors, and "
-              "ops on them give float results where torch keeps an integer or bool dtype; the values "
-              "agree.",
-              lambda r: (_torch_nonfloat(r) and r.get("values_equal", False))
-              or "Only Tensors of floating point" in r.get("torch_error", "")),
+              "ops on them give float results where torch keeps an integer or bool dtype (and "
+              "truncates values it writes into them).",
+              lambda r: _torch_nonfloat(r) or "Only Tensors of floating point" in r.get("torch_error", "")),
     Deviation("numpy-operands", ("accept-kitty-only",),
               "NumPy arrays (and, for ops taking index or mask arrays, NumPy integer and bool arrays) "
-              "are accepted wherever a tensor is; torch wants a Tensor there.",
-              lambda r: r["numpy_arg"]),
+              "are accepted wherever a tensor is, and nested sequences wherever values are assigned; "
+              "torch wants a Tensor there.",
+              lambda r: r["numpy_arg"] or "can't assign a" in r.get("torch_error", "")),
     Deviation("dtype-names", ("accept-kitty-only",),
               "A dtype may be given as a NumPy dtype or its name (``'float64'``).",
               lambda r: r["string_dtype"]),
@@ -114,7 +114,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "Every elementwise op that broadcasts takes Python numbers for any of its operands "
               "(``kitty.maximum(0.5, x)``); torch wants a Tensor there.",
               _torch_error("must be Tensor, not float", "must be Tensor, not int",
-                           "must be Tensor, not bool")),
+                           "must be Tensor, not bool", "object has no attribute 'size'")),
     Deviation("one-tensor-needed", ("clear-error-kitty-only",),
               "An elementwise op needs at least one tensor operand (``kitty.div(1, 2)`` raises "
               "TypeError; torch computes on the numbers).",
@@ -123,21 +123,31 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "``Tensor.to`` takes a dtype only (no device, tensor or flags); anything else is a "
               "TypeError.",
               lambda r: r["target"] == "Tensor.to" and "is not understood" in r["kitty_error"]),
-    Deviation("comparisons", ("mismatch", "accept-kitty-only"),
+    Deviation("comparisons", ("mismatch", "accept-kitty-only", "clear-error-kitty-only"),
               "Comparison operators return NumPy bool arrays, computed by NumPy: comparing with an "
               "object NumPy cannot compare elementwise gives an array of ``False`` (``True`` for "
-              "``!=``) where torch returns a Python bool or raises.",
+              "``!=``) where torch returns a Python bool or raises; a list that does not broadcast is a "
+              "TypeError.",
               lambda r: r["target"] in ("Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__",
                                         "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__")),
+    Deviation("positional-options", ("accept-kitty-only",),
+              "Some signatures are looser than torch's: options torch takes by keyword only may be "
+              "passed by position (``kitty.tensor(data, dtype)``), ``reshape`` takes sizes as "
+              "separate ints, and a missing size or dims means a 0-d shape (``zeros()``).",
+              _torch_error("positional argument", "required positional")),
     Deviation("lenient-option-types", ("accept-kitty-only",),
               "Options are not type-checked where Python coerces them: a flag such as ``keepdim`` is "
-              "read by truth value, a number option accepts any number (torch raises TypeError "
-              "naming the argument).",
+              "read by truth value, a number option accepts any number (a bool or complex ``alpha``), "
+              "a sequence of tensors may be a Tensor (torch raises, naming the argument).",
               _torch_error("must be bool", "must be Number", "invalid combination of arguments",
-                           "must be tuple of ints", "must be int", "must be float")),
+                           "must be tuple of ints", "must be int", "must be float", "Boolean alpha",
+                           "must not be a complex", "cannot be converted to type float without overflow",
+                           "must be tuple of Tensors")),
     Deviation("float-masks", ("accept-kitty-only",),
-              "As tensors are float-only, a condition or mask may be a float tensor (nonzero is true).",
-              _torch_error("condition to be a boolean", "expected BoolTensor", "mask", "boolean")),
+              "As tensors are float-only, a condition or mask may be a float tensor (nonzero is true) "
+              "and an index a float tensor of whole numbers.",
+              _torch_error("condition to be a boolean", "expected BoolTensor", "mask", "boolean",
+                           "tensors used as indices must be", "Expected dtype int32 or int64")),
     Deviation("inplace-casts", ("clear-error-kitty-only",),
               "An in-place op whose result dtype differs from its target's (``f32 += f64``) is "
               "refused with a RuntimeError; torch casts the result down.",
@@ -150,9 +160,33 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "Data values are not validated (``binary_cross_entropy`` outside [0, 1] gives NaN); "
               "torch checks them.",
               _torch_error("should be between 0 and 1")),
-    Deviation("torch-gradient-limits", ("accept-kitty-only",),
-              "Gradients flow to inputs torch cannot differentiate (a loss's weight).",
-              _torch_error("is not differentiable with respect to")),
+    Deviation("torch-limits", ("accept-kitty-only",),
+              "Some combinations torch refuses are computed: gradients for a loss's ``weight``, "
+              "``ignore_index`` with probability targets, mixed float dtypes in ``binary_cross_entropy``, "
+              "``logsumexp`` over ``dim=()`` (all dims, as ``sum``).",
+              lambda r: _torch_error("is not differentiable with respect to",
+                                     "ignore_index is not supported for floating point target",
+                                     "Found dtype")(r)
+              or r["target"] in ("kitty.logsumexp", "Tensor.logsumexp")),
+    Deviation("mixed-dtype-products", ("clear-error-kitty-only",),
+              "``outer``/``ger`` need both vectors of one dtype (RuntimeError), as torch's ``dot`` and "
+              "``mm`` do; torch's ``outer`` promotes.",
+              _kitty_error("outer(): expected both arguments to have the same dtype")),
+    Deviation("cat-legacy-empty", ("clear-error-kitty-only",),
+              "``cat`` checks ``dim`` against 1-D empty tensors too; torch skips them (a legacy rule).",
+              _kitty_error("cat(): dimension out of range")),
+    Deviation("tensor-inputs", ("clear-error-kitty-only",),
+              "Functions that read a tensor's structure (``*_like``, ``split``, ``chunk``, "
+              "``broadcast_tensors``) need a Tensor, and number options (``alpha``, ``value``, "
+              "``fill_value``, sizes) a Python number, not a NumPy array or a 0-d tensor.",
+              _kitty_error("expected a Tensor as input, got", "must be a Tensor, not ndarray",
+                           "must be a number, not", "size must be a sequence of ints",
+                           "dim must be an int or a tuple of ints, got ndarray",
+                           "does not support ufuncs")),
+    Deviation("nan-gradients", ("mismatch",),
+              "At NaN or infinite inputs, gradients of kinked ops (``abs``, ``relu``, ``amin``, "
+              "``var``) may be NaN where torch gives 0 or 1.",
+              lambda r: r.get("why") == "gradients differ" and r["nonfinite"]),
 )
 
 
@@ -708,6 +742,8 @@ def classify(target: Target, args: list, kwargs: dict, gen: Generator, grad_samp
     record: dict = {"target": target.name, "call": describe(target, args, kwargs),
                     "numpy_arg": any(p.numpy for p in [*args, *kwargs.values()]),
                     "string_dtype": any(p.string_dtype for p in [*args, *kwargs.values()]),
+                    "nonfinite": any(isinstance(p.kitty, kc.Tensor) and not np.isfinite(p.kitty.numpy()).all()
+                                     for p in [*args, *kwargs.values()]),
                     "complex_arg": any(isinstance(p.kitty, complex) or getattr(p.kitty, "dtype", None)
                                        is not None and np.dtype(p.kitty.dtype).kind == "c"
                                        for p in [*args, *kwargs.values()] if not isinstance(
@@ -717,6 +753,9 @@ def classify(target: Target, args: list, kwargs: dict, gen: Generator, grad_samp
         record.update(cls="crash", why="timeout")
         return record
     tch = _run(target, "torch", *_torch_arguments(target, args, kwargs))
+    if isinstance(tch.error, TypeError) and any(w in str(tch.error) for w in _BINDING_WORDS):
+        # torch names a parameter differently (swapaxes' axis0): pass by position as kittygrad got it
+        tch = _run(target, "torch", [p.torch for p in args], {k: p.torch for k, p in kwargs.items()})
     no_torch = tch.location == "<no counterpart>" or isinstance(tch.error, _Hang)
     if kitty.error is not None:
         if kitty.location == "<no counterpart>":
