@@ -178,7 +178,7 @@ def _isolation():
     yield
     GRAD_ENABLED.reset(token)
     assert kitty.registry.names() == before, "a test left ops registered on the global registry"
-    assert not kitty._tracing.TRACERS, "a test left a tracer active"
+    assert not kitty._tracing.ACTIVE and not kitty._tracing.active_tracers(), "a test left a tracer active"
 
 
 @pytest.fixture

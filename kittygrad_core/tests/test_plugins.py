@@ -252,9 +252,9 @@ def installed_fake_plugin(tmp_path):
     (tmp_path / "fakeplug.py").write_text(textwrap.dedent("""
         import kittygrad_core
 
-        class Double(kittygrad_core.Op):
+        class Twice(kittygrad_core.Op):
             '''Doubles input.'''
-            name = "double"
+            name = "twice"
 
             def forward(self, xp, input):
                 return input * 2
@@ -264,7 +264,7 @@ def installed_fake_plugin(tmp_path):
 
         @kittygrad_core.hookimpl
         def kittygrad_register_ops():
-            return [Double]
+            return [Twice]
     """))
     info = tmp_path / "fake_dist-1.2.dist-info"
     info.mkdir()
@@ -287,7 +287,7 @@ def test_python_m_kittygrad_core_lists_plugins_and_ops(installed_fake_plugin):
     assert lines[1] == "plugins:"
     assert lines[2].split() == ["fakeplug", "fake-dist", "1.2", "1", "ops"]
     assert lines[3] == "ops (1):"
-    assert lines[4].split() == ["double", "fake-dist"]
+    assert lines[4].split() == ["twice", "fake-dist"]
 
 
 def test_python_m_kittygrad_core_without_plugins(installed_fake_plugin):

@@ -46,7 +46,7 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
         result = make_tensor(out)
         if op.view and isinstance(operands[0], Tensor):
             _share(result, operands[0], op, args, kwargs)
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, operands, result)
     return result
 
@@ -93,7 +93,7 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
     else:
         result._requires_grad = False
         result._grad_fn = None
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, (x,), result)
     return result
 
@@ -180,7 +180,7 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     else:
         result._requires_grad = False
         result._grad_fn = None
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, (x, y), result)
     return result
 
@@ -229,7 +229,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
             _views.refresh(target)
     else:
         target._version[0] += 1
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, operands, target)
     return target
 

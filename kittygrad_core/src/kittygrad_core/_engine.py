@@ -8,6 +8,7 @@ The traversal uses an explicit stack, so graph depth is bounded by memory, not b
 """
 from __future__ import annotations
 
+import threading
 import warnings
 import weakref
 from sys import getrefcount
@@ -16,6 +17,9 @@ from typing import Any
 import numpy as np
 
 CONSUMED = -1
+# Leaf gradients (and retained ones) may receive contributions from several threads' backward passes
+# at once: the read-modify-write of ``.grad`` happens under this lock, as torch's accumulation does.
+GRAD_LOCK = threading.Lock()
 # The lock of a view's node that nobody consumed yet: it counts as a consumer of its input only from
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
@@ -201,7 +205,11 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
         if node._retained is not None:
             _fill_retained_grad(node._retained, grad)
 
-        grads = node.backward(np, grad)
+        try:
+            grads = node.backward(np, grad)
+        except Exception as error:
+            error.add_note(f"(raised by the backward of {node._describe()})")
+            raise
         node._release()
 
         nexts = node.next_functions
@@ -216,18 +224,20 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             g = grads[i]
             if g is None:
                 continue
-            if g.shape != nxt._shape or g.dtype is not nxt._dtype:
+            if g.__class__ is not np.ndarray or g.shape != nxt._shape or g.dtype is not nxt._dtype:
                 g = _conform(node, i, g, nxt)
             if nxt.__class__ is AccumulateGrad:  # leaves take their gradient at once
                 leaf = nxt._variable()
                 if leaf is None:
                     continue
-                if leaf._grad is None and g.__class__ is np.ndarray and g.base is None \
-                        and getrefcount(g) <= 3 and g.flags.writeable:
-                    # Only `grads` and `g` hold this fresh array: the leaf may own it, no copy.
-                    leaf._grad = _make_tensor(g)
-                else:
-                    add_to_grad(leaf, g)
+                # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
+                adopt = g.base is None and getrefcount(g) <= 3 and g.flags.writeable
+                with GRAD_LOCK:
+                    held = leaf._grad
+                    if held is None:
+                        leaf._grad = _make_tensor(g if adopt else g.copy())
+                    else:
+                        np.add(held._data, g, out=held._data)
             else:
                 push((nxt, g))
     return bool(waiting)
@@ -242,10 +252,11 @@ def store_snapshot(node: Node, flat: tuple) -> None:
 
 
 def _modified_error(node: Node, version: int, expected: int) -> None:
-    raise RuntimeError(
-        "One of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: it is at version {version}; expected version {expected} instead. Raised by "
-        f"{node._describe()}.")
+    error = RuntimeError("One of the variables needed for gradient computation has been modified by "
+                         "an inplace operation.")  # the original kittygrad's exact text
+    error.add_note(f"The variable is at version {version}; expected version {expected} instead. "
+                   f"Raised by {node._describe()}.")
+    raise error
 
 
 def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
@@ -290,10 +301,11 @@ def _make_tensor(data: np.ndarray) -> Any:
 
 
 def add_to_grad(tensor: Any, grad: np.ndarray) -> None:
-    """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival)."""
-    if tensor._grad is None:
-        from ._tensor import make_tensor
-        # A copy: the incoming array may be shared with other leaves or with the engine.
-        tensor._grad = make_tensor(np.array(grad, dtype=tensor._data.dtype))
-    else:
-        np.add(tensor._grad._data, grad, out=tensor._grad._data)
+    """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival); thread-safe."""
+    with GRAD_LOCK:
+        held = tensor._grad
+        if held is None:
+            # A copy: the incoming array may be shared with other leaves or with the engine.
+            tensor._grad = _make_tensor(np.array(grad, dtype=tensor._data.dtype))
+        else:
+            np.add(held._data, grad, out=held._data)

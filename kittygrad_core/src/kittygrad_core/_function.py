@@ -138,7 +138,7 @@ def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
     ctx.out = out
     if GRAD_ENABLED.get() and any(t._requires_grad for t in inputs):
         _link_function_node(cls, fn, ctx, inputs, out, torch_args)
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(cls._node_type, tuple(inputs), out)
     return out
 
