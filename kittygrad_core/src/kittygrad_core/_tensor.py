@@ -88,7 +88,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if self._grad_fn is not None and not (value is True and self._requires_grad):  # True: a no-op
+        if self._grad_fn is not None:
             raise RuntimeError(
                 "You can only change requires_grad flags of leaf variables." + (
                     "" if value else

@@ -47,7 +47,7 @@ def _check_arguments(op, tensors, optional=(), numbers=()):
         if not isinstance(value, Tensor):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(value).__name__}")
     for name, value in optional:
-        if value is not None and not isinstance(value, Tensor):
+        if value is not None and not isinstance(value, (Tensor, np.ndarray)):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor or None, not {type(value).__name__}")
     for name, value in numbers:
         if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
@@ -273,10 +273,10 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     count = input.numel() // max(channels, 1)
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)
     for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
-        if stat is not None and stat.numel() != channels:
+        if stat is not None and np.size(_raw(stat)) != channels:  # a module's buffer may be an array
             raise RuntimeError(f"batch_norm(): {name} should contain {channels} elements not "
-                               f"{stat.numel()} (input of shape {tuple(input.shape)}, {name} of shape "
-                               f"{tuple(stat.shape)})")
+                               f"{np.size(_raw(stat))} (input of shape {tuple(input.shape)}, {name} of "
+                               f"shape {tuple(stat.shape)})")
     use_batch = training or running_mean is None or running_var is None
     if use_batch:
         if training and count <= 1:

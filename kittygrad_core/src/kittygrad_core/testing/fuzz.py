@@ -152,6 +152,10 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "An in-place op whose result dtype differs from its target's (``f32 += f64``) is "
               "refused with a RuntimeError; torch casts the result down.",
               _kitty_error("doesn't match the broadcast dtype")),
+    Deviation("non-leaf-requires-grad", ("clear-error-kitty-only",),
+              "Setting ``requires_grad`` on a non-leaf tensor raises even when it is already true "
+              "(the original kittygrad's rule); torch allows ``requires_grad_(True)`` there.",
+              _kitty_error("You can only change requires_grad flags of leaf variables")),
     Deviation("unsupported-options", ("clear-error-kitty-only",),
               "Some torch options are not implemented (``embedding``'s ``sparse``, "
               "``scale_grad_by_freq``): they raise NotImplementedError.",
