@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import numpy as np
-
 from kittygrad_core.testing import fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +46,7 @@ def test_internal_errors_are_obscure_and_deliberate_ones_clear():
 def test_differences_are_found():
     record = {}
     import torch
+
     import kittygrad as kitty
     assert fuzz.compare(kitty.ones(3), torch.ones(3), record) is None
     assert fuzz.compare(kitty.ones(3), torch.ones(3) * 1.01, record) == "values differ"

@@ -41,8 +41,9 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -572,7 +573,7 @@ def _run(target: Target, world: str, args: list, kwargs: dict) -> Outcome:
         if str(error).startswith("no "):
             return Outcome(error=error, location="<no counterpart>")
         return _failure(error)
-    except BaseException as error:  # noqa: BLE001 - every kind of failure is classified
+    except BaseException as error:
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
         return _failure(error)
