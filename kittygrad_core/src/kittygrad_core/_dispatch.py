@@ -19,6 +19,8 @@ from ._tensor import Tensor, make_tensor
 EMPTY: dict = {}
 NUMBERS = (int, float, bool)
 _AxisError = np.exceptions.AxisError
+# What a forward's NumPy or Python code raises on bad input; retyped by ``_forward_error``.
+_FORWARD_ERRORS = (ValueError, TypeError, IndexError, AttributeError, KeyError)
 _new = object.__new__
 
 
@@ -58,7 +60,7 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
     try:
         out = (node.forward(np, x._data, *args, **kwargs) if args or kwargs
                else node.forward(np, x._data))
-    except (ValueError, _AxisError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, (x,)) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -116,7 +118,7 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     node = _new(op)
     try:
         out = node.forward(np, a, b, *args, **kwargs) if args or kwargs else node.forward(np, a, b)
-    except (ValueError, _AxisError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, (x, y)) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -359,7 +361,7 @@ def _align(op: type, arrays: list, operands: tuple) -> None:
 def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kwargs: dict) -> np.ndarray:
     try:
         out = node.forward(np, *arrays, *args, **kwargs)
-    except (ValueError, _AxisError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, operands) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -367,11 +369,23 @@ def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kw
 
 
 def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
-    """NumPy's errors from inside a forward, retyped as torch's and naming the op and its inputs."""
+    """NumPy's and Python's errors from inside a forward, retyped as torch's, naming the op and inputs.
+
+    An error the forward raised on purpose (its message names the op) passes through unchanged, apart
+    from ValueError, which torch spells RuntimeError. An AttributeError or KeyError means an argument of
+    the wrong type reached NumPy: a TypeError.
+    """
     if isinstance(error, _AxisError):
         return IndexError(f"{op.name}(): {error} (input shapes {_shapes(operands)})")
-    return RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
-                        f"dtypes {_dtypes(operands)})")
+    if isinstance(error, ValueError):
+        return RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
+                            f"dtypes {_dtypes(operands)})")
+    message = str(error)
+    if f"{op.name}(" in message:
+        return error
+    kind = IndexError if isinstance(error, IndexError) else TypeError
+    return kind(f"{op.name}(): {message.strip(chr(39))} (input shapes {_shapes(operands)}, "
+                f"dtypes {_dtypes(operands)})")
 
 
 def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool = True) -> None:

@@ -41,6 +41,19 @@ def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator):
     return xp.broadcast_to(grad, shape)
 
 
+def _check_arguments(op, tensors, optional=(), numbers=()):
+    """Raises torch's TypeError for an argument of the wrong type (composites call no dispatcher first)."""
+    for name, value in tensors:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(value).__name__}")
+    for name, value in optional:
+        if value is not None and not isinstance(value, (Tensor, np.ndarray)):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor or None, not {type(value).__name__}")
+    for name, value in numbers:
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise TypeError(f"{op}(): argument '{name}' must be a number, not {type(value).__name__}")
+
+
 def _raw(value):
     return value._data if isinstance(value, Tensor) else value
 
@@ -226,7 +239,14 @@ def _embedding_shapes(draw):
 # ---------------------------------------------------------------------------------------------- normalisation
 
 def _layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
-    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    _check_arguments("layer_norm", (("input", input),), (("weight", weight), ("bias", bias)),
+                     (("eps", eps),))
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in normalized_shape):
+        raise TypeError(f"layer_norm(): argument 'normalized_shape' must be an int or a sequence of ints, "
+                        f"not {normalized_shape!r}")
+    normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
     if k == 0 or input.shape[input.ndim - k:] != normalized_shape or input.ndim < k:
         raise RuntimeError(f"layer_norm(): given normalized_shape={list(normalized_shape)}, expected "
@@ -268,6 +288,9 @@ def _norm_shapes(draw):
 
 def _batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
                 cudnn_enabled=True):
+    _check_arguments("batch_norm", (("input", input),),
+                     (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                      ("running_var", running_var)), (("momentum", momentum), ("eps", eps)))
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")
     channels = input.shape[1]
