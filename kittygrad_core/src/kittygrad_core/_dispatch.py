@@ -28,6 +28,17 @@ class UnsupportedOperand(TypeError):
     """An operand of a type no op accepts; operators turn it into ``NotImplemented``."""
 
 
+def sequence(op: type, tensors: Any) -> tuple:
+    """The operands of an op taking a sequence of tensors (``cat``, ``stack``), as a tuple."""
+    if not isinstance(tensors, (Tensor, np.ndarray, str, bytes)):
+        try:
+            return tuple(tensors)
+        except TypeError:
+            pass
+    raise TypeError(f"{op.name}(): argument 'tensors' must be a sequence of Tensors, not "
+                    f"{type(tensors).__name__}.")
+
+
 def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
     """Runs ``op`` on ``operands`` and records a backward node when a gradient can flow."""
     arrays, requires_grad = _arrays(op, operands)

@@ -456,7 +456,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
         (call_kwargs if p.kind == p.KEYWORD_ONLY else call_args).append(f"'{p.name}': {value}"
                                                                          if p.kind == p.KEYWORD_ONLY
                                                                          else value)
-    operands = f"tuple({names[0]})" if variadic else _tuple(names)
+    operands = f"_sequence(_op, {names[0]})" if variadic else _tuple(names)
     if entry == "apply" and not variadic and not node.view and node.differentiable is True \
             and len(names) in (1, 2):
         entry, operands = f"apply{len(names)}", ", ".join(names)  # the inlined fast paths
@@ -468,7 +468,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     else:
         body = f"    return {call}\n"
     source = f"def {attribute}({', '.join(header)}):\n{body}"
-    namespace.update(_op=node, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
+    namespace.update(_op=node, _sequence=_dispatch.sequence, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
                      _apply2=_dispatch.apply2, _apply_inplace=_dispatch.apply_inplace,
                      _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand)
     exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
