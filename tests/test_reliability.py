@@ -374,3 +374,18 @@ def test_a_generator_decorated_with_no_grad_yields_tensors_without_grad():
     assert not next(bare()).requires_grad
     assert (w * 2).requires_grad
 
+
+
+def test_library_code_inside_a_users_no_grad_does_not_warn(recwarn):
+    model = kitty.nn.Sequential(kitty.nn.Linear(3, 2), kitty.nn.BatchNorm1d(2))
+    optimizer = kitty.optim.SGD(model.parameters(), lr=0.1)
+    model(kitty.randn(4, 3)).sum().backward()
+    with kitty.no_grad():
+        kitty.nn.init.normal_(model[0].weight)
+        optimizer.step()
+        model.load_state_dict(model.state_dict())
+        model(kitty.randn(4, 3))
+    assert not [w for w in recwarn if "no_grad" in str(w.message)]
+    with pytest.warns(UserWarning, match="Calling no_grad more then once has no additional effect."):
+        with kitty.no_grad(), kitty.no_grad():
+            pass

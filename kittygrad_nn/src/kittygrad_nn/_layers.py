@@ -125,7 +125,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with _core.no_grad():
+            with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
                 self.weight._data[self.padding_idx] = 0
 
     def forward(self, input: Any) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, no_grad
+from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -327,7 +327,7 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
         centered = input - mean
         variance = (centered * centered).mean(dims, keepdim=True)
         if training and running_mean is not None:
-            with no_grad():
+            with set_grad_enabled(False):  # no "nested no_grad" warning inside the library
                 batch_mean = mean._data.reshape(-1)
                 unbiased = variance._data.reshape(-1) * (count / max(count - 1, 1))
                 for buffer, value in ((running_mean, batch_mean), (running_var, unbiased)):

@@ -84,7 +84,7 @@ class Optimizer:
         if closure is not None:
             with _core.enable_grad():
                 loss = closure()
-        with _core.no_grad():
+        with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for group in self.param_groups:
                 for p in group["params"]:
                     if p._grad is None:
