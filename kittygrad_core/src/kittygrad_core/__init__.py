@@ -5,7 +5,7 @@ loaded from the ``kittygrad`` entry-point group when this package is imported.
 """
 import sys as _sys
 
-from . import _tracing, autograd
+from . import _tracing, autograd, extend
 from ._creation import (arange, empty, empty_like, eye, full, full_like, generator, manual_seed, ones,
                         ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like)
 from ._dtypes import DEFAULT_DTYPE, double, float, float16, float32, float64, half
@@ -22,7 +22,7 @@ from .hookspecs import hookimpl, hookspec
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccumulateGrad", "autograd", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
+    "AccumulateGrad", "autograd", "Composite", "extend", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
     "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
     "arange", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
     "float64", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "inference_mode",

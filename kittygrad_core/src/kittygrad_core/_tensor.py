@@ -64,8 +64,17 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """A detached tensor sharing this tensor's memory (but not its version counter)."""
+        """A detached tensor sharing this tensor's memory (but not its version counter).
+
+        Assigning a tensor to it (``t.data = other``) makes this tensor hold ``other``'s array, whatever
+        its shape and dtype, without recording anything (torch's rule; for modules' ``.double()``)."""
         return make_tensor(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be set to a Tensor, not {type(value).__name__}.")
+        self._data = value._data
 
     @property
     def shape(self) -> tuple[int, ...]:
