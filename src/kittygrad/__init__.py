@@ -5,6 +5,8 @@ grad mode, ``Function``) plus every op the installed plugins registered (``kitty
 ...), and ``CompGraph`` and ``viz`` (``kitty.viz.draw``) from kittygrad-viz when installed. This package
 holds no logic of its own.
 """
+import sys as _sys
+
 import kittygrad_core as _core
 from kittygrad_core import *  # noqa: F401,F403
 from kittygrad_core import __all__ as _core_all
@@ -15,12 +17,11 @@ __all__ = list(_core_all)
 try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backward graph of a tensor
     import kittygrad_viz as viz  # its names (and graphviz) load on first use: see __getattr__
     __all__ += ["CompGraph", "viz"]
+    _sys.modules.setdefault(f"{__name__}.viz", viz)
 except ImportError:
     viz = None
 
 try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.save / kitty.load
-    import sys as _sys
-
     import kittygrad_nn as nn  # noqa: F401
     from kittygrad_nn import optim, utils  # noqa: F401
     from kittygrad_nn.serialization import load, save  # noqa: F401
@@ -31,6 +32,10 @@ try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.
         _sys.modules.setdefault(f"{__name__}.{_name}", _module)  # `import kittygrad.nn.functional as F`
 except ImportError:
     pass
+
+from . import _original  # noqa: E402 - needs nn and viz above
+
+_original.install(_sys.modules[__name__])
 
 
 def __getattr__(name: str):

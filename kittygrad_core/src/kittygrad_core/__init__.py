@@ -8,7 +8,7 @@ import sys as _sys
 from . import _tracing
 from ._creation import (arange, empty, empty_like, eye, full, full_like, generator, manual_seed, ones,
                         ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like)
-from ._dtypes import DEFAULT_DTYPE, double, float, float16, float32, float64, half
+from ._dtypes import ALL_DTYPES, DEFAULT_DTYPE, Scalar, Size, double, float, float16, float32, float64, half
 from ._composite import Composite
 from ._engine import AccumulateGrad, Node, unbroadcast
 from ._function import Function, FunctionCtx
@@ -22,8 +22,8 @@ from .hookspecs import hookimpl, hookspec
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
-    "MissingOpError", "Node", "Op", "OpRegistry", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
+    "ALL_DTYPES", "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
+    "MissingOpError", "Node", "Op", "OpRegistry", "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor",
     "arange", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
     "float64", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "is_grad_enabled",
     "manual_seed", "no_grad", "ones", "ones_like", "plugins", "rand", "rand_like", "randn", "randn_like",

@@ -1,8 +1,9 @@
 """Floating dtypes of kittygrad and the rules that turn user input into them."""
 from __future__ import annotations
 
+import builtins
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -12,6 +13,12 @@ float64 = double = np.float64
 
 SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 DEFAULT_DTYPE = np.dtype(np.float32)
+#: The supported dtypes as scalar types, the original kittygrad's ``kittygrad.core.ALL_DTYPES``.
+ALL_DTYPES = [float16, float32, float64]
+
+#: Type aliases of the original kittygrad: a shape (``kitty.Size``) and a Python number (``kitty.Scalar``).
+Size = Sequence[int] | tuple[int, ...]
+Scalar = int | builtins.float
 
 DTypeLike = Any  # np.float32, np.dtype('float32'), 'float32', ...
 
