@@ -1,16 +1,32 @@
-"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer."""
+"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer.
+
+Mixed float dtypes are promoted (float32 @ float64 -> float64), as the original kittygrad does; torch
+raises instead. Each gradient is returned in its input's dtype.
+"""
 from __future__ import annotations
 
 from kittygrad_core import Conformance, Op, unbroadcast
 
 
-def _check_dtypes(op, a, b):
-    if a.dtype != b.dtype:
-        raise RuntimeError(f"{op}(): expected both arguments to have the same dtype, "
-                           f"but got {a.dtype} and {b.dtype}")
+class _Promoting(Op):
+    """Base of the products: promotes mixed dtypes in forward, casts gradients back in backward."""
+
+    cast = None  # the inputs' dtypes, set only when forward promoted them
+
+    def _promote(self, a, b):
+        if a.dtype == b.dtype:
+            return a, b
+        self.cast = a.dtype, b.dtype
+        dtype = a.dtype if a.dtype.itemsize > b.dtype.itemsize else b.dtype
+        return a.astype(dtype), b.astype(dtype)
+
+    def _cast_back(self, grads):
+        if self.cast is None:
+            return grads
+        return tuple(None if g is None else g.astype(dt, copy=False) for g, dt in zip(grads, self.cast))
 
 
-class Dot(Op):
+class Dot(_Promoting):
     """dot(input, other) -> Tensor
 
     Returns the inner product of two 1-D tensors of the same size."""
@@ -26,15 +42,15 @@ class Dot(Op):
         if input.shape != other.shape:
             raise RuntimeError("dot(): inconsistent tensor size, expected tensor [{}] and src [{}] to "
                                "have the same number of elements".format(*input.shape, *other.shape))
-        _check_dtypes("dot", input, other)
+        input, other = self._promote(input, other)
         self.input, self.other = input, other
         return xp.dot(input, other)
 
     def backward(self, xp, grad):
-        return grad * self.other, grad * self.input
+        return self._cast_back((grad * self.other, grad * self.input))
 
 
-class Matmul(Op):
+class Matmul(_Promoting):
     """matmul(input, other) -> Tensor
 
     Matrix product of two tensors: the dot product of 1-D tensors, matrix-vector and
@@ -53,7 +69,7 @@ class Matmul(Op):
         if input.shape[-1] != inner:
             raise RuntimeError(f"matmul(): shapes {input.shape} and {other.shape} cannot be multiplied "
                                f"({input.shape[-1]} != {inner})")
-        _check_dtypes("matmul", input, other)
+        input, other = self._promote(input, other)
         self.input, self.other = input, other
         return xp.matmul(input, other)
 
@@ -74,7 +90,7 @@ class Matmul(Op):
         if self.needs_input_grad[1]:
             grad_b = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape)
             grad_b = grad_b.reshape(b.shape) if b.ndim == 1 else grad_b
-        return grad_a, grad_b
+        return self._cast_back((grad_a, grad_b))
 
 
 
@@ -86,7 +102,7 @@ def _dims(op, tensors, ndims):
                                f"tensor of shape {tuple(a.shape)}")
 
 
-class Mm(Op):
+class Mm(_Promoting):
     """mm(input, mat2) -> Tensor
 
     Matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p); no broadcasting."""
@@ -100,16 +116,16 @@ class Mm(Op):
         if input.shape[1] != mat2.shape[0]:
             raise RuntimeError("mm(): mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})".format(
                 *input.shape, *mat2.shape))
-        _check_dtypes("mm", input, mat2)
+        input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return (xp.matmul(grad, self.mat2.T) if self.needs_input_grad[0] else None,
-                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.matmul(grad, self.mat2.T) if self.needs_input_grad[0] else None,
+                                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None))
 
 
-class Mv(Op):
+class Mv(_Promoting):
     """mv(input, vec) -> Tensor
 
     Product of a 2-D matrix and a 1-D vector, (n, m) @ (m,) -> (n,)."""
@@ -122,16 +138,16 @@ class Mv(Op):
         _dims("mv", (("input", input), ("vec", vec)), (2, 1))
         if input.shape[1] != vec.shape[0]:
             raise RuntimeError(f"mv(): size mismatch, got input {tuple(input.shape)}, vec {tuple(vec.shape)}")
-        _check_dtypes("mv", input, vec)
+        input, vec = self._promote(input, vec)
         self.input, self.vec = input, vec
         return xp.matmul(input, vec)
 
     def backward(self, xp, grad):
-        return (xp.multiply.outer(grad, self.vec) if self.needs_input_grad[0] else None,
-                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.multiply.outer(grad, self.vec) if self.needs_input_grad[0] else None,
+                                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None))
 
 
-class Bmm(Op):
+class Bmm(_Promoting):
     """bmm(input, mat2) -> Tensor
 
     Batched matrix product of 3-D tensors with equal batch sizes, (b, n, m) @ (b, m, p) -> (b, n, p);
@@ -146,16 +162,16 @@ class Bmm(Op):
         if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
             raise RuntimeError(f"bmm(): expected mat2 of shape ({input.shape[0]}, {input.shape[2]}, *) "
                                f"for input of shape {tuple(input.shape)}, but got {tuple(mat2.shape)}")
-        _check_dtypes("bmm", input, mat2)
+        input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return (xp.matmul(grad, xp.swapaxes(self.mat2, 1, 2)) if self.needs_input_grad[0] else None,
-                xp.matmul(xp.swapaxes(self.input, 1, 2), grad) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.matmul(grad, xp.swapaxes(self.mat2, 1, 2)) if self.needs_input_grad[0] else None,
+                                xp.matmul(xp.swapaxes(self.input, 1, 2), grad) if self.needs_input_grad[1] else None))
 
 
-class Outer(Op):
+class Outer(_Promoting):
     """outer(input, vec2) -> Tensor
 
     Outer product of two 1-D tensors, (n,) x (m,) -> (n, m). ``ger`` is an alias."""
@@ -167,13 +183,13 @@ class Outer(Op):
 
     def forward(self, xp, input, vec2):
         _dims("outer", (("input", input), ("vec2", vec2)), (1, 1))
-        _check_dtypes("outer", input, vec2)
+        input, vec2 = self._promote(input, vec2)
         self.input, self.vec2 = input, vec2
         return xp.multiply.outer(input, vec2)
 
     def backward(self, xp, grad):
-        return (xp.matmul(grad, self.vec2) if self.needs_input_grad[0] else None,
-                xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.matmul(grad, self.vec2) if self.needs_input_grad[0] else None,
+                                xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None))
 
 
 OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer)

@@ -243,18 +243,19 @@ class Unsqueeze(Op):
 
 
 class BroadcastTo(Op):
-    """broadcast_to(input, size) -> Tensor
+    """broadcast_to(input, shape) -> Tensor
 
-    Returns a read-only view of ``input`` broadcast to ``size``; ``-1`` keeps a dimension's size."""
+    Returns a read-only view of ``input`` broadcast to ``shape``; ``-1`` keeps a dimension's size.
+    The argument is named ``shape``, as in the original kittygrad (torch calls it ``size``)."""
 
     name = "broadcast_to"
     n_inputs = 1
     view = True
-    conformance = Conformance(torch="torch.broadcast_to", shapes=_shapes(0), inputs=1,
-                              options={"size": _expanded})
+    conformance = Conformance(torch=lambda torch, x, shape: torch.broadcast_to(x, size=shape),
+                              shapes=_shapes(0), inputs=1, options={"shape": _expanded})
 
-    def forward(self, xp, input, size):
-        size, shape = size_args("broadcast_to", (size,)), input.shape
+    def forward(self, xp, input, shape):
+        size, shape = size_args("broadcast_to", (shape,)), input.shape
         lead = len(size) - len(shape)
         if lead < 0:
             raise RuntimeError(f"expand(): the number of sizes provided ({len(size)}) must be greater "
