@@ -306,12 +306,28 @@ def test_linalg_shape_errors(name, a, b, message):
         getattr(kitty, name)(kitty.ones(*a), kitty.ones(*b))
 
 
-@pytest.mark.parametrize("name, a, b", [("mm", (2, 3), (3, 2)), ("mv", (2, 3), (3,)),
-                                        ("bmm", (1, 2, 3), (1, 3, 2)), ("outer", (2,), (3,))])
-def test_linalg_dtype_mismatch(name, a, b):
-    x, y = kitty.ones(*a, dtype=kitty.float32), kitty.ones(*b, dtype=kitty.float64)
-    with pytest.raises(RuntimeError, match=f"{name}.*float32 and float64"):
-        getattr(kitty, name)(x, y)
+@pytest.mark.parametrize("name, a, b", [("mm", (2, 3), (3, 2)), ("mv", (2, 3), (3,)), ("dot", (3,), (3,)),
+                                        ("bmm", (2, 2, 3), (2, 3, 2)), ("outer", (2,), (3,)),
+                                        ("matmul", (4,), (2, 4, 3)), ("matmul", (2, 1, 2, 4), (3, 4, 2))])
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float16"), ("float16", "float32")])
+def test_products_promote_mixed_dtypes(name, a, b, dtypes):
+    """The original kittygrad promotes mixed float dtypes in products (torch refuses them): the result
+    has the wider dtype and equals torch's product of the promoted inputs; each gradient keeps its
+    input's dtype."""
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal(a).astype(dtypes[0]), rng.standard_normal(b).astype(dtypes[1])
+    wide = np.result_type(x, y)
+    kx, ky = kitty.tensor(x, requires_grad=True), kitty.tensor(y, requires_grad=True)
+    tx, ty = (torch.tensor(v.astype(wide), requires_grad=True) for v in (x, y))
+    k_out, t_out = getattr(kitty, name)(kx, ky), getattr(torch, name)(tx, ty)
+    assert k_out.dtype == wide
+    tol = dict(rtol=1e-2, atol=1e-2) if "float16" in dtypes else dict(rtol=1e-5, atol=1e-6)
+    close(k_out, t_out, **tol)
+    k_out.sum().backward()
+    t_out.sum().backward()
+    assert kx.grad.dtype == x.dtype and ky.grad.dtype == y.dtype
+    close(kx.grad, tx.grad.to(getattr(torch, dtypes[0])), **tol)
+    close(ky.grad, ty.grad.to(getattr(torch, dtypes[1])), **tol)
 
 
 # ---------------------------------------------------------------- records
