@@ -59,7 +59,7 @@ def test_prod_takes_one_int_dim():
     x = kitty.ones(2, 3)
     with pytest.raises(TypeError, match="prod"):
         kitty.prod(x, (0, 1))
-    with pytest.raises(IndexError, match="prod"):
+    with pytest.raises(IndexError, match="Dimension out of range"):
         kitty.prod(x, 2)
     assert kitty.prod(kitty.ones(0, 3)).item() == 1.0
 
@@ -148,13 +148,13 @@ def test_max_errors():
         kitty.amax(empty)
     with pytest.raises(IndexError, match="amin"):
         kitty.amin(empty, 0)
-    with pytest.raises(IndexError, match="max"):
+    with pytest.raises(IndexError, match="Dimension out of range"):
         kitty.max(kitty.ones(2, 3), 2)
     with pytest.raises(TypeError, match="max"):
         kitty.max(kitty.ones(2, 3), (0, 1))
     with pytest.raises(TypeError, match="keepdim"):
         kitty.max(kitty.ones(2, 3), keepdim=True)
-    with pytest.raises(RuntimeError, match="multiple times"):
+    with pytest.raises(RuntimeError, match="Duplicate dims are not allowed."):
         kitty.amax(kitty.ones(2, 3), (0, -2))
 
 
@@ -197,7 +197,7 @@ def test_argmax_errors():
         kitty.argmax(kitty.ones(0, 3))
     with pytest.raises(IndexError, match="argmin"):
         kitty.argmin(kitty.ones(0, 3), 0)
-    with pytest.raises(IndexError, match="argmax"):
+    with pytest.raises(IndexError, match=r"Dimension out of range .*\[-1, 0\], but got 1\)"):
         kitty.argmax(kitty.ones(2), 1)
     assert kitty.argmax(kitty.ones(0, 3), 1).shape == (0,)
 
@@ -266,7 +266,7 @@ def test_norm_empty_and_errors():
         kitty.norm(kitty.ones(2, 2, 2), "fro", (0, 1, 2))
     with pytest.raises(RuntimeError, match="nuc"):
         kitty.norm(kitty.ones(2, 2), "nuc")
-    with pytest.raises(IndexError, match="norm"):
+    with pytest.raises(IndexError, match=r"Dimension out of range .*but got 3\)"):
         kitty.norm(kitty.ones(2, 2), 2, 3)
 
 

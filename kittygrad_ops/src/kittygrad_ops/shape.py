@@ -204,7 +204,7 @@ class MatrixTranspose(Composite):
     def call(input):
         if input.ndim < 2:
             raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
-                               f"Got {input.ndim}-D tensor.")
+                               f"Got {input.ndim}D tensor.")
         return input.transpose(-2, -1)
 
 
@@ -339,7 +339,10 @@ class Expand(Composite):
 
     @staticmethod
     def call(input, *sizes):
-        return input.broadcast_to(size_args("expand", sizes))
+        sizes = size_args("expand", sizes)
+        if len(sizes) == input.ndim and all(s in (-1, n) for s, n in zip(sizes, input.shape)):
+            return input  # the original returns the tensor itself when nothing is expanded
+        return input.broadcast_to(sizes)
 
 
 class BroadcastTensors(Composite):
