@@ -159,12 +159,12 @@ class TestGradAssignment:
 
     def test_dtype(self):
         t = kitty.tensor([1., 2.], requires_grad=True)
-        with pytest.raises(TypeError, match="different type: float64"):
+        with pytest.raises(TypeError, match="^Assigned grad has data of a different type.$"):
             t.grad = kitty.tensor([1., 2.], dtype=kitty.float64)
 
     def test_shape(self):
         t = kitty.tensor([1., 2.], requires_grad=True)
-        with pytest.raises(RuntimeError, match=r"different size: \(3,\)"):
+        with pytest.raises(RuntimeError, match="^Assigned grad has data of a different size.$"):
             t.grad = kitty.tensor([1., 2., 3.])
 
     def test_assigning_to_a_tensor_without_requires_grad_warns_and_sets_it(self):

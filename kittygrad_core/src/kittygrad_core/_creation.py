@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import warnings
+
 import numpy as np
 
-from ._dtypes import DEFAULT_DTYPE, DTypeLike, resolve_dtype
+from ._dtypes import DEFAULT_DTYPE, SUPPORTED_DTYPES, DTypeLike, resolve_dtype
 from ._tensor import Tensor, make_tensor
 
 _generator = np.random.default_rng()
@@ -33,6 +35,24 @@ def _size(sizes: tuple) -> tuple[int, ...]:
     return tuple(int(n) for n in sizes)
 
 
+def _fill_dtype(dtype: DTypeLike | None) -> DTypeLike | None:
+    """The original kittygrad's rule for ``ones``/``zeros``/``empty`` (and their ``_like``): a numeric
+    NumPy dtype that tensors cannot hold gives a warning and the default dtype (other functions raise)."""
+    if dtype is None:
+        return None
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        return dtype  # resolve_dtype raises the error
+    if resolved in SUPPORTED_DTYPES:
+        return resolved  # also for Python's float, which the original's NumPy array turned into float64
+    if resolved.kind not in "biu":
+        return dtype
+    warnings.warn(f"Passed NumPy array has an unsupported data type '{resolved}'. "
+                  f"Created a copy based on '{DEFAULT_DTYPE}' dtype.", UserWarning, stacklevel=3)
+    return DEFAULT_DTYPE
+
+
 def _make(data: np.ndarray, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
     dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
     return make_tensor(data.astype(dtype, copy=False), bool(requires_grad))
@@ -50,17 +70,17 @@ def randn(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = Fals
 
 def ones(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor filled with ones."""
-    return _make(np.ones(_size(size)), dtype, requires_grad)
+    return _make(np.ones(_size(size)), _fill_dtype(dtype), requires_grad)
 
 
 def zeros(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor filled with zeros."""
-    return _make(np.zeros(_size(size)), dtype, requires_grad)
+    return _make(np.zeros(_size(size)), _fill_dtype(dtype), requires_grad)
 
 
 def empty(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor of uninitialised data."""
-    dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
+    dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(_fill_dtype(dtype))
     return make_tensor(np.empty(_size(size), dtype), bool(requires_grad))
 
 
@@ -107,17 +127,17 @@ def randn_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: 
 
 def ones_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns ``ones`` with the shape (and, by default, dtype) of ``input``."""
-    return _like(ones, input, dtype, requires_grad)
+    return _like(ones, input, _fill_dtype(dtype), requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns ``zeros`` with the shape (and, by default, dtype) of ``input``."""
-    return _like(zeros, input, dtype, requires_grad)
+    return _like(zeros, input, _fill_dtype(dtype), requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns ``empty`` with the shape (and, by default, dtype) of ``input``."""
-    return _like(empty, input, dtype, requires_grad)
+    return _like(empty, input, _fill_dtype(dtype), requires_grad)
 
 
 def full_like(input: Tensor, fill_value: float, *, dtype: DTypeLike | None = None,

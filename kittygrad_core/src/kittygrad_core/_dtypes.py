@@ -25,13 +25,14 @@ DTypeLike = Any  # np.float32, np.dtype('float32'), 'float32', ...
 
 def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     """Return the ``np.dtype`` for ``dtype``; raise ``TypeError`` if kittygrad does not support it."""
+    if isinstance(dtype, type) and dtype.__module__ == "builtins":  # float, int: refused by the original
+        raise TypeError(f"Data type '{dtype.__name__}' is not supported.")
     try:
         resolved = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"Data type {dtype!r} is not understood.") from None
-    if resolved not in SUPPORTED_DTYPES:
-        raise TypeError(f"Data type '{resolved.name}' is not supported. "
-                        "Supported: float16 (half), float32 (float), float64 (double).")
+    if resolved not in SUPPORTED_DTYPES:  # the original's text, naming the dtype as it was passed
+        raise TypeError(f"Data type '{getattr(dtype, '__name__', resolved.name)}' is not supported.")
     return resolved
 
 

@@ -37,7 +37,7 @@ class Tensor:
     def __init__(self, data: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
             raise RuntimeError("If you want to create a new tensor from another, use "
-                               "sourceTensor.detach() and then specify the requires_grad attribute.")
+                               "source_tensor.detach() and then specify the requires_grad attribute.")
         self._data = as_float_array(data, dtype)
         self._requires_grad = bool(requires_grad)
         self._grad_fn = None
@@ -89,9 +89,9 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         if self._grad_fn is not None:
             raise RuntimeError(
-                "You can only change requires_grad flags of leaf variables." + (
+                "You can only change requires_grad flags of leaf variables." + (  # (sic) the original's
                     "" if value else
-                    " If you want to use a computed variable in a subgraph that doesn't "
+                    "If you want to use a computed variable in a subgraph that doesn't "
                     "require differentiation use var_no_grad = var.detach()."))
         self._requires_grad = bool(value)
 
@@ -122,12 +122,10 @@ class Tensor:
                             f"but got grad of '{type(value).__name__}'.")
         if value is self:
             raise RuntimeError("Can't assign Variable as its own grad.")
-        if value.dtype != self.dtype:
-            raise TypeError(f"Assigned grad has data of a different type: {value.dtype} "
-                            f"(tensor is {self.dtype}).")
+        if value.dtype != self.dtype:  # the original's texts
+            raise TypeError("Assigned grad has data of a different type.")
         if value.shape != self.shape:
-            raise RuntimeError(f"Assigned grad has data of a different size: {value.shape} "
-                               f"(tensor is {self.shape}).")
+            raise RuntimeError("Assigned grad has data of a different size.")
         self._grad = value
         if not self._requires_grad:
             warnings.warn("Trying to assign a gradient to a tensor that doesn't need it. "
@@ -170,9 +168,9 @@ class Tensor:
             raise RuntimeError(f"A Tensor with {self._data.size} elements cannot be converted to Scalar.")
         return self._data.item()
 
-    def numpy(self) -> np.ndarray:
-        """Returns the tensor's data as a NumPy array sharing its memory."""
-        return self._data
+    def numpy(self, copy: bool = False) -> np.ndarray:
+        """Returns the tensor's data as a NumPy array sharing its memory, or a copy if ``copy=True``."""
+        return self._data.copy() if copy else self._data
 
     def tolist(self) -> Any:
         """Returns the data as a (nested) list of Python floats."""
@@ -264,6 +262,10 @@ class Tensor:
 
     def __pos__(self) -> Tensor:
         return self
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        # The original refuses `@=` (Python would otherwise rebind the name to `self @ other`).
+        raise NotImplementedError("Inplace matrix multiplication is not implemented.")
 
     # ------------------------------------------------------------------ autograd
 

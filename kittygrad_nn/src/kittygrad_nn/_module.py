@@ -85,7 +85,8 @@ class Module:
         params = self.__dict__.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
-                raise AttributeError("cannot assign parameters before Module.__init__() call")
+                raise AttributeError(f"Cannot assign {type(value).__name__} instance before "
+                                     "Module.__init__() call.")  # the original's text
             self._discard(name)
             params[name] = value
         elif params is not None and name in params:
@@ -96,7 +97,8 @@ class Module:
         elif isinstance(value, Module):
             modules = self.__dict__.get("_modules")
             if modules is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
+                raise AttributeError(f"Cannot assign {type(value).__name__} instance before "
+                                     "Module.__init__() call.")  # the original's text
             self._discard(name)
             modules[name] = value
         elif self.__dict__.get("_modules") is not None and name in self._modules:
@@ -234,6 +236,14 @@ class Module:
         """Yields the parameters of this module and (``recurse``) its descendants."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def n_parameters(self) -> int:
+        """The number of elements of all parameters (the original kittygrad's helper)."""
+        return sum(p.nelement() for p in self.parameters())
+
+    def n_trainable_parameters(self) -> int:
+        """The number of elements of the parameters that require grad (the original kittygrad's helper)."""
+        return sum(p.nelement() for p in self.parameters() if p.requires_grad)
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
