@@ -71,11 +71,18 @@ def test_float_ndarray_keeps_its_dtype(dtype):
     assert kitty.tensor(np.zeros(3, dtype=dtype)).dtype == dtype
 
 
-def test_tensor_copies_its_data():
+def test_tensor_shares_a_float_array_and_copies_otherwise():
+    """The original kittygrad's rule: a NumPy array of a supported dtype is used as is (no copy) when no
+    cast is requested; a cast, other dtypes and Python data give a fresh array."""
     array = np.zeros(3)
     t = kitty.tensor(array)
     array[0] = 1
-    assert t.numpy()[0] == 0
+    assert t.numpy()[0] == 1
+    cast = kitty.tensor(array, dtype=kitty.float32)
+    array[0] = 2
+    assert cast.numpy()[0] == 1
+    nested = [0.0, 0.0]
+    assert kitty.tensor(nested).numpy().base is None
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint16, np.bool_])

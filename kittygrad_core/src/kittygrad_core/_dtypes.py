@@ -37,7 +37,7 @@ def resolve_dtype(dtype: DTypeLike) -> np.dtype:
 
 
 def as_float_array(data: Any, dtype: DTypeLike | None = None) -> np.ndarray:
-    """Convert tensor-constructor input to a fresh floating array, as ``kitty.tensor`` does.
+    """Convert tensor-constructor input to a floating array, as ``kitty.tensor`` does.
 
     Python numbers, bools and nested lists become the default dtype (torch's rule for Python floats,
     the original kittygrad's for ints); a NumPy array keeps a supported float dtype, and any other NumPy
@@ -56,7 +56,9 @@ def as_float_array(data: Any, dtype: DTypeLike | None = None) -> np.ndarray:
                               UserWarning, stacklevel=3)
                 dtype = DEFAULT_DTYPE
         _check_numeric(data.dtype, data)
-        return np.array(data, dtype=dtype)
+        # Shares the array's memory when no cast is needed, as the original kittygrad (and
+        # torch.from_numpy) do; torch.tensor would copy.
+        return data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return as_float_array(np.asarray(data), dtype)
     try:
