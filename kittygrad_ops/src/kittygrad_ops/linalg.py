@@ -36,12 +36,7 @@ class Dot(_Promoting):
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
     def forward(self, xp, input, other):
-        if input.ndim != 1 or other.ndim != 1:
-            raise RuntimeError(f"dot(): 1D tensors expected, but got {input.ndim}D and {other.ndim}D "
-                               "tensors")
-        if input.shape != other.shape:
-            raise RuntimeError("dot(): inconsistent tensor size, expected tensor [{}] and src [{}] to "
-                               "have the same number of elements".format(*input.shape, *other.shape))
+        _check_dot(input, other)
         input, other = self._promote(input, other)
         self.input, self.other = input, other
         return xp.dot(input, other)
@@ -63,12 +58,10 @@ class Matmul(_Promoting):
 
     def forward(self, xp, input, other):
         if input.ndim == 0 or other.ndim == 0:
-            raise RuntimeError("matmul(): both arguments to matmul need to be at least 1D, but they are "
-                               f"{input.ndim}D and {other.ndim}D")
+            raise RuntimeError("Input tensors must not be scalars.")
         inner = other.shape[0] if other.ndim == 1 else other.shape[-2]
         if input.shape[-1] != inner:
-            raise RuntimeError(f"matmul(): shapes {input.shape} and {other.shape} cannot be multiplied "
-                               f"({input.shape[-1]} != {inner})")
+            _matmul_mismatch(input, other)
         input, other = self._promote(input, other)
         self.input, self.other = input, other
         return xp.matmul(input, other)
@@ -94,12 +87,70 @@ class Matmul(_Promoting):
 
 
 
-def _dims(op, tensors, ndims):
-    """RuntimeError unless each argument (name, array) has its expected number of dims."""
-    for (name, a), n in zip(tensors, ndims):
-        if a.ndim != n:
-            raise RuntimeError(f"{op}(): expected {name} to be a {n}-D tensor, but got a {a.ndim}-D "
-                               f"tensor of shape {tuple(a.shape)}")
+# The shape checks of the products, with the original kittygrad's texts and in its order.
+
+
+def _check_dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors.")
+    if input.size != other.size:
+        raise RuntimeError("Inconsistent tensor size, expected tensor input and other to have the same "
+                           f"number of elements, but got {input.size} and {other.size} elements respectively.")
+
+
+def _check_mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"2D tensors expected, but got {input.ndim}D and {mat2.ndim}D tensors.")
+    if input.shape[-1] != mat2.shape[0]:
+        raise RuntimeError("input and mat2 shapes cannot be multiplied ({}x{} and {}x{}).".format(
+            *input.shape, *mat2.shape))
+
+
+def _check_mv(input, vec):
+    if input.ndim != 2:
+        raise RuntimeError(f"input must be a matrix, not a {input.ndim}D tensor.")
+    if vec.ndim != 1:
+        raise RuntimeError(f"vec must be a vector, not a {vec.ndim}D tensor.")
+    if input.shape[-1] != vec.size:
+        raise RuntimeError("input and vec shapes cannot be multiplied ({}x{} and {}).".format(
+            *input.shape, vec.size))
+
+
+def _check_bmm(input, mat2):
+    batch, batch2 = input.shape[:-2], mat2.shape[:-2]
+    if batch != batch2:
+        raise RuntimeError("Batch dimensions of both tensors must be equal, but got "
+                           f"{batch} and {batch2} respectively.")
+    if not batch:
+        raise RuntimeError("The batch matrix-matrix product requires the "
+                           "tensors to have at least 3 dimensions each.")
+    if input.shape[-1] != mat2.shape[-2]:
+        raise RuntimeError("input and mat2 matrix shapes cannot be multiplied ({}x{} and {}x{}).".format(
+            *input.shape[-2:], *mat2.shape[-2:]))
+
+
+def _matmul_mismatch(input, other):
+    """Raises the error the original's matmul gives for mismatched inner sizes (it routes to dot, mm,
+    mv or bmm and their texts)."""
+    if input.ndim == other.ndim == 1:
+        _check_dot(input, other)
+    if input.ndim <= 2 and other.ndim == 2:
+        _check_mm(input.reshape(1, -1) if input.ndim == 1 else input, other)
+    if input.ndim == 2 and other.ndim == 1:
+        _check_mv(input, other)
+    a = input.reshape(1, -1) if input.ndim == 1 else input
+    b = other.reshape(-1, 1) if other.ndim == 1 else other
+    raise RuntimeError("input and mat2 matrix shapes cannot be multiplied ({}x{} and {}x{}).".format(
+        *a.shape[-2:], *b.shape[-2:]))
+
+
+def _bmm_shapes(draw):
+    """Shapes for bmm: one or two equal batch dims (torch checks the 3-D case with bmm, else matmul)."""
+    from hypothesis import strategies as st
+    side = st.integers(0, 3)
+    batch = tuple(draw(st.lists(side, min_size=1, max_size=2)))
+    n, m, p = draw(side), draw(side), draw(side)
+    return [batch + (n, m), batch + (m, p)]
 
 
 class Mm(_Promoting):
@@ -112,10 +163,7 @@ class Mm(_Promoting):
     conformance = Conformance(torch="torch.mm", shapes="mm")
 
     def forward(self, xp, input, mat2):
-        _dims("mm", (("input", input), ("mat2", mat2)), (2, 2))
-        if input.shape[1] != mat2.shape[0]:
-            raise RuntimeError("mm(): mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})".format(
-                *input.shape, *mat2.shape))
+        _check_mm(input, mat2)
         input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
         return xp.matmul(input, mat2)
@@ -135,9 +183,7 @@ class Mv(_Promoting):
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
     def forward(self, xp, input, vec):
-        _dims("mv", (("input", input), ("vec", vec)), (2, 1))
-        if input.shape[1] != vec.shape[0]:
-            raise RuntimeError(f"mv(): size mismatch, got input {tuple(input.shape)}, vec {tuple(vec.shape)}")
+        _check_mv(input, vec)
         input, vec = self._promote(input, vec)
         self.input, self.vec = input, vec
         return xp.matmul(input, vec)
@@ -150,25 +196,24 @@ class Mv(_Promoting):
 class Bmm(_Promoting):
     """bmm(input, mat2) -> Tensor
 
-    Batched matrix product of 3-D tensors with equal batch sizes, (b, n, m) @ (b, m, p) -> (b, n, p);
-    no broadcasting."""
+    Batched matrix product of tensors with equal batch dims, (b, n, m) @ (b, m, p) -> (b, n, p); no
+    broadcasting. As in the original kittygrad, any number of batch dims (at least one) is accepted;
+    torch takes 3-D tensors only."""
 
     name = "bmm"
     saves = {0: (1,), 1: (0,)}
-    conformance = Conformance(torch="torch.bmm", shapes="bmm")
+    conformance = Conformance(torch=lambda torch, a, b: torch.bmm(a, b) if a.ndim == 3 else torch.matmul(a, b),
+                              shapes=_bmm_shapes)
 
     def forward(self, xp, input, mat2):
-        _dims("bmm", (("input", input), ("mat2", mat2)), (3, 3))
-        if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
-            raise RuntimeError(f"bmm(): expected mat2 of shape ({input.shape[0]}, {input.shape[2]}, *) "
-                               f"for input of shape {tuple(input.shape)}, but got {tuple(mat2.shape)}")
+        _check_bmm(input, mat2)
         input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return self._cast_back((xp.matmul(grad, xp.swapaxes(self.mat2, 1, 2)) if self.needs_input_grad[0] else None,
-                                xp.matmul(xp.swapaxes(self.input, 1, 2), grad) if self.needs_input_grad[1] else None))
+        return self._cast_back((xp.matmul(grad, xp.swapaxes(self.mat2, -1, -2)) if self.needs_input_grad[0] else None,
+                                xp.matmul(xp.swapaxes(self.input, -1, -2), grad) if self.needs_input_grad[1] else None))
 
 
 class Outer(_Promoting):
@@ -182,7 +227,8 @@ class Outer(_Promoting):
     conformance = Conformance(torch="torch.outer", shapes="outer")
 
     def forward(self, xp, input, vec2):
-        _dims("outer", (("input", input), ("vec2", vec2)), (1, 1))
+        if input.ndim != 1 or vec2.ndim != 1:
+            raise RuntimeError(f"outer(): expected 1-D tensors, but got {input.ndim}-D and {vec2.ndim}-D tensors")
         input, vec2 = self._promote(input, vec2)
         self.input, self.vec2 = input, vec2
         return xp.multiply.outer(input, vec2)
