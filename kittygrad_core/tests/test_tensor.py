@@ -218,15 +218,19 @@ def test_numpy_shares_memory():
     assert t.tolist() == [7., 2.]
 
 
-def test_detach_shares_memory_and_version(ops):
+def test_detach_copies_as_in_the_original(ops):
+    """The original kittygrad's detach() copies (torch's shares memory and version counter)."""
     x = kitty.tensor([1., 2.], requires_grad=True)
     y = x * 2
     d = y.detach()
     assert d.is_leaf and not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.numpy(), y.numpy())
+    assert not np.shares_memory(d.numpy(), y.numpy())
     d *= 3
-    np.testing.assert_array_equal(y.numpy(), [6., 12.])
-    assert d.version == y.version == 1
+    np.testing.assert_array_equal(y.numpy(), [2., 4.])
+    assert d.version == 1 and y.version == 0
+    d *= x  # a detached copy can take part in a recorded in-place op
+    d.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6., 12.])
 
 
 def test_data_shares_memory_but_not_version(ops):

@@ -182,11 +182,11 @@ class Tensor:
         return self._data.copy() if copy else self._data
 
     def detach(self) -> Tensor:
-        """Returns a new leaf tensor sharing memory and version counter, detached from the graph."""
-        out = make_tensor(self._data)
-        out._version = self._version
-        out._base = self
-        return out
+        """Returns a new leaf tensor with a copy of the data, detached from the graph.
+
+        Unlike torch, the copy shares neither memory nor version counter with this tensor (the original
+        kittygrad's rule); ``.data`` shares the memory."""
+        return make_tensor(self._data.copy())
 
     def detach_(self) -> Tensor:
         """Detaches this tensor from the graph in place, making it a leaf."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from kittygrad_core import Tensor, no_grad
 from kittygrad_core._dtypes import as_float_array, resolve_dtype
+from kittygrad_core._tensor import make_tensor
 
 
 class Parameter(Tensor):
@@ -340,10 +341,10 @@ class Module:
             destination = OrderedDict()
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = param if keep_vars else _shared(param)
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+                destination[prefix + name] = buffer if keep_vars else _shared(buffer)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -421,3 +422,11 @@ def _addindent(text: str, spaces: int) -> str:
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _shared(tensor: Tensor) -> Tensor:
+    """A leaf sharing ``tensor``'s memory and version counter, as torch's ``detach()`` (kittygrad's
+    ``detach()`` copies, as the original kittygrad's did); ``state_dict`` values are such leaves."""
+    out = make_tensor(tensor._data)
+    out._version = tensor._version
+    return out
