@@ -104,19 +104,19 @@ class Pow(Op):
     Gradients follow torch at a zero base: no gradient flows through ``exponent == 0``, and
     ``0 ** e`` with ``e >= 0`` contributes no gradient to the exponent."""
 
-    __slots__ = ("input", "exponent")  # what backward reads
+    __slots__ = ("input", "exponent", "out")  # what backward reads
 
     name = "pow"
     operators, reflected, inplace = ("__pow__",), ("__rpow__",), ("__ipow__", "pow_")
     broadcast = True
-    # The output is not saved: after `c **= 2` a later in-place op on `c` would invalidate it, while
-    # torch (and the original) can still backpropagate through a chain `c **= 2; c **= -c`.
     saves = (0, 1)
+    saves_output = True
     conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)))
 
     def forward(self, xp, input, exponent):
         self.input, self.exponent = input, exponent
-        return input ** exponent
+        self.out = out = input ** exponent
+        return out
 
     def backward(self, xp, grad):
         x, e = self.input, self.exponent
@@ -132,7 +132,7 @@ class Pow(Op):
             if self.needs_input_grad[0]:
                 grad_input = xp.where(e == 0, 0.0, grad * e * x ** (e - 1)).astype(grad.dtype, copy=False)
             if self.needs_input_grad[1]:
-                grad_exponent = xp.where((x == 0) & (e >= 0), 0.0, grad * x ** e * xp.log(x))
+                grad_exponent = xp.where((x == 0) & (e >= 0), 0.0, grad * self.out * xp.log(x))
                 grad_exponent = grad_exponent.astype(grad.dtype, copy=False)
         return grad_input, grad_exponent
 
