@@ -33,7 +33,7 @@ try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.
 except ImportError:
     pass
 
-from . import _original  # noqa: E402 - needs nn and viz above
+from . import _original  # after nn and viz: it aliases their modules
 
 _original.install(_sys.modules[__name__])
 

@@ -144,3 +144,59 @@ def full_like(input: Tensor, fill_value: float, *, dtype: DTypeLike | None = Non
               requires_grad: bool = False) -> Tensor:
     """Returns ``full`` with the shape (and, by default, dtype) of ``input``."""
     return _like(lambda size, **kw: full(size, fill_value, **kw), input, dtype, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: DTypeLike | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """Returns a 1-D tensor of ``steps`` values evenly spaced from ``start`` to ``end`` (inclusive)."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"linspace(): steps must be an int, got {type(steps).__name__}.")
+    if steps < 0:
+        raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}.")
+    return _make(np.linspace(start, end, int(steps), dtype=np.float64), dtype, requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: DTypeLike | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """Returns a 1-D tensor of ``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to
+    ``end`` (inclusive)."""
+    exponents = linspace(start, end, steps, dtype=np.float64)._data
+    return _make(np.power(float(base), exponents), dtype, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] | None = None, *,
+            dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor of integers drawn uniformly from ``[low, high)`` (``randint(high, size)`` starts
+    at 0). kittygrad tensors hold floats, so the integers are stored in ``dtype`` (default float32);
+    such a tensor can index another one."""
+    if size is None:  # randint(high, size)
+        if high is None:
+            raise TypeError("randint(): missing the size argument.")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"randint(): random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}.")
+    return _make(_generator.integers(low, high, _size((size,))).astype(np.float64), dtype, requires_grad)
+
+
+def randperm(n: int, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a random permutation of ``0 .. n - 1`` (as floats of ``dtype``; it can index a tensor)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise RuntimeError(f"randperm(): n must be a non-negative int, got {n!r}.")
+    return _make(_generator.permutation(int(n)).astype(np.float64), dtype, requires_grad)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """Returns a tensor sharing memory with the float NumPy array ``ndarray`` (changes to one show in
+    the other). Arrays of other dtypes are converted (a copy) with a ``UserWarning``, since kittygrad
+    tensors hold floats."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy(): expected np.ndarray (got {type(ndarray).__name__}).")
+    return Tensor(ndarray)
+
+
+def is_tensor(obj: Any) -> bool:
+    """Returns True if ``obj`` is a kittygrad Tensor."""
+    return isinstance(obj, Tensor)

@@ -13,6 +13,35 @@ _REPR_OPTIONS = dict(precision=4, separator=", ", prefix="tensor(", floatmode="m
                      max_line_width=89)
 
 
+class device:
+    """The device of a tensor. kittygrad computes with NumPy on the CPU, so ``"cpu"`` is the only one;
+    any other (``"cuda"``, ``"mps"``) raises ``RuntimeError`` saying so."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str | device = "cpu", index: int | None = None) -> None:
+        name = type.type if isinstance(type, device) else str(type)
+        if name.split(":")[0] != "cpu" or index not in (None, 0):
+            raise RuntimeError(f"kittygrad has a single device, 'cpu' (NumPy); got device {name!r}"
+                               f"{'' if index is None else f' with index {index}'}.")
+        self.type = "cpu"
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, device) or other == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+_CPU = device()
+
+
 class Tensor:
     """A multi-dimensional array of floats that can record the operations applied to it.
 
@@ -79,6 +108,24 @@ class Tensor:
     def dtype(self) -> np.dtype:
         """The floating data type of the elements."""
         return self._data.dtype
+
+    @property
+    def device(self) -> device:
+        """Where the data lives: always ``device(type='cpu')`` (kittygrad has one device)."""
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False: kittygrad has one device, the CPU."""
+        return False
+
+    def cpu(self) -> Tensor:
+        """Returns this tensor (it is on the CPU, kittygrad's only device)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """Raises ``RuntimeError``: kittygrad has one device, the CPU."""
+        raise RuntimeError("kittygrad has a single device, 'cpu' (NumPy); .cuda() is not available.")
 
     @property
     def requires_grad(self) -> bool:

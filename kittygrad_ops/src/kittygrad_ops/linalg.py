@@ -1,11 +1,18 @@
-"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer.
+"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer,
+einsum.
 
 Mixed float dtypes are promoted (float32 @ float64 -> float64), as the original kittygrad does; torch
 raises instead. Each gradient is returned in its input's dtype.
 """
 from __future__ import annotations
 
-from kittygrad_core import Conformance, Op, unbroadcast
+import string
+
+import numpy as np
+
+import kittygrad_core
+from kittygrad_core import Composite, Conformance, Op, Tensor, unbroadcast
+from kittygrad_core._dispatch import apply
 
 
 class _Promoting(Op):
@@ -238,4 +245,143 @@ class Outer(_Promoting):
                                 xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None))
 
 
-OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer)
+def _parse_einsum(equation, shapes):
+    """Subscripts of each operand and of the output, with ``...`` spelled out as letters.
+
+    Ellipsis dims are right-aligned across operands (NumPy's and torch's broadcasting); an implicit
+    output is the ellipsis dims followed by the letters used once, in alphabetical order.
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): equation must be a str, got {type(equation).__name__}.")
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): the equation '{equation}' names {len(terms)} operands, but "
+                           f"{len(shapes)} were given")
+    used = set(equation) - set(".,->")
+    if not all(c in string.ascii_letters for c in used):
+        raise RuntimeError(f"einsum(): subscripts must be letters, got '{equation}'")
+    spare = [c for c in string.ascii_letters if c not in used]
+    widths = []
+    for term, shape in zip(terms, shapes):
+        width = len(shape) - len(term.replace("...", ""))
+        if ("..." in term and width < 0) or ("..." not in term and width != 0):
+            raise RuntimeError(f"einsum(): subscript '{term}' does not match an operand of shape {shape}")
+        widths.append(max(width, 0))
+    ellipsis = "".join(spare[:max(widths, default=0)])
+    inputs = [t.replace("...", ellipsis[len(ellipsis) - w:]) for t, w in zip(terms, widths)]
+    if arrow:
+        output = rhs.replace("...", ellipsis)
+    else:
+        letters = "".join(inputs)
+        output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                           and c not in ellipsis))
+    return inputs, output
+
+
+class Einsum(Op):
+    """_einsum(*operands, equation) -> Tensor
+
+    The record behind ``einsum``: sums the products of ``operands`` over the letters of ``equation``
+    missing from its output. The gradient of each operand is the einsum of the output gradient with
+    the other operands; letters repeated in one operand (diagonals) get it on their diagonal only."""
+
+    name = "_einsum"
+    functions = methods = ()
+    conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
+                              shapes=lambda draw: _EINSUM_CASES[draw(_einsum_case())][1], inputs=2,
+                              options={"equation": lambda draw, shapes: _einsum_equation(shapes)},
+                              call=lambda kitty, *xs, equation: kitty.einsum(equation, *xs))
+
+    def forward(self, xp, *operands, equation):
+        self.inputs, self.output = _parse_einsum(equation, [x.shape for x in operands])
+        dtype = np.result_type(*operands)  # mixed float dtypes promote, as in the other products
+        self.dtypes = [x.dtype for x in operands]
+        self.operands = operands = [x.astype(dtype, copy=False) for x in operands]
+        spec = ",".join(self.inputs) + "->" + self.output
+        try:
+            return xp.asarray(xp.einsum(spec, *operands), dtype=dtype)
+        except ValueError as error:
+            raise RuntimeError(f"einsum(): '{equation}' cannot be applied to operands of shapes "
+                               f"{', '.join(str(x.shape) for x in operands)}: {error}") from None
+
+    def backward(self, xp, grad):
+        grads = []
+        operands, inputs = self.operands, self.inputs
+        for k, (x, term) in enumerate(zip(operands, inputs)):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            letters = "".join(dict.fromkeys(term))  # unique, in order
+            others = [(t, y) for j, (t, y) in enumerate(zip(inputs, operands)) if j != k]
+            known = set(self.output).union(*(t for t, _ in others))
+            kept = "".join(c for c in letters if c in known)
+            spec = ",".join([self.output] + [t for t, _ in others]) + "->" + kept
+            partial = xp.einsum(spec, grad, *(y for _, y in others))
+            # letters summed only within this operand: the gradient is constant along them
+            sizes = {c: n for t, y in zip(inputs, operands) for c, n in zip(t, y.shape) if n != 1}
+            full = tuple(sizes.get(c, 1) for c in letters)
+            partial = partial.reshape(tuple(sizes.get(c, 1) if c in kept else 1 for c in letters))
+            partial = xp.broadcast_to(partial, full)
+            # size-1 dims of this operand that other operands broadcast
+            shape_u = tuple(x.shape[term.index(c)] for c in letters)
+            partial = unbroadcast(partial, shape_u)
+            if len(letters) != len(term):  # repeated letters: write onto the diagonal
+                out = xp.zeros(x.shape, dtype=x.dtype)
+                xp.einsum(term + "->" + letters, out)[...] = partial
+                partial = out
+            grads.append(xp.ascontiguousarray(partial, dtype=self.dtypes[k]))
+        return tuple(grads)
+
+
+class EinsumCall(Composite):
+    """einsum(equation, *operands) -> Tensor
+
+    Sums the product of the elements of ``operands`` over the dimensions named by the letters of
+    ``equation`` (NumPy's and torch's notation, e.g. ``"ij,jk->ik"``, ``"bii->bi"``, ``"...ij->...ji"``)
+    that do not appear in its output. ``operands`` may also be given as one list."""
+
+    name = "einsum"
+    methods = ()
+    conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
+                              shapes=lambda draw: _EINSUM_CASES[draw(_einsum_case())][1], inputs=2,
+                              options={"equation": lambda draw, shapes: _einsum_equation(shapes)},
+                              call=lambda kitty, *xs, equation: kitty.einsum(equation, xs))
+
+    @staticmethod
+    def call(equation, *operands):
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = tuple(operands[0])
+        for i, x in enumerate(operands):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"einsum(): operand {i} must be a Tensor, not {type(x).__name__}.")
+        return apply(kittygrad_core.registry["_einsum"], operands, (), {"equation": equation})
+
+
+# Two-operand conformance cases, told apart by the ranks of their shapes.
+_EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 1)]),
+    ("i,i->", [(4,), (4,)]),
+    ("i,ij->j", [(3,), (3, 2)]),
+    ("ij,j", [(3, 4), (4,)]),
+    ("...ij,...jk->...ik", [(1, 2, 2, 3), (4, 1, 3, 2)]),
+    ("iij,j->i", [(3, 3, 2), (2,)]),
+    ("ijk,ij->ik", [(2, 3, 4), (2, 3)]),
+]
+
+
+def _einsum_case():
+    from hypothesis import strategies as st
+    return st.integers(0, len(_EINSUM_CASES) - 1)
+
+
+def _einsum_equation(shapes):
+    for equation, case in _EINSUM_CASES:
+        if [len(s) for s in case] == [len(s) for s in shapes] and list(map(tuple, shapes)) == case:
+            return equation
+    raise AssertionError(f"no einsum conformance case for shapes {shapes}")
+
+
+OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer, Einsum, EinsumCall)
