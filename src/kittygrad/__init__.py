@@ -42,7 +42,12 @@ def __getattr__(name: str):
     if name == "CompGraph" and viz is not None:  # imports graphviz only when a graph is drawn
         return viz.CompGraph
     # Ops are bound onto kittygrad_core at registration time, including at runtime; look them up there.
-    return getattr(_core, name)
+    try:
+        return getattr(_core, name)
+    except _core.MissingOpError:
+        raise
+    except AttributeError:  # name the module the user imported
+        raise AttributeError(f"module '{__name__}' has no attribute '{name}'") from None
 
 
 def __dir__() -> list[str]:
