@@ -16,7 +16,7 @@ from ._function import Function, FunctionCtx
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._op import Conformance, Op
 from ._plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, PluginWarning
-from ._registry import MissingOpError, OpRegistry, install_operator_stubs, missing_op_error
+from ._registry import MissingOpError, OpRegistry, OverrideWarning, install_operator_stubs, missing_op_error
 from ._tensor import Tensor, device, tensor
 from .hookspecs import hookimpl, hookspec
 
@@ -24,13 +24,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL_DTYPES", "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP",
-    "Function", "FunctionCtx", "MissingOpError", "Node", "Op", "OpRegistry", "PluginHost", "PluginInfo",
-    "PluginWarning", "Scalar", "Size", "Tensor", "arange", "device", "double", "empty", "empty_like",
-    "enable_grad", "eye", "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
-    "generator", "half", "hookimpl", "hookspec", "is_grad_enabled", "is_tensor", "linspace", "logspace",
-    "manual_seed", "no_grad", "ones", "ones_like", "plugins", "rand", "rand_like", "randint", "randn",
-    "randn_like", "randperm", "registry", "set_grad_enabled", "start_tracing", "stop_tracing", "tensor",
-    "unbroadcast", "zeros", "zeros_like",
+    "Function", "FunctionCtx", "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning",
+    "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange", "device", "double",
+    "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32", "float64", "from_numpy",
+    "full", "full_like", "generator", "half", "hookimpl", "hookspec", "is_grad_enabled", "is_tensor",
+    "linspace", "logspace", "manual_seed", "no_grad", "ones", "ones_like", "plugins", "rand", "rand_like",
+    "randint", "randn", "randn_like", "randperm", "registry", "set_grad_enabled", "start_tracing",
+    "stop_tracing", "tensor", "unbroadcast", "zeros", "zeros_like",
 ]
 
 #: The registry of every op; plugins fill it, ``register``/``unregister`` change it at runtime.

@@ -27,6 +27,9 @@ def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     """Return the ``np.dtype`` for ``dtype``; raise ``TypeError`` if kittygrad does not support it."""
     if isinstance(dtype, type) and dtype.__module__ == "builtins":  # float, int: refused by the original
         raise TypeError(f"Data type '{dtype.__name__}' is not supported.")
+    if not isinstance(dtype, (type, str, np.dtype)):  # np.dtype would read a Tensor's or None's
+        raise TypeError(f"Data type {dtype!r} is not understood: expected a dtype such as "
+                        "kitty.float32.")
     try:
         resolved = np.dtype(dtype)
     except TypeError:

@@ -101,6 +101,13 @@ def _values(op, x, index):
 
 def _close(op, input, other, rtol, atol, equal_nan):
     a, b = _values(op, input, 0), _values(op, other, 1)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and a.dtype != b.dtype:
+        raise RuntimeError(f"{op}(): {a.dtype} did not match {b.dtype}")  # as torch: no promotion
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise TypeError(f"{op}(): {name} must be a number, not {type(value).__name__}.")
+    if not isinstance(equal_nan, (bool, np.bool_)):
+        raise TypeError(f"{op}(): equal_nan must be a bool, not {type(equal_nan).__name__}.")
     try:
         return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     except ValueError:

@@ -39,7 +39,7 @@ class ToCopy(Op):
 
     def forward(self, xp, input, dtype):
         self.dtype = input.dtype
-        return input.astype(resolve_dtype(dtype))
+        return input.astype(input.dtype if dtype is None else resolve_dtype(dtype))  # to(None): as torch
 
     def backward(self, xp, grad):
         return grad.astype(self.dtype)
@@ -85,6 +85,10 @@ class To(Composite):
     def call(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
         if not isinstance(input, Tensor):
             raise TypeError(f"to(): expected a Tensor, got {type(input).__name__}.")
+        if len(args) > 2 or not isinstance(copy, (bool, np.bool_)) \
+                or not isinstance(non_blocking, (bool, np.bool_)):
+            raise TypeError("to() received an invalid combination of arguments: expected "
+                            "to(dtype), to(device, dtype=None) or to(tensor), and bool copy/non_blocking.")
         dtype = _device_and_dtype(args, dtype, device)
         if dtype is None or resolve_dtype(dtype) == input.dtype:
             return apply(kitty.registry["clone"], (input,)) if copy else input

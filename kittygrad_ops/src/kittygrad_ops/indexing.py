@@ -214,6 +214,7 @@ class IndexPut(Op):
     name = "_index_put"
     functions = methods = ()
     n_inputs = 2
+    writes_input = True  # writes only the indexed region, in the target's own buffer
 
     conformance = Conformance(
         torch=_numpy_put,
