@@ -38,7 +38,9 @@ def test_size_and_scalar_are_type_aliases_usable_in_annotations():
     ("kittygrad.nn.base", ["Parameter", "Module"]),
     ("kittygrad.nn.activation", ["Sigmoid", "Tanh", "ReLU", "Softmax"]),
     ("kittygrad.nn.linear", ["Identity", "Linear"]),
-    ("kittygrad.nn.init", ["calculate_gain"]),
+    ("kittygrad.nn.init", ["calculate_gain", "kaiming_uniform", "kaiming_normal"]),
+    ("kittygrad.nn", ["Identity", "Linear", "Module", "Parameter", "ReLU", "Sigmoid", "Softmax", "Tanh",
+                      "calculate_gain", "kaiming_normal", "kaiming_uniform"]),
     ("kittygrad.viz.dot", ["CompGraph"]),
 ])
 def test_the_originals_module_paths_import(path, names):
@@ -232,6 +234,19 @@ def test_requires_grad_of_a_non_leaf_keeps_the_originals_text():
     assert str(caught.value) == ("You can only change requires_grad flags of leaf variables.If you want to use "
                                  "a computed variable in a subgraph that doesn't require differentiation use "
                                  "var_no_grad = var.detach().")
+
+
+def test_the_originals_initializers_make_new_tensors():
+    kitty.manual_seed(0)
+    w = kitty.nn.init.kaiming_uniform((300, 200))
+    bound = np.sqrt(2.0) * np.sqrt(3.0 / 300)
+    assert w.shape == (300, 200) and w.requires_grad and w.dtype == np.float32
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.9 * bound
+    n = kitty.nn.kaiming_normal((400, 100), dtype=kitty.float64, requires_grad=False, nonlinearity="tanh")
+    assert n.dtype == np.float64 and not n.requires_grad
+    assert abs(n.numpy().std() - (5 / 3) / np.sqrt(400)) < 0.01
+    with pytest.raises(ValueError, match="no rule for determining fan in and fan out"):
+        kitty.nn.init.kaiming_uniform((2, 3, 4))
 
 
 def test_module_messages_and_parameter_counts():
