@@ -75,7 +75,10 @@ def install(package: types.ModuleType) -> None:
     """
     modules: dict[str, types.ModuleType] = {}
     for path, names in _PATHS.items():
-        modules[path] = _module(path, names, _core)
+        existing = getattr(_core, path, None) if "." not in path else None
+        # kittygrad.autograd is torch's (kittygrad_core.autograd: backward, grad); the original's
+        # submodules hang below it
+        modules[path] = existing if isinstance(existing, types.ModuleType) else _module(path, names, _core)
     nn = sys.modules.get(f"{package.__name__}.nn")
     if nn is not None:
         for path, names in _NN_PATHS.items():
@@ -84,7 +87,7 @@ def install(package: types.ModuleType) -> None:
     if viz is not None:
         modules["viz.dot"] = _module("viz.dot", ("CompGraph",), viz)
     for path, module in modules.items():
-        sys.modules.setdefault(f"{package.__name__}.{path}", module)
+        module = sys.modules.setdefault(f"{package.__name__}.{path}", module)
         parent, _, child = path.rpartition(".")
         if parent:
             setattr(sys.modules[f"{package.__name__}.{parent}"], child, module)

@@ -59,6 +59,7 @@ class Tensor:
     _accumulator: Any = None
     _base: Tensor | None = None
     _view_chain: tuple | None = None  # how a view derives from its base: ((op, args, kwargs), ...)
+    _hooks: tuple[dict, dict] | None = None  # a leaf's (gradient hooks, post-accumulate hooks)
 
     # NumPy must defer to our reflected operators instead of treating a Tensor as an array.
     __array_ufunc__ = None
@@ -340,14 +341,61 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
 
-    def backward(self, gradient: Tensor | None = None) -> None:
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
         """Computes the gradient of this tensor with respect to the graph leaves.
 
         Args:
             gradient: the gradient of the final objective with respect to this tensor; may be
-                omitted for a one-element tensor (it is then ``1``).
+                omitted for a 0-d tensor (it is then ``1``).
+            retain_graph: keep the graph (saved values and counts) so that backward can run through it
+                again; defaults to ``create_graph``.
+            create_graph: not supported yet (raises ``NotImplementedError``).
+            inputs: tensors whose ``.grad`` receives the gradient; by default every leaf.
         """
-        _engine.backward(self, gradient)
+        _engine.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook: Any) -> _engine.RemovableHandle:
+        """Registers a backward hook, called as ``hook(grad)`` each time the gradient of this tensor is
+        computed; it may return a new gradient (a Tensor of the same shape and dtype) to use instead.
+
+        Hooks run in registration order, before a leaf accumulates into ``.grad`` and before a non-leaf
+        that retains its gradient fills ``.grad``. Returns a handle whose ``remove()`` unregisters it.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook(): hook must be callable, not {type(hook).__name__}.")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self._grad_fn
+        if node is None:
+            hooks = self._leaf_hooks()[0]
+        else:
+            if node._retained is None:
+                node._retained = _engine.Observer(self, self._version[0])
+            hooks = node._retained.hooks
+        handle = _engine.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> _engine.RemovableHandle:
+        """Registers a hook called as ``hook(tensor)`` after a gradient was accumulated into the
+        ``.grad`` of this leaf tensor. Returns a handle whose ``remove()`` unregisters it."""
+        if not callable(hook):
+            raise TypeError("register_post_accumulate_grad_hook(): hook must be callable, not "
+                            f"{type(hook).__name__}.")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self._leaf_hooks()[1]
+        handle = _engine.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def _leaf_hooks(self) -> tuple[dict, dict]:
+        if self._hooks is None:
+            self._hooks = ({}, {})
+        return self._hooks
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: says which plugin provides a missing method.

@@ -7,6 +7,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from kittygrad_core import Tensor, set_grad_enabled
+from kittygrad_core.autograd import RemovableHandle
+
+from ._hooks import call_with_hooks
 from kittygrad_core._dtypes import as_float_array, resolve_dtype
 from kittygrad_core._tensor import make_tensor
 
@@ -65,6 +68,10 @@ class Module:
     """
 
     training: bool
+    # Hooks are rare: None until the first registration, so that a call checks three class attributes.
+    _forward_pre_hooks: dict | None = None
+    _forward_hooks: dict | None = None
+    _backward_hooks: dict | None = None
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -78,7 +85,42 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _add_hook(self, kind: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{kind[1:]}: a hook must be callable, not {type(hook).__name__}.")
+        hooks = self.__dict__.get(kind)
+        if hooks is None:
+            hooks = {}
+            object.__setattr__(self, kind, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            for key in [k for k in hooks if k != handle.id]:
+                hooks[key] = hooks.pop(key)  # move the others after it
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(module, args)``, called before :meth:`forward`; it may return new args (a
+        tuple, or a single value that becomes a 1-tuple). Returns a handle with ``remove()``."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(module, args, output)``, called after :meth:`forward`; it may return a new
+        output. Returns a handle with ``remove()``."""
+        return self._add_hook("_forward_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(module, grad_input, grad_output)``, called when the gradients with respect
+        to the module's positional tensor inputs are computed; it may return new ``grad_input``.
+        ``grad_output`` holds the gradients of the module's tensor outputs (``None`` where an input or
+        output needs none). Returns a handle with ``remove()``."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # ------------------------------------------------------------------ attribute registration
 
