@@ -207,21 +207,22 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
     """Backpropagates from ``tensor``; the engine behind ``Tensor.backward``."""
     from ._tensor import Tensor
 
+    # The original kittygrad's entry checks and texts: only a 0-d tensor gets an implicit gradient; a
+    # leaf checks the gradient as an assignment to .grad would, other tensors as an initial gradient.
     if not tensor._requires_grad:
         raise RuntimeError("Tensor does not require grad and does not have a grad_fn.")
     if gradient is None:
-        if tensor._data.size != 1:
-            raise RuntimeError("Grad can be implicitly created only for scalar outputs.")
+        if tensor._data.ndim:
+            raise RuntimeError("Gradient can be implicitly created only for scalar outputs.")
         grad = np.ones_like(tensor._data)
     else:
         if not isinstance(gradient, Tensor):
             raise TypeError(f"backward(): gradient must be a Tensor, got {type(gradient).__name__}.")
+        kind = "Assigned grad" if tensor._grad_fn is None else "Initial gradient"
         if gradient.shape != tensor.shape:
-            raise RuntimeError(f"Initial gradient has data of a different size: {gradient.shape}, "
-                               f"expected {tensor.shape}.")
+            raise RuntimeError(f"{kind} has data of a different size.")
         if gradient.dtype != tensor.dtype:
-            raise TypeError(f"Initial gradient has data of a different type: {gradient.dtype}, "
-                            f"expected {tensor.dtype}.")
+            raise TypeError(f"{kind} has data of a different type.")
         grad = gradient._data
 
     if retain_graph or create_graph or inputs is not None:

@@ -115,6 +115,10 @@ triu triu
 masked_fill masked_fill masked_fill_
 index_select index_select
 gather gather
+einsum einsum
+isclose isclose
+allclose allclose
+equal equal
 """
 
 

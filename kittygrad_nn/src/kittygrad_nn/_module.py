@@ -11,6 +11,7 @@ from kittygrad_core.autograd import RemovableHandle
 
 from ._hooks import call_with_hooks
 from kittygrad_core._dtypes import as_float_array, resolve_dtype
+from kittygrad_core._tensor import make_tensor
 
 
 class Parameter(Tensor):
@@ -127,7 +128,8 @@ class Module:
         params = self.__dict__.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
-                raise AttributeError("cannot assign parameters before Module.__init__() call")
+                raise AttributeError(f"Cannot assign {type(value).__name__} instance before "
+                                     "Module.__init__() call.")  # the original's text
             self._discard(name)
             params[name] = value
         elif params is not None and name in params:
@@ -138,7 +140,8 @@ class Module:
         elif isinstance(value, Module):
             modules = self.__dict__.get("_modules")
             if modules is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
+                raise AttributeError(f"Cannot assign {type(value).__name__} instance before "
+                                     "Module.__init__() call.")  # the original's text
             self._discard(name)
             modules[name] = value
         elif self.__dict__.get("_modules") is not None and name in self._modules:
@@ -277,6 +280,14 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
+    def n_parameters(self) -> int:
+        """The number of elements of all parameters (the original kittygrad's helper)."""
+        return sum(p.nelement() for p in self.parameters())
+
+    def n_trainable_parameters(self) -> int:
+        """The number of elements of the parameters that require grad (the original kittygrad's helper)."""
+        return sum(p.nelement() for p in self.parameters() if p.requires_grad)
+
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         """Yields ``(name, buffer)``."""
@@ -372,10 +383,10 @@ class Module:
             destination = OrderedDict()
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = param if keep_vars else _shared(param)
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+                destination[prefix + name] = buffer if keep_vars else _shared(buffer)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -453,3 +464,11 @@ def _addindent(text: str, spaces: int) -> str:
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _shared(tensor: Tensor) -> Tensor:
+    """A leaf sharing ``tensor``'s memory and version counter, as torch's ``detach()`` (kittygrad's
+    ``detach()`` copies, as the original kittygrad's did); ``state_dict`` values are such leaves."""
+    out = make_tensor(tensor._data)
+    out._version = tensor._version
+    return out
