@@ -11,6 +11,10 @@ import kittygrad_core as _core
 from kittygrad_core import *  # noqa: F401,F403
 from kittygrad_core import __all__ as _core_all
 
+# Op functions live on kittygrad_core; the registry copies them here too, now and whenever one is
+# (un)registered, so `kitty.exp` is a plain attribute lookup.
+_core.registry.mirror(_sys.modules[__name__])
+
 __version__ = "0.1.0"
 __all__ = list(_core_all)
 
