@@ -343,3 +343,16 @@ class MostlyInvalidDims(Sum):
 def test_metadata_that_torch_mostly_rejects_fails():
     # otherwise an op could pass while barely tested
     fails(MostlyInvalidDims, "torch rejected", "generated cases")
+
+
+@pytest.mark.parametrize("missing", ["torch", "hypothesis"])
+def test_a_missing_test_dependency_names_the_testing_extra(missing):
+    # None in sys.modules makes `import torch` fail as if torch were not installed.
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"
+            "try:\n    import kittygrad_core.testing\n"
+            "except ImportError as error:\n    print(type(error).__name__, error.name, '|', error)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(kitty.__file__))))
+    assert result.stdout.strip() == (
+        f"ModuleNotFoundError {missing} | kittygrad_core.testing needs {missing}, which is missing: install "
+        'the testing extra, pip install "kittygrad-core[testing]" (torch, hypothesis, pytest).'), result.stderr
