@@ -209,7 +209,7 @@ def provides_entry(name, op, dist):
 @pytest.fixture(autouse=True)
 def no_declarations(monkeypatch):
     """Core's tests see no ``kittygrad.provides`` declaration, whatever distributions are installed."""
-    monkeypatch.setattr(kitty._registry, "_declared", lambda: {})
+    monkeypatch.setattr(kitty._registry, "_declared", dict)
 
 
 @pytest.fixture

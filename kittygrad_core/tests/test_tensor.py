@@ -115,7 +115,7 @@ def test_an_undeclared_inplace_operator_falls_back_to_the_plain_one(declared):
 
 
 def test_without_any_declaration_every_missing_name_is_plain(monkeypatch):
-    monkeypatch.setattr(_registry, "_declared", lambda: {})
+    monkeypatch.setattr(_registry, "_declared", dict)
     with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute 'exp'$"):
         kitty.exp  # noqa: B018
     with pytest.raises(TypeError, match="no installed plugin provides '__add__'"):

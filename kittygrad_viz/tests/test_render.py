@@ -1,4 +1,6 @@
 """Rendering through Graphviz's `dot`, and the error when it is not installed."""
+import pathlib
+
 import graphviz
 import pytest
 
@@ -77,5 +79,5 @@ def test_view_without_a_viewer_writes_the_file_and_warns_with_its_path(readme_gr
     with pytest.warns(UserWarning, match=r"could not open a viewer for the graph \(.*\); it was written to "
                                          rf"{out / 'graph.gv.pdf'}$"):
         path = readme_graph.view(filename="graph.gv", directory=out, cleanup=True)
-    assert path == str(out / "graph.gv.pdf") and open(path, "rb").read(5) == b"%PDF-"
+    assert path == str(out / "graph.gv.pdf") and pathlib.Path(path).read_bytes()[:5] == b"%PDF-"
     assert sorted(p.name for p in out.iterdir()) == ["graph.gv.pdf"]
