@@ -150,7 +150,7 @@ class Transpose(Op):
 
     name = "kt_t"
     view = True
-    conformance = Conformance(torch=lambda torch, x: x.permute(*reversed(range(x.ndim))))
+    conformance = Conformance(torch=lambda torch, x: x.permute(tuple(reversed(range(x.ndim)))))
 
     def forward(self, xp, input):
         return input.T
