@@ -271,10 +271,16 @@ class Elu(Op):
 # ---------------------------------------------------------------- conformance strategies
 # hypothesis is imported lazily: kittygrad-ops does not depend on it.
 
+def _side(draw, low=0, high=3):
+    """A side in ``[low, high]``, ``low`` (0: an empty tensor) in about one draw in eight."""
+    from hypothesis import strategies as st
+    return low if high <= low or draw(st.integers(0, 7)) == 0 else draw(st.integers(max(low, 1), high))
+
+
 def _shape(min_dims, max_dims=3):
     def draw_shapes(draw):
         from hypothesis import strategies as st
-        return [tuple(draw(st.lists(st.integers(0, 3), min_size=min_dims, max_size=max_dims)))]
+        return [tuple(_side(draw) for _ in range(draw(st.integers(min_dims, max_dims))))]
     return draw_shapes
 
 
@@ -300,7 +306,7 @@ def _select_args(draw, shapes):
     shape = shapes[0]
     dim = draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[dim]
-    values = draw(st.lists(st.integers(0, n - 1), max_size=5)) if n else []
+    values = draw(st.lists(st.integers(0, n - 1), min_size=_side(draw, 0, 1), max_size=5)) if n else []
     return dim, np.array(values, dtype=np.int64)
 
 
@@ -310,8 +316,8 @@ def _gather_args(draw, shapes):
     shape = shapes[0]
     dim = draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[dim]
-    sizes = tuple(draw(st.integers(0, 4) if n else st.just(0)) if d == dim % len(shape)
-                  else draw(st.integers(0, s)) for d, s in enumerate(shape))
+    sizes = tuple(_side(draw, 0, 4 if n else 0) if d == dim % len(shape) else _side(draw, 0, s)
+                  for d, s in enumerate(shape))
     count = math.prod(sizes)
     values = draw(st.lists(st.integers(0, max(n - 1, 0)), min_size=count, max_size=count))
     return dim, np.array(values, dtype=np.int64).reshape(sizes)

@@ -217,8 +217,16 @@ def _away_from(values: np.ndarray, points: tuple[float, ...], margin: float) -> 
     return values
 
 
-def _some(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    return rng.random(shape) < EDGE_SHARE
+def _take(rng: np.random.Generator, free: np.ndarray, share: float, least: int = 1) -> np.ndarray:
+    """A random mask of about ``share`` of the ``free`` elements, at least ``least`` of them (as many
+    as are free); the chosen elements are no longer free, so edge kinds do not overwrite each other."""
+    mask = np.array(rng.random(free.shape) < share) & free
+    candidates = np.flatnonzero(free & ~mask)
+    missing = min(least - int(mask.sum()), candidates.size)
+    if missing > 0:
+        mask.flat[rng.choice(candidates, missing, replace=False)] = True
+    free &= ~mask
+    return mask
 
 
 def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, domain: Any,
@@ -227,10 +235,10 @@ def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, do
     """Values in ``domain`` (``"any"``, ``"positive"``, ``"nonzero"``, ``"unit"``, (low, high)).
 
     Plain values are uniform and keep ``KINK_MARGIN`` away from ``kinks``. Each kind in ``edges``
-    then overwrites some of them: ``"large"`` magnitudes in ``LARGE`` (named domains only),
-    ``"tie"`` values repeated from a small pool (``pool``, shared by the case's inputs, where it fits
-    the domain), ``"zero"`` exact zeros, ``"special"`` values exactly at the ``specials`` (kinks and
-    numeric options) that lie in the domain.
+    then takes some of the elements (at least one while any is left): ``"special"`` values exactly
+    at the ``specials`` (kinks and numeric options) that lie in the domain, ``"zero"`` exact zeros,
+    ``"tie"`` values repeated from a small pool (``pool``, shared by the case's inputs, where it
+    fits the domain), ``"large"`` magnitudes in ``LARGE`` (named domains only).
     """
     if domain == "nonzero":
         values = rng.uniform(0.1, 3.0, shape) * rng.choice((-1.0, 1.0), shape)
@@ -239,19 +247,26 @@ def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, do
         values = rng.uniform(low, high, shape)
     if kinks:
         values = _away_from(values, tuple(kinks), KINK_MARGIN)
-    if "large" in edges and domain in ("any", "positive", "nonzero"):
-        magnitudes = np.exp(rng.uniform(np.log(LARGE[0]), np.log(LARGE[1]), shape))
-        signs = 1.0 if domain == "positive" else rng.choice((-1.0, 1.0), shape)
-        values = np.where(_some(rng, shape), magnitudes * signs, values)
-    if "tie" in edges and values.size:
-        fits = [v for v in pool if in_domain(domain, v)]
-        choices = np.asarray(fits) if fits else rng.choice(values.ravel(), size=2)
-        values = np.where(rng.random(shape) < TIE_SHARE, rng.choice(choices, shape), values)
-    if "zero" in edges and in_domain(domain, 0.0):
-        values = np.where(_some(rng, shape), 0.0, values)
+    values = np.array(values, dtype=np.float64)
+    free = np.ones(values.shape, dtype=bool)
     points = [p for p in specials if in_domain(domain, p)]
-    if "special" in edges and points:
-        values = np.where(_some(rng, shape), rng.choice(points, shape), values)
+    for kind in rng.permutation(sorted(edges)):  # in random order: small tensors hold few edges
+        if kind == "special" and points:
+            mask = _take(rng, free, EDGE_SHARE)
+            values[mask] = rng.choice(points, int(mask.sum()))
+        elif kind == "zero" and in_domain(domain, 0.0):
+            values[_take(rng, free, EDGE_SHARE)] = 0.0
+        elif kind == "tie":
+            fits = [v for v in pool if in_domain(domain, v)]
+            mask = _take(rng, free, TIE_SHARE, least=2)
+            if mask.any():
+                choices = np.asarray(fits) if fits else rng.choice(values[mask], size=2)
+                values[mask] = rng.choice(choices[:1] if mask.sum() <= 2 else choices, int(mask.sum()))
+        elif kind == "large" and domain in ("any", "positive", "nonzero"):
+            mask = _take(rng, free, EDGE_SHARE)
+            count = int(mask.sum())
+            magnitudes = np.exp(rng.uniform(np.log(LARGE[0]), np.log(LARGE[1]), count))
+            values[mask] = magnitudes * (1.0 if domain == "positive" else rng.choice((-1.0, 1.0), count))
     return np.asarray(values, dtype=dtype)
 
 
@@ -295,7 +310,8 @@ def cases(draw: Any, record: type) -> Case:
     numbers: dict[int, Any] = {}
     if getattr(record, "broadcast", False) and len(shapes) > 1:
         if draw(st.integers(0, 2)) == 0:  # mixed float32 / float64 operands
-            dtypes = [draw(st.sampled_from(DTYPES)) for _ in shapes]
+            other = DTYPES[1 - DTYPES.index(dtype)]
+            dtypes[draw(st.integers(0, len(shapes) - 1))] = other
         if draw(st.integers(0, 3)) == 0:  # one operand a Python number
             numbers[draw(st.integers(0, len(shapes) - 1))] = draw(st.booleans())
     seed = draw(st.integers(0, 2**32 - 1))
