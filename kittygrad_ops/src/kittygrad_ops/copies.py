@@ -23,17 +23,18 @@ class Clone(Op):
 class To(Op):
     """Tensor.to(dtype) -> Tensor
 
-    Returns a copy of the tensor converted to ``dtype``; the gradient is converted back."""
+    Returns a copy of the tensor converted to ``dtype`` (``None`` keeps its dtype, as in torch); the
+    gradient is converted back."""
 
     name = "to"
     functions = ()
     n_inputs = 1
-    conformance = Conformance(torch=lambda torch, x, dtype: x.to(getattr(torch, dtype)),
-                              options={"dtype": ["float32", "float64"]})
+    conformance = Conformance(torch=lambda torch, x, dtype: x.to(dtype and getattr(torch, dtype)),
+                              options={"dtype": ["float32", "float64", None]})
 
     def forward(self, xp, input, dtype):
         self.dtype = input.dtype
-        return input.astype(resolve_dtype(dtype))
+        return input.astype(input.dtype if dtype is None else resolve_dtype(dtype))
 
     def backward(self, xp, grad):
         return grad.astype(self.dtype)
