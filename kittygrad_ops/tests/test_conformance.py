@@ -6,3 +6,26 @@ test_conformance = conformance_tests(distribution="kittygrad-ops")
 
 def test_every_op_has_conformance_metadata():
     assert ops_without_conformance() == [], "registered ops without conformance metadata"
+
+
+def test_indexing_ops_are_checked_mostly_on_non_empty_cases():
+    # their metadata used to draw mostly empty tensors or indices, which check nothing
+    from kittygrad_core.testing import check_op, conformance_stats, reset_stats
+
+    for name in ("gather", "narrow", "index_select"):
+        reset_stats()
+        check_op(name)
+        stats = conformance_stats()
+        assert stats["non-empty"] > 0.5 * stats["accepted"], (name, stats)
+
+
+def test_edge_cases_reach_the_ops_with_kinks_and_ties():
+    from kittygrad_core.testing import check_op, conformance_stats, reset_stats
+
+    for name, kinds in [("clamp", ("special", "zero", "large")), ("elu", ("special",)),
+                        ("amax", ("tie", "zero")), ("pow", ())]:
+        reset_stats()
+        check_op(name)
+        stats = conformance_stats()
+        assert all(stats.get(f"edge: {kind}", 0) > 0 for kind in kinds), (name, stats)
+    assert stats["number operands"] > 0 and stats["mixed dtypes"] > 0, stats

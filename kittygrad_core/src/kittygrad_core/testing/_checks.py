@@ -26,7 +26,7 @@ FD_EPS, FD_RTOL, FD_ATOL = 1e-6, 1e-5, 1e-6
 FD_ROUNDING = 1e-9
 
 #: What the checks saw since the last ``reset_stats()``: cases tried and accepted, cases whose inputs
-#: hold each kind of edge value, mixed-dtype and number operands, non-empty inputs, float64 cases
+#: hold each kind of edge value, mixed-dtype and number operands, non-empty inputs and outputs, float64 cases
 #: checked against finite differences.
 STATS: Counter = Counter()
 
@@ -243,6 +243,7 @@ class _CaseCheck:
         first = _outputs(expected)[0] if _outputs(expected) else None
         self.out_dtype = first.dtype if isinstance(first, torch.Tensor) else None
         self.compare_outputs("output", actual, expected)
+        self.filled = any(np.size(o.numpy() if isinstance(o, kitty.Tensor) else o) for o in _outputs(actual))
         if self.record.view:
             self.check_view(actual, kitty_inputs[0])
         if self.differentiable:
@@ -518,7 +519,7 @@ def _count(check: _CaseCheck, accepted: bool) -> None:
         STATS["mixed dtypes"] += 1
     if len(arrays) < len(check.case.arrays):
         STATS["number operands"] += 1
-    if arrays and all(a.size for a in arrays):
+    if arrays and all(a.size for a in arrays) and check.filled:
         STATS["non-empty"] += 1
 
 
