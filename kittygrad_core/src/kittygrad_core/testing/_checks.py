@@ -256,11 +256,12 @@ class _CaseCheck:
         return True
 
     def call_reference(self, torch_inputs: list, options: dict) -> Any:
-        """torch's result; where torch's signature takes no number (``torch.maximum(x, 2.0)``), with
-        the number as a 0-d tensor of the dtype the number would have promoted to (same result)."""
+        """torch's result; where torch takes no number there (``torch.maximum(x, 2.0)`` raises
+        TypeError, ``F.l1_loss(x, 2.0)`` AttributeError), with the number as a 0-d tensor of the dtype
+        the number would have promoted to (the same result)."""
         try:
             return call_torch(self.record, torch_inputs, options, self.meta)
-        except TypeError:
+        except (TypeError, AttributeError):
             tensors = [x for x in torch_inputs if isinstance(x, torch.Tensor)]
             if not tensors or len(tensors) == len(torch_inputs):
                 raise

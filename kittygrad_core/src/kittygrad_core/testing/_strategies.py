@@ -271,10 +271,9 @@ def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, do
 
 
 def specials_of(conformance: Any, options: dict) -> tuple[float, ...]:
-    """The values where an op's rule may change: its kinks and the numeric options of the case."""
-    numeric = [float(v) for name, v in options.items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool) and "dim" not in name
-               and np.isfinite(v)]
+    """The values where an op's rule may change: its kinks and the float options of the case (clamp's
+    bounds, softplus's threshold); int options are sizes, dims and strides, not values."""
+    numeric = [v for v in options.values() if isinstance(v, float) and np.isfinite(v)]
     return tuple(dict.fromkeys([float(k) for k in conformance.kinks] + numeric))
 
 
