@@ -18,7 +18,7 @@ from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
 from ._strategies import Case, cases
 
 __all__ = [
-    "Case", "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "call_kitty", "call_torch",
+    "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
     "cases", "check_case", "check_op", "conformance_stats", "conformance_tests",
     "differentiable_inputs", "op_names", "ops_without_conformance", "profile_settings",
     "reset_stats", "torch_reference",

@@ -2,8 +2,9 @@
 
 ``check_op`` runs hypothesis over :func:`~._strategies.cases`; each case goes through
 :class:`_CaseCheck`, which compares forward values, dtypes and shapes with torch, then gradients with
-torch's (and, in float64, with central finite differences), then the op's view contract and each
-in-place binding. Every failure is an ``AssertionError`` naming the op, the case and what differed.
+torch's (and, in float64 and away from kinks and ties, with central finite differences), then the
+call under ``no_grad``, the op's view contract and each in-place binding (also on a leaf under
+``no_grad``). Every failure is an ``AssertionError`` naming the op, the case and what differed.
 """
 from __future__ import annotations
 

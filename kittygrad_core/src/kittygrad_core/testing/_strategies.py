@@ -280,7 +280,7 @@ def specials_of(conformance: Any, options: dict) -> tuple[float, ...]:
 def _number(value: np.ndarray, integral: bool) -> float | int:
     """A Python number from a drawn 0-d value: an int if asked and it stays non-zero when nonzero."""
     number = float(value)
-    return int(round(number)) if integral and round(number) != 0 else number
+    return round(number) if integral and round(number) != 0 else number
 
 
 # ----------------------------------------------------------------------------- cases
