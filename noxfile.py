@@ -107,3 +107,11 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks (benchmarks/run.py) against the whole set; not a default session."""
     session.install(*CORE, *OPS, *VIZ, *NN, "-e", ".[examples]")  # the training case reads sklearn's digits
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the public API against torch (50,000 calls, docs/fuzz.md); not a default session."""
+    session.install(*CORE, *OPS, *VIZ, *NN, "-e", ".[examples]")
+    session.run("python", "-m", "kittygrad_core.testing.fuzz", "--calls", "50000", "--seed", "0",
+                *session.posargs)

@@ -178,7 +178,7 @@ def _isolation():
     yield
     GRAD_ENABLED.reset(token)
     assert kitty.registry.names() == before, "a test left ops registered on the global registry"
-    assert not kitty._tracing.TRACERS, "a test left a tracer active"
+    assert not kitty._tracing.ACTIVE and not kitty._tracing.active_tracers(), "a test left a tracer active"
 
 
 @pytest.fixture
@@ -189,5 +189,10 @@ def records():
 
 @pytest.fixture
 def torch():
-    """PyTorch, the test-only oracle (computations in float64)."""
-    return pytest.importorskip("torch")
+    """PyTorch, the test-only oracle (computations in float64); missing, it fails the test (no skip)."""
+    try:
+        import torch
+    except ImportError:
+        pytest.fail('this test compares with PyTorch: install the test extra, '
+                    '`pip install "kittygrad-core[testing]"` (torch is missing)', pytrace=False)
+    return torch

@@ -252,9 +252,9 @@ def installed_fake_plugin(tmp_path):
     (tmp_path / "fakeplug.py").write_text(textwrap.dedent("""
         import kittygrad_core
 
-        class Double(kittygrad_core.Op):
+        class Twice(kittygrad_core.Op):
             '''Doubles input.'''
-            name = "double"
+            name = "twice"
 
             def forward(self, xp, input):
                 return input * 2
@@ -264,7 +264,7 @@ def installed_fake_plugin(tmp_path):
 
         @kittygrad_core.hookimpl
         def kittygrad_register_ops():
-            return [Double]
+            return [Twice]
     """))
     info = tmp_path / "fake_dist-1.2.dist-info"
     info.mkdir()
@@ -287,7 +287,7 @@ def test_python_m_kittygrad_core_lists_plugins_and_ops(installed_fake_plugin):
     assert lines[1] == "plugins:"
     assert lines[2].split() == ["fakeplug", "fake-dist", "1.2", "1", "ops"]
     assert lines[3] == "ops (1):"
-    assert lines[4].split() == ["double", "fake-dist"]
+    assert lines[4].split() == ["twice", "fake-dist"]
 
 
 def test_python_m_kittygrad_core_without_plugins(installed_fake_plugin):
@@ -353,3 +353,97 @@ def test_every_hook_has_a_test(name):
     """Meta-test: some test implements every hook, so a new hook without a test fails here."""
     implementing = [path.name for path in TESTS.glob("test_*.py") if f"def {name}(" in path.read_text()]
     assert implementing, f"no test implements the hook {name}"
+
+
+# ----------------------------------------------------------------------------- hostile plugins
+
+
+def test_third_party_never_displaces_a_standard_op_whatever_its_name_sorts_as(host, module):
+    # "evil-clash" sorts before "kittygrad-ops": the standard distributions still load first
+    eps = [FakeEntryPoint("evil", plugin_module("evil", op_named("twin", 2.)), "evil-clash"),
+           FakeEntryPoint("ops", plugin_module("ops", op_named("twin", 1.)), "kittygrad-ops")]
+    with pytest.warns(kitty.PluginWarning, match="plugin 'evil' \\(distribution 'evil-clash'\\): op 'twin' "
+                                                 "was not registered: .*clashes with op 'twin' from "
+                                                 "distribution 'kittygrad-ops'"):
+        host.load_entry_points(entry_points=eps)
+    assert host.registry.owner("twin") == "kittygrad-ops"
+    assert module.twin(kitty.tensor([0.])).tolist() == [1.]
+
+
+def test_a_plugin_named_like_a_standard_one_does_not_get_it_rejected(host, module):
+    eps = [FakeEntryPoint("ops", plugin_module("ops", op_named("shadowed", 2.)), "aaa-shadow"),
+           FakeEntryPoint("ops", plugin_module("ops", op_named("standard", 1.)), "kittygrad-ops")]
+    host.load_entry_points(entry_points=eps)
+    assert host.plugins["ops"].distribution == "kittygrad-ops" and host.plugins["ops"].ops == ["standard"]
+    assert host.plugins["aaa-shadow:ops"].ops == ["shadowed"]
+    assert host.registry.owner("standard") == "kittygrad-ops"
+
+
+def test_override_is_announced_naming_both_distributions_and_listed(host, module):
+    overriding = type("Twin", (op_named("twin", 2.),), {"override": True})
+    with pytest.warns(kitty.OverrideWarning, match="op 'twin' from distribution 'third-party' "
+                                                   "\\(plugin 'mine'\\) overrides distribution "
+                                                   "'kittygrad-ops' \\(plugin 'ops'\\)"):
+        host.load_entry_points(entry_points=[
+            FakeEntryPoint("mine", plugin_module("mine", overriding), "third-party"),
+            FakeEntryPoint("ops", plugin_module("ops", op_named("twin", 1.)), "kittygrad-ops")])
+    assert host.registry.owner("twin") == "third-party"
+    assert host.registry.overrides("twin") == ["distribution 'kittygrad-ops' (plugin 'ops')"]
+
+
+@pytest.mark.parametrize("exit_kind", [SystemExit(3), GeneratorExit(), type("Custom", (BaseException,), {})()])
+def test_a_plugin_raising_a_base_exception_at_import_is_isolated(host, exit_kind):
+    with pytest.warns(kitty.PluginWarning, match="plugin 'quitter' \\(distribution 'dist-quit'\\) failed "
+                                                 "to import"):
+        host.load_entry_points(entry_points=[
+            FakeEntryPoint("quitter", exit_kind, "dist-quit"),
+            FakeEntryPoint("fine", plugin_module("fine", op_named("fine_op")), "dist-fine")])
+    assert "fine_op" in host.registry and host.plugins["quitter"].error
+
+
+def test_a_plugin_hook_raising_system_exit_is_isolated(host):
+    quitting = types.ModuleType("quitting")
+
+    @kitty.hookimpl
+    def kittygrad_register_ops():
+        raise SystemExit(1)
+
+    quitting.kittygrad_register_ops = kittygrad_register_ops
+    with pytest.warns(kitty.PluginWarning, match="raised in kittygrad_register_ops: SystemExit"):
+        host.load_entry_points(entry_points=[FakeEntryPoint("quitting", quitting, "dist-quit"),
+                                             FakeEntryPoint("fine", plugin_module("fine", op_named("ok")))])
+    assert "ok" in host.registry
+
+
+def test_keyboard_interrupt_at_plugin_import_is_not_swallowed(host):
+    with pytest.raises(KeyboardInterrupt):
+        host.load_entry_points(entry_points=[FakeEntryPoint("ctrl_c", KeyboardInterrupt(), "dist-c")])
+
+
+@pytest.mark.parametrize("where, attribute", [("functions", "no_grad"), ("functions", "tensor"),
+                                              ("functions", "Tensor"), ("methods", "backward"),
+                                              ("methods", "grad"), ("methods", "__init__"),
+                                              ("methods", "__eq__"), ("methods", "requires_grad_")])
+def test_core_names_are_reserved_from_runtime_registrations(where, attribute):
+    target = kitty if where == "functions" else kitty.Tensor
+    before = inspect.getattr_static(target, attribute)
+    hijack = type("Hijack", (op_named("hijack"),), {where: (attribute,), "override": True})
+    with pytest.raises(RuntimeError, match=f"wants to bind '{attribute}', which is reserved"):
+        kitty.registry.register(hijack)
+    assert "hijack" not in kitty.registry
+    assert inspect.getattr_static(target, attribute) is before
+
+
+def test_an_autoloaded_plugin_binding_a_core_name_is_warned_about_and_skipped(host, module, tensor_type):
+    module.no_grad = kitty.no_grad  # a fresh registry reserves what its module already holds
+    hijack = type("Hijack", (op_named("hijack"),), {"functions": ("no_grad",)})
+    steal = type("Steal", (op_named("steal"),), {"methods": ("backward",)})
+    with pytest.warns(kitty.PluginWarning) as record:
+        host.load_entry_points(entry_points=[
+            FakeEntryPoint("evil", plugin_module("evil", hijack, steal, op_named("harmless")), "dist-evil")])
+    messages = [str(w.message) for w in record]
+    assert any("plugin 'evil' (distribution 'dist-evil'): op 'hijack'" in m and "reserved" in m
+               for m in messages)
+    assert any("op 'steal'" in m and "reserved" in m for m in messages)
+    assert module.no_grad is kitty.no_grad and tensor_type.backward is kitty.Tensor.backward
+    assert host.plugins["evil"].ops == ["harmless"]

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import json
+import pickle
+import zipfile
 import math
 from collections import OrderedDict
 
@@ -75,7 +78,8 @@ def test_dataloader_batches_shuffle_and_drop_last():
     dataset = TensorDataset(x, y)
     assert len(dataset) == 10
     sample_x, sample_y = dataset[3]
-    np.testing.assert_array_equal(sample_x.numpy(), [6, 7]) and sample_y == 3
+    np.testing.assert_array_equal(sample_x.numpy(), [6, 7])
+    assert sample_y == 3
     loader = DataLoader(dataset, batch_size=4)
     batches = list(loader)
     assert len(loader) == 3 and [len(b[1]) for b in batches] == [4, 4, 2]
@@ -132,7 +136,8 @@ def test_save_load_nested_state_without_pickle(tmp_path):
     loaded = load(path)
     assert loaded["epoch"] == 3 and loaded["name"] == "mlp" and loaded["history"] == [0.5, 0.25]
     assert loaded["shape"] == (2, 3) and loaded["none"] is None and loaded[7] is True
-    np.testing.assert_array_equal(loaded["array"], np.arange(3)) and loaded["scalar"] == 1.5
+    np.testing.assert_array_equal(loaded["array"], np.arange(3))
+    assert loaded["scalar"] == 1.5 and isinstance(loaded["scalar"], np.float64)
     assert list(loaded["model"]) == list(model.state_dict())
     for key, value in model.state_dict().items():
         assert isinstance(loaded["model"][key], kitty.Tensor)
@@ -168,3 +173,135 @@ def test_save_rejects_objects_and_load_rejects_pickles(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.ones(2))
     with pytest.raises(ValueError, match="not a file written by kittygrad.save"):
         load(tmp_path / "other.npz")
+
+
+# ---------------------------------------------------------------------------------------------- load: untrusted files
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def _crafted(structure, compress=False, raw=None, **arrays):
+    """An archive like save()'s, with a hand-written structure entry and arrays (or raw members)."""
+    text = structure if isinstance(structure, str) else json.dumps(structure)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
+        archive.writestr("__kittygrad_structure__.npy", _npy(np.array(text)))
+        for name, array in arrays.items():
+            archive.writestr(name + ".npy", _npy(array))
+        for name, data in (raw or {}).items():
+            archive.writestr(name, data)
+    buffer.seek(0)
+    buffer.name = "crafted.pt"
+    return buffer
+
+
+def _tensor_root(ref="a0"):
+    return {"format": 1, "root": {"tensor": ref, "requires_grad": False}}
+
+
+MALFORMED = {
+    "wrong node key": ({"format": 1, "root": {"tensr": "a0"}}, {}, "root has keys \\['tensr'\\]"),
+    "missing requires_grad": ({"format": 1, "root": {"tensor": "a0"}}, {"a0": np.ones(2, np.float32)},
+                              "root has keys \\['tensor'\\]"),
+    "no root": ({"format": 1}, {}, "must be an object with 'format' and 'root'"),
+    "not an object": ([1, 2], {}, "must be an object"),
+    "bad json": ("{nope", {}, "not valid JSON"),
+    "future format": ({"format": 2, "root": {"value": 1}}, {}, "unsupported format 2"),
+    "missing array": (_tensor_root("a7"), {}, "refers to array 'a7', which the file does not hold"),
+    "structure as array": (_tensor_root("__kittygrad_structure__"), {}, "does not hold"),
+    "shared array": ({"format": 1, "root": {"list": [{"array": "a0", "scalar": False}] * 2}},
+                     {"a0": np.ones(3)}, "root\\[1\\] refers to array 'a0' a second time"),
+    "bad dict entry": ({"format": 1, "root": {"dict": [["str", "k"]]}}, {}, "is not a \\[\\[kind, key\\], value\\]"),
+    "unknown key kind": ({"format": 1, "root": {"dict": [[["code", "k"], {"value": 1}]]}}, {}, "kind in"),
+    "key of wrong kind": ({"format": 1, "root": {"dict": [[["int", "k"], {"value": 1}]]}}, {},
+                          "key 'k' does not have kind 'int'"),
+    "list not a list": ({"format": 1, "root": {"list": {"a": 1}}}, {}, "'list' must be a list"),
+    "value is an object": ({"format": 1, "root": {"value": {"a": 1}}}, {}, "'value' must be"),
+    "integer tensor": (_tensor_root(), {"a0": np.ones(2, np.int64)}, "a tensor must hold floats"),
+    "scalar of shape (2,)": ({"format": 1, "root": {"array": "a0", "scalar": True}}, {"a0": np.ones(2)},
+                             "0-d array"),
+    "requires_grad not bool": ({"format": 1, "root": {"tensor": "a0", "requires_grad": "yes"}},
+                               {"a0": np.ones(2, np.float32)}, "'requires_grad' must be true or false"),
+    "deep nesting (json)": ('{"format": 1, "root": ' + '{"list": [' * 5000 + "]}" * 5000 + "}", {},
+                            "nested too deeply"),
+    "deep nesting (structure)": ('{"format": 1, "root": ' + '{"list": [' * 150 + "]}" * 150 + "}", {},
+                                 "nested more than 100 levels deep"),
+    "pickled object array": ({"format": 1, "root": {"array": "a0", "scalar": False}},
+                             {"a0": np.array([{"x": 1}], dtype=object)}, "pickled data.*allow_pickle=False"),
+    "string array": ({"format": 1, "root": {"array": "a0", "scalar": False}}, {"a0": np.array(["x"])},
+                     "dtype <U1, which save\\(\\) never writes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_load_refuses_malformed_files_with_a_clear_error(case):
+    structure, arrays, message = MALFORMED[case]
+    with pytest.raises(ValueError, match="load\\(\\): 'crafted.pt'.*" + message):
+        load(_crafted(structure, **arrays))
+
+
+def test_load_refuses_non_archives_and_damaged_ones(tmp_path):
+    for name, content in {"text": b"hello", "empty": b"", "pickle": pickle.dumps({"a": 1}),
+                          "npy": _npy(np.ones(3))}.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match=f"load\\(\\): '.*{name}' is not a file written by kittygrad.save"):
+            load(path)
+    whole = _crafted({"format": 1, "root": {"value": 1}}).getvalue()
+    with pytest.raises(ValueError, match="corrupted or truncated"):
+        load(io.BytesIO(whole[: len(whole) // 2]))
+    short = io.BytesIO()  # a header declaring a million floats, followed by 16 bytes
+    np.lib.format.write_array_header_1_0(short, {"descr": "<f4", "fortran_order": False, "shape": (10**6,)})
+    with pytest.raises(ValueError, match="corrupted or truncated.*EOF"):
+        load(_crafted(_tensor_root(), raw={"a0.npy": short.getvalue() + bytes(16)}))
+    with pytest.raises(ValueError, match="entry 'junk'"):  # a member that is not an array at all
+        load(_crafted({"format": 1, "root": {"value": 1}}, raw={"junk": bytes(1000)}))
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.pt")
+
+
+def test_load_limits_the_declared_size_before_reading(monkeypatch):
+    from kittygrad_nn import serialization
+    assert serialization.MAX_BYTES == 1 << 28
+    bomb = _crafted(_tensor_root(), compress=True, a0=np.zeros(100_000_000, np.float32))
+    assert len(bomb.getvalue()) < 1_000_000  # 400 MB of zeros in under 1 MB
+    with pytest.raises(ValueError, match="declares arrays of 400000\\d+ bytes.*max_bytes=268435456"):
+        load(bomb)
+    bomb.seek(0)
+    with pytest.raises(ValueError, match="max_bytes=1000"):
+        load(bomb, max_bytes=1000)
+    declared = io.BytesIO()  # 4 TB declared, 16 bytes present: refused from the header alone
+    np.lib.format.write_array_header_1_0(declared, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)})
+    with pytest.raises(ValueError, match="4000000000\\d+ bytes"):
+        load(_crafted(_tensor_root(), raw={"a0.npy": declared.getvalue() + bytes(16)}))
+    small = io.BytesIO()
+    save({"w": kitty.ones(10, 10)}, small)  # 400 bytes of data
+    small.seek(0)
+    assert load(small, max_bytes=1000)["w"].shape == (10, 10)
+    small.seek(0)
+    with pytest.raises(ValueError, match="max_bytes=399"):
+        load(small, max_bytes=399)
+    monkeypatch.setattr(serialization, "MAX_BYTES", 100)  # the module-level default applies to every call
+    small.seek(0)
+    with pytest.raises(ValueError, match="max_bytes=100"):
+        load(small)
+    with pytest.raises(TypeError, match="max_bytes must be a non-negative int"):
+        load(small, max_bytes=-1)
+
+
+def test_save_refuses_nesting_that_load_would_refuse():
+    nested: list = []
+    for _ in range(150):
+        nested = [nested]
+    with pytest.raises(ValueError, match="nested more than 100 levels"):
+        save(nested, io.BytesIO())
+    ok: list = []
+    for _ in range(99):
+        ok = [ok]
+    buffer = io.BytesIO()
+    save(ok, buffer)
+    buffer.seek(0)
+    assert load(buffer) == ok

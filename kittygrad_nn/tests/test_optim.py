@@ -69,6 +69,28 @@ def test_training_matches_torch(name):
         close(p, torch_params[pname], rtol=1e-4, atol=2e-5)
 
 
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+def test_amsgrad_uses_the_running_maximum(cls):
+    # Gradients that shrink after a large first one: exp_avg_sq decays, so max(exp_avg_sq) differs from
+    # exp_avg_sq and only a real running maximum matches torch.
+    scales = np.array([10.0] + [0.1] * 9 + [3.0] + [0.05] * 9)
+    g0 = data(5, seed=3)
+
+    def run(lib, module, amsgrad):
+        p = lib.tensor(data(5, seed=4), requires_grad=True)
+        optimizer = getattr(module, cls)([p], lr=0.1, betas=(0.5, 0.9), amsgrad=amsgrad)
+        for scale in scales:
+            optimizer.zero_grad()
+            (p * lib.tensor(g0 * np.float32(scale))).sum().backward()
+            optimizer.step()
+        return np.array(p.detach().numpy())
+
+    kitty_ams, torch_ams = run(kitty, optim, True), run(torch, torch.optim, True)
+    np.testing.assert_allclose(kitty_ams, torch_ams, rtol=1e-5, atol=1e-6)
+    plain = run(torch, torch.optim, False)
+    assert np.abs(plain - torch_ams).max() > 1e-2  # the case does tell AMSGrad from Adam
+
+
 def test_step_bumps_versions_and_saved_tensors_notice():
     layer = nn.Linear(3, 2)
     optimizer = optim.SGD(layer.parameters(), lr=0.1)

@@ -6,7 +6,12 @@ import pytest
 
 import kittygrad_core as kitty
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:  # a missing oracle must fail the run, never skip it
+    raise ImportError("kittygrad-ops' tests compare with PyTorch, the test oracle, which is missing: install "
+                      'the test extra, `pip install "kittygrad-core[testing]"` (a missing oracle fails '
+                      "the run, it is never skipped)") from None
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -30,3 +35,12 @@ def close(kitty_value, torch_value, rtol=1e-6, atol=1e-8):
     assert str(actual.dtype) == str(expected.dtype).replace("torch.", ""), (actual.dtype, expected.dtype)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
     return True
+
+
+def backward_both(kitty_out, torch_out, seed=0):
+    """Backward from both outputs with the same random upstream gradient (all ones would hide a rule
+    that ignores the incoming gradient, or applies it to the wrong element)."""
+    g = np.random.default_rng(seed).uniform(-2.0, 2.0, tuple(torch_out.shape))
+    g = g.astype(str(torch_out.dtype).replace("torch.", ""))
+    kitty_out.backward(kitty.tensor(g))
+    torch_out.backward(torch.tensor(g))

@@ -6,13 +6,13 @@ import pytest
 
 import kittygrad_core as kitty
 
-from conftest import close, pair, torch
+from conftest import backward_both, close, pair, torch
 
 BINARY = {
     "add": lambda a, b: a + b, "radd": lambda a, b: 2.5 + b * a, "sub": lambda a, b: a - b,
     "rsub": lambda a, b: 1.5 - a * b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
     "rdiv": lambda a, b: 3 / b + a, "pow_scalar": lambda a, b: a ** 3 + b, "rpow": lambda a, b: 2 ** a * b,
-    "pow_tensor": lambda a, b: b ** a, "matmul_fn": lambda a, b: (a * b).sum(),
+    "pow_tensor": lambda a, b: b ** a,
 }
 SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 1)), ((), (2, 2)), ((1,), ())]
 
@@ -24,8 +24,7 @@ def test_binary_against_torch(name, shapes):
     f = BINARY[name]
     k_out, t_out = f(ka, kb), f(ta, tb)
     assert close(k_out, t_out)
-    k_out.sum().backward()
-    t_out.sum().backward()
+    backward_both(k_out, t_out)
     assert close(ka.grad, ta.grad) and close(kb.grad, tb.grad)
 
 
@@ -45,8 +44,7 @@ def test_unary_against_torch(name, dtype):
     k_out, t_out = UNARY[name](kx), UNARY[name](tx)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else {}
     assert close(k_out, t_out, **tol)
-    k_out.sum().backward()
-    t_out.sum().backward()
+    backward_both(k_out, t_out)
     assert close(kx.grad, tx.grad, **tol)
 
 
@@ -54,14 +52,21 @@ MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
                  ((3,), (5, 3, 4)), ((5, 2, 3), (3,)), ((2, 1, 2, 3), (5, 3, 4))]
 
 
+MATMUL_FORMS = {
+    "operator": (lambda a, b: a @ b, lambda a, b: a @ b),
+    "function": (lambda a, b: kitty.matmul(a, b), lambda a, b: torch.matmul(a, b)),
+    "method": (lambda a, b: a.matmul(b), lambda a, b: a.matmul(b)),
+}
+
+
+@pytest.mark.parametrize("form", sorted(MATMUL_FORMS))
 @pytest.mark.parametrize("shapes", MATMUL_SHAPES)
-def test_matmul_every_case(shapes):
+def test_matmul_every_case(shapes, form):
     (ka, ta), (kb, tb) = pair(shapes[0], seed=3), pair(shapes[1], seed=4)
-    k_out, t_out = ka @ kb, ta @ tb
+    kitty_fn, torch_fn = MATMUL_FORMS[form]
+    k_out, t_out = kitty_fn(ka, kb), torch_fn(ta, tb)
     assert close(k_out, t_out)
-    assert close(kitty.matmul(ka, kb), torch.matmul(ta, tb))
-    k_out.sum().backward()
-    t_out.sum().backward()
+    backward_both(k_out, t_out)
     assert close(ka.grad, ta.grad) and close(kb.grad, tb.grad)
 
 
@@ -132,8 +137,7 @@ def test_promotion_between_tensors_follows_torch():
         kb, tb = pair(b_shape, dtype="float64", seed=3)
         k_out, t_out = ka * kb, ta * tb
         assert close(k_out, t_out, rtol=1e-6)
-        k_out.sum().backward()
-        t_out.sum().backward()
+        backward_both(k_out, t_out)
         assert ka.grad.dtype == np.float32 and kb.grad.dtype == np.float64
         assert close(ka.grad, ta.grad, rtol=1e-6) and close(kb.grad, tb.grad, rtol=1e-6)
 
@@ -151,8 +155,7 @@ def test_inplace_operators_against_torch():
         t_op(tc)
         assert kc.version == version + 1
     assert close(kc, tc)
-    kc.sum().backward()
-    tc.sum().backward()
+    backward_both(kc, tc)
     assert close(ka.grad, ta.grad) and close(kb.grad, tb.grad)
 
 

@@ -8,5 +8,5 @@ from kittygrad_viz import _state
 @pytest.fixture(autouse=True)
 def no_recording_left():
     yield
-    assert not kittygrad_core._tracing.TRACERS, "a test left a tracer active"
-    assert _state.active is None, "a test left a CompGraph recording"
+    assert not kittygrad_core._tracing.active_tracers(), "a test left a tracer active"
+    assert _state.active.get() is None, "a test left a CompGraph recording"

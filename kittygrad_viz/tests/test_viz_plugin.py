@@ -60,10 +60,20 @@ def test_plugin_implements_the_trace_hook_and_nothing_else():
     assert kittygrad_core.plugins.manager.is_registered(plugin)
 
 
-def test_hook_without_a_recording_graph_does_nothing():
+def test_hook_without_a_recording_graph_does_nothing(monkeypatch):
+    from kittygrad_viz import _state
+    calls = []
+    monkeypatch.setattr(CompGraph, "_record", lambda self, *args: calls.append((self, args)))
+    with CompGraph():  # a graph that has finished recording must not receive later calls
+        pass
+    assert _state.active.get() is None
     x = kittygrad_core.ones(2, requires_grad=True)
     y = x * 2
-    plugin.kittygrad_trace_op(op=type(y.grad_fn), inputs=(x, 2), output=y)  # must not raise
+    assert plugin.kittygrad_trace_op(op=type(y.grad_fn), inputs=(x, 2), output=y) is None
+    assert calls == []
+    with CompGraph() as graph:  # the control: while a graph records, the same call reaches it
+        plugin.kittygrad_trace_op(op=type(y.grad_fn), inputs=(x, 2), output=y)
+    assert len(calls) == 1 and calls[0][0] is graph and calls[0][1][1] == (x, 2)
 
 
 def test_importing_core_does_not_import_graphviz():
@@ -81,7 +91,7 @@ def test_compgraph_records_with_plugin_autoload_disabled():
         with CompGraph() as dot:
             a * 2
         assert "label=mul" in dot.source and "MulBackward" in dot.source, dot.source
-        assert kitty._tracing.TRACERS == []
+        assert not kitty._tracing.active_tracers()
     """)
     env = {**os.environ, "KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD": "1", "KITTYGRAD_PLUGINS": "ops"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -15,7 +15,7 @@ from ._function import Function, FunctionCtx
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._op import Conformance, Op
 from ._plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, PluginWarning
-from ._registry import MissingOpError, OpRegistry, install_operator_stubs, missing_op_error
+from ._registry import MissingOpError, OpRegistry, OverrideWarning, install_operator_stubs, missing_op_error
 from ._tensor import Tensor, tensor
 from .hookspecs import hookimpl, hookspec
 
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
-    "MissingOpError", "Node", "Op", "OpRegistry", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
+    "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
     "arange", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
     "float64", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "is_grad_enabled",
     "manual_seed", "no_grad", "ones", "ones_like", "plugins", "rand", "rand_like", "randn", "randn_like",

@@ -21,13 +21,22 @@ def main(argv: list[str] | None = None) -> int:
     print("plugins:")
     if not kittygrad_core.plugins.plugins:
         print("  (none)")
-    for info in sorted(kittygrad_core.plugins.plugins.values(), key=lambda i: i.name):
-        origin = f"{info.distribution} {info.version}" if info.distribution else "runtime"
+    infos = sorted(kittygrad_core.plugins.plugins.values(), key=lambda i: i.name)
+    width = max([12, *(len(info.name) + 1 for info in infos)])
+    origins = {info.name: f"{info.distribution} {info.version}" if info.distribution else "runtime"
+               for info in infos}
+    origin_width = max([28, *(len(origin) + 1 for origin in origins.values())])
+    for info in infos:
         status = f"FAILED: {info.error}" if info.error else f"{len(info.ops)} ops"
-        print(f"  {info.name:<12} {origin:<28} {status}")
-    print(f"ops ({len(kittygrad_core.registry)}):")
-    for name in kittygrad_core.registry.names():
-        print(f"  {name:<16} {kittygrad_core.registry.owner(name) or 'runtime'}")
+        print(f"  {info.name:<{width}} {origins[info.name]:<{origin_width}} {status}")
+    registry = kittygrad_core.registry
+    print(f"ops ({len(registry)}):")
+    names = registry.names()
+    width = max([16, *(len(name) + 1 for name in names)])
+    for name in names:
+        displaced = registry.overrides(name)
+        note = f" (overrides {', '.join(displaced)})" if displaced else ""
+        print(f"  {name:<{width}} {registry.owner(name) or 'runtime'}{note}")
     return 0
 
 

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._dtypes import DEFAULT_DTYPE, DTypeLike, resolve_dtype
-from ._tensor import Tensor, make_tensor
+from ._tensor import Tensor, _flag, make_tensor
 
 _generator = np.random.default_rng()
 
@@ -35,7 +35,7 @@ def _size(sizes: tuple) -> tuple[int, ...]:
 
 def _make(data: np.ndarray, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
     dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
-    return make_tensor(data.astype(dtype, copy=False), bool(requires_grad))
+    return make_tensor(data.astype(dtype, copy=False), _flag("requires_grad", requires_grad))
 
 
 def rand(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
@@ -61,13 +61,16 @@ def zeros(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = Fals
 def empty(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor of uninitialised data."""
     dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
-    return make_tensor(np.empty(_size(size), dtype), bool(requires_grad))
+    return make_tensor(np.empty(_size(size), dtype), _flag("requires_grad", requires_grad))
 
 
 def full(size: Sequence[int], fill_value: float, *, dtype: DTypeLike | None = None,
          requires_grad: bool = False) -> Tensor:
     """Returns a tensor of shape ``size`` filled with ``fill_value``."""
-    return _make(np.full(_size((size,)), fill_value, dtype=np.float64), dtype, requires_grad)
+    shape = _size((size,))
+    if not isinstance(fill_value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"full(): fill_value must be a number, not {type(fill_value).__name__}.")
+    return _make(np.full(shape, fill_value, dtype=np.float64), dtype, requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, *, dtype: DTypeLike | None = None,
@@ -75,6 +78,11 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: DT
     """Returns a 1-D tensor of values from ``start`` to ``end`` (exclusive) taken with ``step``."""
     if end is None:
         start, end = 0, start
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise TypeError(f"arange(): {name} must be a number, not {type(value).__name__}.")
+        if not np.isfinite(value):
+            raise RuntimeError(f"arange(): unsupported range: {name} must be finite, got {value}.")
     if step == 0:
         raise RuntimeError("arange(): step must be nonzero.")
     if (end - start) * step < 0:

@@ -5,6 +5,7 @@ tuple of operands; nothing here inspects signatures or calls plugin hooks.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -18,11 +19,24 @@ from ._tensor import Tensor, make_tensor
 EMPTY: dict = {}
 NUMBERS = (int, float, bool)
 _AxisError = np.exceptions.AxisError
+# What a forward's NumPy or Python code raises on bad input; retyped by ``_forward_error``.
+_FORWARD_ERRORS = (ValueError, TypeError, IndexError, AttributeError, KeyError)
 _new = object.__new__
 
 
 class UnsupportedOperand(TypeError):
     """An operand of a type no op accepts; operators turn it into ``NotImplemented``."""
+
+
+def sequence(op: type, tensors: Any) -> tuple:
+    """The operands of an op taking a sequence of tensors (``cat``, ``stack``), as a tuple."""
+    if not isinstance(tensors, (Tensor, np.ndarray, str, bytes)):
+        try:
+            return tuple(tensors)
+        except TypeError:
+            pass
+    raise TypeError(f"{op.name}(): argument 'tensors' must be a sequence of Tensors, not "
+                    f"{type(tensors).__name__}.")
 
 
 def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
@@ -44,7 +58,7 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
         result = make_tensor(out)
         if op.view and isinstance(operands[0], Tensor):
             _share(result, operands[0], op, args, kwargs)
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, operands, result)
     return result
 
@@ -57,7 +71,7 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
     try:
         out = (node.forward(np, x._data, *args, **kwargs) if args or kwargs
                else node.forward(np, x._data))
-    except (ValueError, _AxisError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, (x,)) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -91,7 +105,7 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
     else:
         result._requires_grad = False
         result._grad_fn = None
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, (x,), result)
     return result
 
@@ -115,7 +129,7 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     node = _new(op)
     try:
         out = node.forward(np, a, b, *args, **kwargs) if args or kwargs else node.forward(np, a, b)
-    except (ValueError, _AxisError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, (x, y)) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -164,7 +178,8 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
                             node._vv = first[0]
                         else:
                             rest += (t._version, t._version[0])
-            if op.saves_output:
+            if op.saves_output is True or op.saves_output and (
+                    (0 in op.saves_output and x_grad) or (1 in op.saves_output and y_grad)):
                 if first is None:
                     first = node._vc = result._version
                     node._vv = 0
@@ -178,19 +193,26 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     else:
         result._requires_grad = False
         result._grad_fn = None
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(op, (x, y), result)
     return result
 
 
 def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
-    """Runs ``op`` and writes its output into the first operand, bumping its version."""
+    """Runs ``op`` and writes its output into the first operand, bumping its version.
+
+    Atomic under interruption: everything is prepared first (output, node, new locks, rewritten view
+    histories) without touching what the user holds; then the data and its version change together,
+    with no call between them for a signal handler (``KeyboardInterrupt``) to run in, and the graph is
+    committed from precomputed assignments, which an interrupted commit re-applies before re-raising.
+    """
     target = operands[0]
     grad_mode = GRAD_ENABLED.get()
     if grad_mode and target._requires_grad and target._grad_fn is None:
         raise RuntimeError(f"{op.name}(): a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
-    if not target._data.flags.writeable:
+    data, version = target._data, target._version
+    if not data.flags.writeable:
         raise RuntimeError(f"{op.name}(): the inplace operation cannot be applied to a read-only tensor.")
     arrays, requires_grad = _arrays(op, operands)
     record = requires_grad and grad_mode and op.differentiable
@@ -200,36 +222,87 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     if record and op.saves:
         # backward must see the inputs as they were, not as this op leaves them
         copied = tuple(i for i in op.saves
-                       if isinstance(arrays[i], np.ndarray) and np.may_share_memory(arrays[i], target._data))
+                       if isinstance(arrays[i], np.ndarray) and np.may_share_memory(arrays[i], data))
         for i in copied:
             arrays[i] = arrays[i].copy()
     node = op.__new__(op)
-    out = _forward(op, node, operands, arrays, args, kwargs)
-    if out.shape != target._data.shape:
-        raise RuntimeError(f"{op.name}(): output with shape {target._data.shape} doesn't match the "
+    if op.writes_input:  # the forward writes into the target's buffer: the version goes first
+        version[0] += 1
+        try:
+            out = _forward(op, node, operands, arrays, args, kwargs)
+        except Exception:
+            version[0] -= 1
+            raise
+        bumped = version[0]
+    else:
+        out = _forward(op, node, operands, arrays, args, kwargs)
+        bumped = version[0] + 1
+    if out.shape != data.shape:
+        raise RuntimeError(f"{op.name}(): output with shape {data.shape} doesn't match the "
                            f"broadcast shape {out.shape}.")
-    if out.dtype != target._data.dtype:
-        raise RuntimeError(f"{op.name}(): output with dtype '{target._data.dtype}' doesn't match the "
+    if out.dtype != data.dtype:
+        raise RuntimeError(f"{op.name}(): output with dtype '{data.dtype}' doesn't match the "
                            f"broadcast dtype '{out.dtype}'.")
-    if out is not target._data:
-        np.copyto(target._data, out)
+    plan: list = []
     if record:
-        _link(op, node, operands, out)
-        target._version[0] += 1
-        store_snapshot(node, _versions(op, operands, target, copied) if op.snapshots else ())
-        target._grad_fn = node
-        target._requires_grad = True
+        locks: dict = {}
+        _plan_links(op, node, operands, out, locks)
+        if op.snapshots:
+            flat = list(_versions(op, operands, target, copied))
+            for i in range(0, len(flat), 2):  # the target's own entry: its version after this op
+                if flat[i] is version:
+                    flat[i + 1] = bumped
+            store_snapshot(node, tuple(flat))
+        else:
+            store_snapshot(node, ())
+        previous = target._grad_fn
         if target._base is not None:
-            _views.rebase(target, node)
+            _views.plan_rebase(target, node, plan, locks, bumped)
         else:
             if target._retains_grad:
-                node._retain(target)
-            _views.refresh(target)
-    else:
-        target._version[0] += 1
-    if _tracing.TRACERS:
+                node._retained = (weakref.ref(target), version, bumped)
+            _views.plan_refresh(target, node, plan)
+        plan += [(fn, "_lock", lock) for fn, lock in locks.values()]
+        plan += [(target, "_grad_fn", node), (target, "_requires_grad", True)]
+        if previous is not None:  # grad_fn._ctx.out of the node that made the target (the original's)
+            plan.append((previous, "_out_ref", weakref.ref(target)))
+    try:
+        version[0] = bumped  # these two statements make no call: a signal cannot split them
+        if out is not data:
+            data[...] = out
+        for obj, attribute, value in plan:
+            setattr(obj, attribute, value)
+    except BaseException:
+        if version[0] == bumped:  # the data changed: the graph must say so, whatever interrupted us
+            for obj, attribute, value in plan:
+                setattr(obj, attribute, value)
+        raise
+    if _tracing.ACTIVE:
         _tracing.notify(op, operands, target)
     return target
+
+
+def _plan_links(op: type, node: Any, operands: tuple, out: np.ndarray, locks: dict) -> None:
+    """``_link`` for an in-place op: the inputs' new lock values go to ``locks``, not to the nodes."""
+    nexts = []
+    differentiable = op.differentiable
+    for i, x in enumerate(operands):
+        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):
+            fn = x._grad_fn
+            if fn is None:
+                fn = accumulator(x)
+            else:
+                _views.count(fn, locks)
+            nexts.append(fn)
+        else:
+            nexts.append(None)
+    node.next_functions = tuple(nexts)
+    node._lock = 0
+    node._grad = None
+    node._shape = out.shape
+    node._dtype = out.dtype
+    node._vc, node._saved = None, ()
+    node._retained = None
 
 
 def _arrays(op: type, operands: tuple) -> tuple[list, bool]:
@@ -299,7 +372,7 @@ def _align(op: type, arrays: list, operands: tuple) -> None:
 def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kwargs: dict) -> np.ndarray:
     try:
         out = node.forward(np, *arrays, *args, **kwargs)
-    except (ValueError, _AxisError) as error:
+    except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, operands) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -307,11 +380,23 @@ def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kw
 
 
 def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
-    """NumPy's errors from inside a forward, retyped as torch's and naming the op and its inputs."""
+    """NumPy's and Python's errors from inside a forward, retyped as torch's, naming the op and inputs.
+
+    An error the forward raised on purpose (its message names the op) passes through unchanged, apart
+    from ValueError, which torch spells RuntimeError. An AttributeError or KeyError means an argument of
+    the wrong type reached NumPy: a TypeError.
+    """
     if isinstance(error, _AxisError):
         return IndexError(f"{op.name}(): {error} (input shapes {_shapes(operands)})")
-    return RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
-                        f"dtypes {_dtypes(operands)})")
+    if isinstance(error, ValueError):
+        return RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
+                            f"dtypes {_dtypes(operands)})")
+    message = str(error)
+    if f"{op.name}(" in message:
+        return error
+    kind = IndexError if isinstance(error, IndexError) else TypeError
+    return kind(f"{op.name}(): {message.strip(chr(39))} (input shapes {_shapes(operands)}, "
+                f"dtypes {_dtypes(operands)})")
 
 
 def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool = True) -> None:
@@ -357,7 +442,10 @@ def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
                 isinstance(operands[j], Tensor) and operands[j]._requires_grad for j in needed_for[i]):
             continue
         saved += (x._version, x._version[0])
-    if op.saves_output:
+    needed = op.saves_output
+    if needed is not True and needed:  # only some inputs' gradients read the output
+        needed = any(isinstance(operands[j], Tensor) and operands[j]._requires_grad for j in needed)
+    if needed:
         saved += (output._version, output._version[0])
     return tuple(saved)
 

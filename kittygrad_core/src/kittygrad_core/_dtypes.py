@@ -18,6 +18,9 @@ DTypeLike = Any  # np.float32, np.dtype('float32'), 'float32', ...
 
 def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     """Return the ``np.dtype`` for ``dtype``; raise ``TypeError`` if kittygrad does not support it."""
+    if not isinstance(dtype, (type, str, np.dtype)):  # np.dtype would read a Tensor's or None's
+        raise TypeError(f"Data type {dtype!r} is not understood: expected a dtype such as "
+                        "kitty.float32.")
     try:
         resolved = np.dtype(dtype)
     except TypeError:

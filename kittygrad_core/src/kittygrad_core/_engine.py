@@ -8,6 +8,8 @@ The traversal uses an explicit stack, so graph depth is bounded by memory, not b
 """
 from __future__ import annotations
 
+import gc
+import threading
 import warnings
 import weakref
 from sys import getrefcount
@@ -16,6 +18,11 @@ from typing import Any
 import numpy as np
 
 CONSUMED = -1
+# Backward passes of several threads may meet in shared nodes and leaves: lock counts, pending gradients
+# and ``.grad`` are read-modified-written under this lock (NumPy releases the GIL inside the additions).
+# One backward runs at a time; forward ops stay concurrent. Reentrant: a Function's backward may call
+# backward again.
+ENGINE_LOCK = threading.RLock()
 # The lock of a view's node that nobody consumed yet: it counts as a consumer of its input only from
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
@@ -29,7 +36,7 @@ class Node:
     # in slots (most nodes save at most one: no tuple to allocate, fewer objects for the GC to track),
     # any further ones as a flat (counter, version, ...) tuple in _saved.
     __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
-                 "_retained")
+                 "_retained", "_out_ref")
 
     name: str = "node"
     distribution: str | None = None
@@ -64,6 +71,11 @@ class Node:
                 if fn._lock >= 0:
                     fn._lock += 1
 
+    @property
+    def _ctx(self) -> NodeContext:
+        """The original kittygrad's view of a node: ``_ctx.out`` is the tensor the node produced."""
+        return NodeContext(self)
+
     def __format__(self, format_spec: str) -> str:
         return f"<{type(self).__name__}>".__format__(format_spec)
 
@@ -77,6 +89,29 @@ class Node:
         else:
             where = f" (registered by plugin '{plugin}')" if plugin else ""
         return f"{type(self).__name__} of op '{self.name}'{where}"
+
+
+class NodeContext:
+    """``grad_fn._ctx`` of the original kittygrad, for inspection (not on any hot path).
+
+    Nodes hold no reference to their output (that would be a cycle, and a cost per op); ``out`` finds
+    it among the referrers of the node, or of the in-place node that took its place on that tensor.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    @property
+    def out(self) -> Any:
+        """The tensor this node produced, if it is still alive."""
+        node = self._node
+        ref = getattr(node, "_out_ref", None)  # set when an in-place op moved the tensor on
+        if ref is not None:
+            return ref()
+        for holder in gc.get_referrers(node):
+            if getattr(holder, "_grad_fn", None) is node and hasattr(holder, "_version"):
+                return holder
+        return None
 
 
 class AccumulateGrad(Node):
@@ -147,6 +182,11 @@ def backward(tensor: Any, gradient: Any = None) -> None:
                             f"expected {tensor.dtype}.")
         grad = gradient._data
 
+    with ENGINE_LOCK:
+        _backward_locked(tensor, grad)
+
+
+def _backward_locked(tensor: Any, grad: np.ndarray) -> None:
     node = tensor._grad_fn
     if node is None:
         accumulator(tensor).accumulate(grad)
@@ -157,11 +197,11 @@ def backward(tensor: Any, gradient: Any = None) -> None:
         _second_backward()
     if node._lock != 0:
         warnings.warn("A .backward() call from the middle of the computational graph was noticed.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=4)
     node._lock = 1
     if _run(node, grad):
         warnings.warn("Backpropagation not completed. The computational graph "
-                      "has at least one more output for the .backward() call.", UserWarning, stacklevel=3)
+                      "has at least one more output for the .backward() call.", UserWarning, stacklevel=4)
 
 
 def _second_backward() -> None:
@@ -201,7 +241,11 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
         if node._retained is not None:
             _fill_retained_grad(node._retained, grad)
 
-        grads = node.backward(np, grad)
+        try:
+            grads = node.backward(np, grad)
+        except Exception as error:
+            error.add_note(f"(raised by the backward of {node._describe()})")
+            raise
         node._release()
 
         nexts = node.next_functions
@@ -216,18 +260,19 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             g = grads[i]
             if g is None:
                 continue
-            if g.shape != nxt._shape or g.dtype is not nxt._dtype:
+            if g.__class__ is not np.ndarray or g.shape != nxt._shape or g.dtype is not nxt._dtype:
                 g = _conform(node, i, g, nxt)
             if nxt.__class__ is AccumulateGrad:  # leaves take their gradient at once
                 leaf = nxt._variable()
                 if leaf is None:
                     continue
-                if leaf._grad is None and g.__class__ is np.ndarray and g.base is None \
-                        and getrefcount(g) <= 3 and g.flags.writeable:
-                    # Only `grads` and `g` hold this fresh array: the leaf may own it, no copy.
-                    leaf._grad = _make_tensor(g)
+                # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
+                held = leaf._grad
+                if held is None:
+                    adopt = g.base is None and getrefcount(g) <= 3 and g.flags.writeable
+                    leaf._grad = _make_tensor(g if adopt else g.copy())
                 else:
-                    add_to_grad(leaf, g)
+                    np.add(held._data, g, out=held._data)
             else:
                 push((nxt, g))
     return bool(waiting)
@@ -242,10 +287,11 @@ def store_snapshot(node: Node, flat: tuple) -> None:
 
 
 def _modified_error(node: Node, version: int, expected: int) -> None:
-    raise RuntimeError(
-        "One of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: it is at version {version}; expected version {expected} instead. Raised by "
-        f"{node._describe()}.")
+    error = RuntimeError("One of the variables needed for gradient computation has been modified by "
+                         "an inplace operation.")  # the original kittygrad's exact text
+    error.add_note(f"The variable is at version {version}; expected version {expected} instead. "
+                   f"Raised by {node._describe()}.")
+    raise error
 
 
 def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
@@ -279,7 +325,7 @@ def _fill_retained_grad(retained: tuple, grad: np.ndarray) -> None:
         return
     if counter[0] != version:
         warnings.warn("An attempt to assign a gradient to a tensor with retains_grad=True "
-                      "and modified by inplace operation was noticed.", UserWarning, stacklevel=4)
+                      "and modified by inplace operation was noticed.", UserWarning, stacklevel=6)
         return
     add_to_grad(tensor, grad)
 
@@ -290,10 +336,11 @@ def _make_tensor(data: np.ndarray) -> Any:
 
 
 def add_to_grad(tensor: Any, grad: np.ndarray) -> None:
-    """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival)."""
-    if tensor._grad is None:
-        from ._tensor import make_tensor
-        # A copy: the incoming array may be shared with other leaves or with the engine.
-        tensor._grad = make_tensor(np.array(grad, dtype=tensor._data.dtype))
-    else:
-        np.add(tensor._grad._data, grad, out=tensor._grad._data)
+    """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival); thread-safe."""
+    with ENGINE_LOCK:
+        held = tensor._grad
+        if held is None:
+            # A copy: the incoming array may be shared with other leaves or with the engine.
+            tensor._grad = _make_tensor(np.array(grad, dtype=tensor._data.dtype))
+        else:
+            np.add(held._data, grad, out=held._data)

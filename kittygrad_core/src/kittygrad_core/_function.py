@@ -56,6 +56,13 @@ class Function(ABC):
     output_version_check: bool = False
     ctx: FunctionCtx
 
+    def __getattr__(self, name: str) -> Any:
+        # `forward` called directly (no graph) still finds a context to save into, as in the original.
+        if name == "ctx":
+            ctx = self.ctx = FunctionCtx()
+            return ctx
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def __init_subclass__(cls, output_version_check: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.output_version_check = output_version_check or cls.output_version_check
@@ -133,12 +140,27 @@ def _run_forward(call: Any, inputs: list) -> Tensor:
     return out
 
 
+def _alias(out: Tensor) -> Tensor:
+    """What the context keeps of the output: its data and version counter, not its grad_fn.
+
+    Holding the output itself would make a cycle (output -> node -> ctx -> output) that only the
+    garbage collector can free; torch's saved outputs drop their grad_fn for the same reason.
+    """
+    alias = make_tensor(out._data)
+    alias._version = out._version
+    return alias
+
+
 def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
             torch_args: tuple | None = None) -> Tensor:
-    ctx.out = out
+    alias = ctx.out = _alias(out)
+    saved = ctx.saved_tensors
+    for i, t in enumerate(saved):
+        if t is out:
+            saved[i] = alias
     if GRAD_ENABLED.get() and any(t._requires_grad for t in inputs):
         _link_function_node(cls, fn, ctx, inputs, out, torch_args)
-    if _tracing.TRACERS:
+    if _tracing.ACTIVE:
         _tracing.notify(cls._node_type, tuple(inputs), out)
     return out
 
@@ -182,6 +204,11 @@ class _FunctionNode(Node):
 
     def _release(self) -> None:
         self.__dict__.clear()
+
+    @property
+    def _ctx(self) -> FunctionCtx | None:
+        """The context of the call (``saved_tensors``, ``out``, ...), as the original kittygrad names it."""
+        return self.__dict__.get("ctx")
 
 
 def function_op(function: type[Function]) -> type[Op]:

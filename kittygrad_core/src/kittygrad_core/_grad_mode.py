@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import warnings
 from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
@@ -38,8 +40,14 @@ class _GradModeContext:
         GRAD_ENABLED.reset(self._tokens.pop())
 
     def __call__(self, func: F) -> F:
-        mode = self._mode
+        return _decorate(func, self._mode)
 
+
+def _decorate(func: F, mode: bool) -> F:
+    """Wraps ``func`` to run in grad mode ``mode``; a generator runs in it each time it resumes."""
+    if inspect.isgeneratorfunction(func):
+        wrapper = functools.wraps(func)(lambda *args, **kwargs: _in_mode(func(*args, **kwargs), mode))
+    else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             token = GRAD_ENABLED.set(mode)
@@ -48,19 +56,50 @@ class _GradModeContext:
             finally:
                 GRAD_ENABLED.reset(token)
 
-        wrapper._kittygrad_grad_mode = mode  # lets Function detect a permanently disabled forward
-        return wrapper  # type: ignore[return-value]
+    wrapper._kittygrad_grad_mode = mode  # lets Function detect a permanently disabled forward
+    return wrapper  # type: ignore[return-value]
+
+
+def _in_mode(generator: Any, mode: bool) -> Any:
+    """Drives ``generator`` so that its body (not its consumer) runs in grad mode ``mode``."""
+    method, value = generator.send, None
+    while True:
+        token = GRAD_ENABLED.set(mode)
+        try:
+            item = method(value)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            GRAD_ENABLED.reset(token)
+        try:
+            method, value = generator.send, (yield item)
+        except GeneratorExit:
+            token = GRAD_ENABLED.set(mode)
+            try:
+                generator.close()
+            finally:
+                GRAD_ENABLED.reset(token)
+            raise
+        except BaseException as error:  # thrown in by the consumer: the body sees it in its mode
+            method, value = generator.throw, error
 
 
 class no_grad(_GradModeContext):
     """Context manager and decorator that disables gradient calculation.
 
     Inside it, every op's result has ``requires_grad=False`` and no backward graph is built, even when
-    the inputs require grad. Works as ``with no_grad():``, ``@no_grad`` and ``@no_grad()``; the setting is
-    local to the current thread (or asyncio task).
+    the inputs require grad. Works as ``with no_grad():``, ``@no_grad`` and ``@no_grad()`` (also on
+    generator functions); the setting is local to the current thread (or asyncio task). Entering it
+    where grad is already disabled warns, as the original kittygrad does.
     """
 
     _mode = False
+
+    def __enter__(self) -> None:
+        if not GRAD_ENABLED.get():
+            warnings.warn("Calling no_grad more then once has no additional effect.", UserWarning,
+                          stacklevel=2)
+        super().__enter__()
 
 
 class enable_grad(_GradModeContext):
@@ -88,4 +127,4 @@ class set_grad_enabled:
 
     def __call__(self, func: F) -> F:
         GRAD_ENABLED.reset(self._token)
-        return (enable_grad if self._mode else no_grad)()(func)
+        return _decorate(func, self._mode)

@@ -85,7 +85,11 @@ class Op(Node):
     * ``saves``: indices of inputs whose values ``backward`` reads (their versions are checked), or
       a mapping from such an index to the inputs whose gradients read it (``mul``:
       ``{0: (1,), 1: (0,)}``: ``x * 2`` then checks nothing, so ``x`` may change in place afterwards,
-      as in torch); ``saves_output``: ``backward`` reads the output.
+      as in torch); ``saves_output``: ``backward`` reads the output (``True``), or a tuple of the
+      inputs whose gradients read it (``pow``: ``(1,)``: only the exponent's gradient does, so
+      ``x ** 2`` leaves its output free to change in place, as torch's pow does).
+    * ``writes_input``: an in-place form's forward writes into its first input's buffer itself
+      (``__setitem__``) instead of returning a new array; the version is then bumped before it runs.
     * ``override``: replace an op of the same name registered by someone else.
     * ``conformance``: a :class:`Conformance`; an op without one fails the conformance suite.
 
@@ -105,7 +109,8 @@ class Op(Node):
     view: ClassVar[bool] = False
     differentiable: ClassVar[bool | tuple[bool, ...]] = True
     saves: ClassVar[tuple[int, ...] | dict[int, tuple[int, ...]]] = ()
-    saves_output: ClassVar[bool] = False
+    saves_output: ClassVar[bool | tuple[int, ...]] = False
+    writes_input: ClassVar[bool] = False
     override: ClassVar[bool] = False
     conformance: ClassVar[Conformance | None] = None
     plugin: ClassVar[str | None] = None

@@ -13,6 +13,9 @@ from . import hookspecs
 from ._registry import OpRegistry
 
 ENTRY_POINT_GROUP = "kittygrad"
+# The project's own plugin distributions load first, in this order: without ``override=True`` a
+# later plugin never displaces an op registered earlier, so no third party can displace them by name.
+STANDARD_DISTRIBUTIONS = ("kittygrad-ops", "kittygrad-nn", "kittygrad-viz")
 
 
 class PluginWarning(UserWarning):
@@ -58,15 +61,17 @@ class PluginHost:
         only = set(_env_list("KITTYGRAD_PLUGINS")) if os.environ.get(
             "KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD") else None
         blocked = set(_env_list("KITTYGRAD_BLOCK_PLUGINS"))
-        for ep in sorted(entry_points, key=lambda ep: (_dist_name(ep) or "", ep.name)):
+        for ep in sorted(entry_points, key=_load_order):
             if ep.name in blocked or (only is not None and ep.name not in only):
                 continue
             dist = _dist_name(ep)
             version = getattr(getattr(ep, "dist", None), "version", None)
             try:
                 plugin = ep.load()
-            except Exception as error:  # a broken plugin must not break import kittygrad_core
-                self._fail(ep.name, dist, version, f"failed to import: {error!r}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # SystemExit too: a plugin must not end import kittygrad
+                self._fail(self._key(ep.name, dist), dist, version, f"failed to import: {error!r}")
                 continue
             self.add_plugin(plugin, name=ep.name, distribution=dist, version=version, autoload=True)
 
@@ -76,7 +81,7 @@ class PluginHost:
 
         At autoload, every problem becomes a :class:`PluginWarning`; otherwise a name clash raises.
         """
-        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        name = self._key(name or getattr(plugin, "__name__", None) or repr(plugin), distribution)
         try:
             self.manager.register(plugin, name=name)
         except Exception as error:
@@ -96,14 +101,18 @@ class PluginHost:
                 continue
             try:
                 ops = list(impl.function() or ())
-            except Exception as error:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
                 self.manager.unregister(plugin)
                 self._fail(name, distribution, version, f"raised in kittygrad_register_ops: {error!r}")
                 return None
             for op in ops:
                 try:
                     node = self.registry.register(op, plugin=name, distribution=distribution)
-                except (RuntimeError, TypeError) as error:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as error:
                     if not autoload:
                         raise
                     warnings.warn(f"kittygrad plugin '{name}' (distribution '{distribution}'): op "
@@ -113,6 +122,13 @@ class PluginHost:
                 info.ops.append(node.name)
         return info
 
+    def _key(self, name: str, distribution: str | None) -> str:
+        # Plugins are told apart by distribution and name: a second distribution's plugin of the same
+        # name is keyed "distribution:name" and never takes the first one's place.
+        if name in self.plugins and self.plugins[name].distribution != distribution:
+            return f"{distribution}:{name}"
+        return name
+
     def _fail(self, name: str, distribution: str | None, version: str | None, reason: str) -> None:
         self.plugins[name] = PluginInfo(name, distribution, version, error=reason)
         warnings.warn(f"kittygrad plugin '{name}' (distribution '{distribution}') {reason}; "
@@ -121,6 +137,12 @@ class PluginHost:
     def trace_hook(self, op: type, inputs: tuple, output: Any) -> None:
         """A tracer that forwards every op call to the ``kittygrad_trace_op`` hook."""
         self.manager.hook.kittygrad_trace_op(op=op, inputs=inputs, output=output)
+
+
+def _load_order(ep: Any) -> tuple:
+    dist = _dist_name(ep) or ""
+    rank = STANDARD_DISTRIBUTIONS.index(dist) if dist in STANDARD_DISTRIBUTIONS else len(STANDARD_DISTRIBUTIONS)
+    return rank, dist, ep.name
 
 
 def _dist_name(ep: Any) -> str | None:

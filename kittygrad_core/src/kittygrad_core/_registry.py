@@ -6,6 +6,7 @@ so an op call does no signature binding and no plugin-hook call.
 from __future__ import annotations
 
 import inspect
+import warnings
 from types import FunctionType, ModuleType
 from typing import Any, Iterator
 
@@ -129,6 +130,10 @@ def _standard_table() -> dict[str, str]:
 STANDARD_BINDINGS = _standard_table()
 
 
+class OverrideWarning(UserWarning):
+    """An op registered with ``override=True`` replaced another plugin's op or binding."""
+
+
 class MissingOpError(NotImplementedError, AttributeError):
     """An op that no installed plugin provides was called (also an ``AttributeError`` for ``hasattr``)."""
 
@@ -173,6 +178,7 @@ class OpRegistry:
         self._ops: dict[str, type[Op]] = {}
         self._shadowed: dict[str, list[type[Op]]] = {}
         self._owners: dict[tuple[str, str], str] = {}  # (target, attribute) -> op name
+        self._overrides: dict[str, list[str]] = {}  # op name -> origins of the ops it displaced
 
     def __contains__(self, name: object) -> bool:
         return name in self._ops
@@ -226,13 +232,22 @@ class OpRegistry:
         node.caller = (_rename(node.call, node.name, node.name, node) if issubclass(node, Composite)
                        else _generate(node, node.name, list(node.input_names),
                                       _parse_forward(node)[1], "apply"))
+        self._check_reserved(node, bindings)
         self._check_free(node, bindings, override)
         previous = self._ops.get(name)
+        displaced = {self._ops[holder] for b in bindings
+                     if (holder := self._owners.get(b[:2])) is not None and holder != name}
         if previous is not None:
+            displaced.add(previous)
             self._unbind(previous)
             self._shadowed.setdefault(name, []).append(previous)
         self._ops[name] = node
         self._bind(node, bindings)
+        if displaced:  # an override is never silent: it names who replaced whom
+            origins = sorted({_origin(op) for op in displaced})
+            self._overrides[name] = self._overrides.get(name, []) + origins
+            warnings.warn(f"op '{name}' from {_origin(node)} overrides {', '.join(origins)} "
+                          "(override=True).", OverrideWarning, stacklevel=3)
         return node
 
     def unregister(self, name: str) -> type[Op]:
@@ -240,6 +255,7 @@ class OpRegistry:
         if name not in self._ops:
             raise KeyError(f"no op named '{name}' is registered")
         node = self._ops.pop(name)
+        self._overrides.pop(name, None)
         freed = {key for key, holder in self._owners.items() if holder == name}
         self._unbind(node)
         shadowed = self._shadowed.get(name)
@@ -260,6 +276,10 @@ class OpRegistry:
         """
         return self._ops[name].caller(*args, **kwargs)
 
+    def overrides(self, name: str) -> list[str]:
+        """Who op ``name`` displaced by registering with ``override=True`` (empty if nobody)."""
+        return list(self._overrides.get(name, ()))
+
     def owner(self, name: str) -> str | None:
         """The distribution (or plugin) that registered op ``name``."""
         op = self._ops[name]
@@ -269,6 +289,23 @@ class OpRegistry:
 
     def _target(self, where: str) -> Any:
         return self._module if where == "module" else self._tensor_type
+
+    def _check_reserved(self, node: type[Op], bindings: list) -> None:
+        """Core's own names (``backward``, ``no_grad``, ``Tensor.grad``, ...) are never an op's to take."""
+        for where, attribute, _ in bindings:
+            if (where, attribute) in self._owners:
+                continue
+            if where == "module":
+                taken = attribute in vars(self._module) or attribute.startswith("__")
+            else:
+                present = getattr(self._tensor_type, attribute, None)
+                taken = (hasattr(self._tensor_type, attribute)
+                         and not getattr(present, "_kittygrad_missing", False))
+            if taken:
+                target = self._module.__name__ if where == "module" else self._tensor_type.__name__
+                raise RuntimeError(
+                    f"op '{node.name}' from {_origin(node)} wants to bind '{attribute}', which is "
+                    f"reserved: {target}.{attribute} belongs to kittygrad-core (override cannot take it).")
 
     def _check_free(self, node: type[Op], bindings: list, override: bool) -> None:
         clash = self._ops.get(node.name)
@@ -419,7 +456,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
         (call_kwargs if p.kind == p.KEYWORD_ONLY else call_args).append(f"'{p.name}': {value}"
                                                                          if p.kind == p.KEYWORD_ONLY
                                                                          else value)
-    operands = f"tuple({names[0]})" if variadic else _tuple(names)
+    operands = f"_sequence(_op, {names[0]})" if variadic else _tuple(names)
     if entry == "apply" and not variadic and not node.view and node.differentiable is True \
             and len(names) in (1, 2):
         entry, operands = f"apply{len(names)}", ", ".join(names)  # the inlined fast paths
@@ -431,7 +468,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     else:
         body = f"    return {call}\n"
     source = f"def {attribute}({', '.join(header)}):\n{body}"
-    namespace.update(_op=node, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
+    namespace.update(_op=node, _sequence=_dispatch.sequence, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
                      _apply2=_dispatch.apply2, _apply_inplace=_dispatch.apply_inplace,
                      _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand)
     exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)

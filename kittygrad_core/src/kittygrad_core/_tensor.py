@@ -39,7 +39,8 @@ class Tensor:
             raise RuntimeError("If you want to create a new tensor from another, use "
                                "sourceTensor.detach() and then specify the requires_grad attribute.")
         self._data = as_float_array(data, dtype)
-        self._requires_grad = bool(requires_grad)
+        self._requires_grad = requires_grad if requires_grad is False else _flag("requires_grad",
+                                                                                 requires_grad)
         self._grad_fn = None
         self._version = [0]
 
@@ -93,7 +94,7 @@ class Tensor:
                     "" if value else
                     " If you want to use a computed variable in a subgraph that doesn't "
                     "require differentiation use var_no_grad = var.detach()."))
-        self._requires_grad = bool(value)
+        self._requires_grad = _flag("requires_grad", value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Sets ``requires_grad`` in place and returns this tensor."""
@@ -218,7 +219,12 @@ class Tensor:
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or the size of dimension ``dim``."""
-        return self._data.shape if dim is None else self._data.shape[dim]
+        if dim is None:
+            return self._data.shape
+        try:
+            return self._data.shape[dim]
+        except (IndexError, TypeError):
+            raise _dim_error("size", dim, self._data.ndim) from None
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -243,22 +249,40 @@ class Tensor:
 
     # Comparisons give boolean NumPy arrays and never take part in autograd (as the original's).
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self._data == _raw(other)
+        try:
+            return self._data == _raw(other)
+        except Exception as error:  # noqa: BLE001 - NumPy's broadcast and type errors, retyped
+            raise _comparison_error("eq", self, other, error) from None
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self._data != _raw(other)
+        try:
+            return self._data != _raw(other)
+        except Exception as error:  # noqa: BLE001
+            raise _comparison_error("ne", self, other, error) from None
 
     def __lt__(self, other: Any) -> np.ndarray:
-        return self._data < _raw(other)
+        try:
+            return self._data < _raw(other)
+        except Exception as error:  # noqa: BLE001
+            raise _comparison_error("lt", self, other, error) from None
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self._data <= _raw(other)
+        try:
+            return self._data <= _raw(other)
+        except Exception as error:  # noqa: BLE001
+            raise _comparison_error("le", self, other, error) from None
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self._data > _raw(other)
+        try:
+            return self._data > _raw(other)
+        except Exception as error:  # noqa: BLE001
+            raise _comparison_error("gt", self, other, error) from None
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self._data >= _raw(other)
+        try:
+            return self._data >= _raw(other)
+        except Exception as error:  # noqa: BLE001
+            raise _comparison_error("ge", self, other, error) from None
 
     __hash__ = object.__hash__
 
@@ -284,6 +308,30 @@ class Tensor:
 
 def _raw(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A bool argument (``None`` is False, as torch); arrays and other objects are a TypeError."""
+    if value is None or isinstance(value, (bool, int, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, not {type(value).__name__}.")
+
+
+def _dim_error(op: str, dim: Any, ndim: int) -> Exception:
+    """torch's error for a dim that is out of range (IndexError) or not an int (TypeError)."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        return TypeError(f"{op}(): dim must be an int, not {type(dim).__name__}.")
+    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    return IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], but got {dim})")
+
+
+def _comparison_error(op: str, tensor: Tensor, other: Any, error: Exception) -> Exception:
+    if isinstance(other, (Tensor, np.ndarray)) and "broadcast" in str(error):
+        return RuntimeError(f"{op}(): the size of tensor a {list(tensor.shape)} must match the size of "
+                            f"tensor b {list(other.shape)} (they cannot be broadcast together).")
+    return TypeError(f"{op}(): cannot compare a Tensor of dtype {tensor.dtype} and shape "
+                     f"{tuple(tensor.shape)} with {type(other).__name__}"
+                     f"{f' of dtype {other.dtype}' if isinstance(other, np.ndarray) else ''}: {error}")
 
 
 def make_tensor(data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None) -> Tensor:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._engine import CONSUMED, UNCOUNTED, Node
+from ._engine import UNCOUNTED, AccumulateGrad, Node
 
 
 def apply_chain(chain: tuple, array: np.ndarray) -> np.ndarray:
@@ -52,11 +52,43 @@ class AsStrided(Node):
         self.chain = ()
 
 
-def _node(cls: type, nexts: tuple, like: Any) -> Node:
+def planned_lock(fn: Node, locks: dict) -> int:
+    """``fn``'s lock as planned in ``locks`` (id -> (node, lock)), or its current one."""
+    entry = locks.get(id(fn))
+    return fn._lock if entry is None else entry[1]
+
+
+def count(fn: Node, locks: dict) -> None:
+    """Plans one more consumer for ``fn``; an uncounted view node is activated (in the plan) first."""
+    lock = planned_lock(fn, locks)
+    if lock == UNCOUNTED:
+        _plan_activate(fn, locks)
+        lock = 0
+    if lock >= 0:  # a consumed node stays consumed: reaching it raises
+        locks[id(fn)] = (fn, lock + 1)
+
+
+def _plan_activate(node: Node, locks: dict) -> None:
+    """``Node._activate`` as a plan: ``node`` starts counting as a consumer of what it reads."""
+    locks[id(node)] = (node, 0)
+    pending = [node]
+    while pending:
+        for fn in pending.pop().next_functions:
+            if fn is None or fn.__class__ is AccumulateGrad:
+                continue
+            lock = planned_lock(fn, locks)
+            if lock == UNCOUNTED:
+                lock = 0
+                pending.append(fn)
+            if lock >= 0:
+                locks[id(fn)] = (fn, lock + 1)
+
+
+def _node(cls: type, nexts: tuple, like: Any, locks: dict) -> Node:
     node = object.__new__(cls)
     for fn in nexts:
-        if fn is not None and fn._lock != CONSUMED:
-            fn._lock += 1
+        if fn is not None:
+            count(fn, locks)
     node.next_functions = nexts
     node._lock = 0
     node._grad = None
@@ -78,19 +110,24 @@ def check_view_inplace(op_name: str, view: Any) -> None:
                            "in an in-place operation.")
 
 
-def rebase(view: Any, node: Node) -> None:
-    """Rewrites the histories of ``view`` and its base after the in-place op ``node`` on the view."""
+def plan_rebase(view: Any, node: Node, plan: list, locks: dict, version: int) -> None:
+    """Plans the new histories of ``view`` and its base after the in-place op ``node`` on the view.
+
+    New nodes are built here; what existing objects must change is appended to ``plan`` as
+    (object, attribute, value) and new lock values go to ``locks``, for the caller to commit;
+    ``version`` is the counter's value after the op (view and base share the counter).
+    """
     base = view._base
-    copy = _node(CopySlices, (base._grad_fn, node), base._data)
+    copy = _node(CopySlices, (base._grad_fn, node), base._data, locks)
     copy.chain = view._view_chain
-    base._grad_fn = copy
-    base._requires_grad = True
+    plan += [(base, "_grad_fn", copy), (base, "_requires_grad", True)]
     if base._retains_grad:
-        copy._retain(base)
-    _derive(view, base)
+        copy._retained = (weakref.ref(base), base._version, version)
+    strided = _derived(view, base, copy)
+    plan += [(view, "_grad_fn", strided), (view, "_requires_grad", True)]
     if view._retains_grad:
-        view._grad_fn._retain(view)
-    refresh(base, but=view)
+        strided._retained = (weakref.ref(view), view._version, version)
+    plan_refresh(base, copy, plan, but=view)
 
 
 def register(view: Any) -> None:
@@ -102,17 +139,16 @@ def register(view: Any) -> None:
     views.add(view)
 
 
-def refresh(base: Any, but: Any = None) -> None:
-    """After ``base`` got a new node, re-derives the histories of its other live views from it."""
+def plan_refresh(base: Any, base_node: Node, plan: list, but: Any = None) -> None:
+    """Plans re-deriving the histories of ``base``'s other live views from its new node ``base_node``."""
     views = base.__dict__.get("_views")
     for view in list(views or ()):
         if view is not but and view._view_chain is not None:
-            _derive(view, base)
+            plan += [(view, "_grad_fn", _derived(view, base, base_node)), (view, "_requires_grad", True)]
 
 
-def _derive(view: Any, base: Any) -> None:
-    strided = _node(AsStrided, (), view._data)
-    strided.next_functions, strided._lock = (base._grad_fn,), UNCOUNTED  # counted at its first use
+def _derived(view: Any, base: Any, base_node: Node) -> Node:
+    strided = _node(AsStrided, (), view._data, {})
+    strided.next_functions, strided._lock = (base_node,), UNCOUNTED  # counted at its first use
     strided.chain, strided.base_shape = view._view_chain, base._data.shape
-    view._grad_fn = strided
-    view._requires_grad = True
+    return strided

@@ -125,7 +125,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with _core.no_grad():
+            with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
                 self.weight._data[self.padding_idx] = 0
 
     def forward(self, input: Any) -> Tensor:
@@ -302,7 +302,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

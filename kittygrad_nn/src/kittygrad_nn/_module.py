@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from kittygrad_core import Tensor, no_grad
+from kittygrad_core import Tensor, set_grad_enabled
 from kittygrad_core._dtypes import as_float_array, resolve_dtype
 
 
@@ -293,7 +293,7 @@ class Module:
         return self
 
     def _apply_to_tensors(self, convert: Callable[[np.ndarray], np.ndarray]) -> Module:
-        with no_grad():
+        with set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for module in self.modules():
                 for store in ("_parameters", "_buffers"):
                     for tensor in module.__dict__[store].values():
@@ -374,7 +374,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
-        with no_grad():
+        with set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for target, array in updates:
                 np.copyto(target._data, array, casting="unsafe")
                 target._version[0] += 1

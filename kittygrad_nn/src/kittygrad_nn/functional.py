@@ -35,9 +35,11 @@ def _indices(target: Any, op: str) -> Any:
                     f"not {type(target).__name__} of {array.dtype}")
 
 
-def _operand(value: Any) -> Any:
-    """Targets given as lists or numbers become float arrays (tensors and arrays pass unchanged)."""
-    return value if isinstance(value, (Tensor, np.ndarray)) else np.asarray(value, dtype=np.float32)
+def _operand(value: Any, input: Any) -> Any:
+    """Targets given as lists or numbers become arrays of the input's dtype (tensors and arrays pass)."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return value
+    return np.asarray(value, dtype=input._data.dtype if isinstance(input, Tensor) else np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -53,13 +55,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """Zeroes elements with probability ``p`` and scales the rest by ``1 / (1 - p)`` while training."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    out = _core.dropout(input, p, training)
     if inplace:
-        with _core.no_grad():
-            np.copyto(input._data, out._data)
-        input._version[0] += 1
-        return input
-    return out
+        if not training or p == 0.0:
+            return input  # torch leaves the input untouched here: no version bump, no node
+        return apply_inplace(_core.registry["dropout"], (input,), (p, training))
+    return _core.dropout(input, p, training)
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
@@ -112,6 +112,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``input * sigmoid(input)``."""
+    if inplace:  # no Tensor.silu_ in torch either
+        return apply_inplace(_core.registry["silu"], (input,))
     return _core.silu(input)
 
 
@@ -156,13 +158,13 @@ def _default_dim(input: Tensor, dim: int | None) -> int:
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """The mean (or sum, or elementwise) squared error."""
     check_reduction(reduction)
-    return _core.mse_loss(input, _operand(target), reduction)
+    return _core.mse_loss(input, _operand(target, input), reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """The mean (or sum, or elementwise) absolute error."""
     check_reduction(reduction)
-    return _core.l1_loss(input, _operand(target), reduction)
+    return _core.l1_loss(input, _operand(target, input), reduction)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -183,11 +185,11 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
     """Binary cross entropy of probabilities ``input`` and ``target``."""
     check_reduction(reduction)
-    return _core.binary_cross_entropy(input, _operand(target), weight, reduction)
+    return _core.binary_cross_entropy(input, _operand(target, input), weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
                                      reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """Binary cross entropy of ``sigmoid(input)`` and ``target``, computed stably from logits."""
     check_reduction(reduction)
-    return _core.binary_cross_entropy_with_logits(input, _operand(target), weight, reduction, pos_weight)
+    return _core.binary_cross_entropy_with_logits(input, _operand(target, input), weight, reduction, pos_weight)

@@ -46,7 +46,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
-    with _core.no_grad():
+    with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
         tensor._data[...] = values
         tensor._version[0] += 1
     return tensor

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kittygrad_core import Composite, Conformance, Op, Tensor, no_grad
+from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -41,8 +41,46 @@ def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator):
     return xp.broadcast_to(grad, shape)
 
 
+def _check_arguments(op, tensors, optional=(), numbers=()):
+    """Raises torch's TypeError for an argument of the wrong type (composites call no dispatcher first)."""
+    for name, value in tensors:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(value).__name__}")
+    for name, value in optional:
+        if value is not None and not isinstance(value, (Tensor, np.ndarray)):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor or None, not {type(value).__name__}")
+    for name, value in numbers:
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise TypeError(f"{op}(): argument '{name}' must be a number, not {type(value).__name__}")
+
+
 def _raw(value):
     return value._data if isinstance(value, Tensor) else value
+
+
+def _constant(op, name, value):
+    """A weight-like option as an array; torch refuses one that requires grad rather than ignore it."""
+    if isinstance(value, Tensor):
+        if value._requires_grad and is_grad_enabled():
+            raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument "
+                               f"'{name}'. This input cannot have requires_grad True.")
+        return value._data
+    return value
+
+
+def _elementwise_weight(xp, op, name, value, input):
+    """``weight`` / ``pos_weight`` of the binary losses: cast to the input's dtype, broadcast to its shape."""
+    if value is None:
+        return None
+    array = xp.asarray(_constant(op, name, value), input.dtype)
+    try:
+        ok = xp.broadcast_shapes(array.shape, input.shape) == input.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"{op}(): {name} of shape {array.shape} cannot be broadcast to the input's "
+                           f"shape {input.shape}")
+    return array
 
 
 # Hypothesis helpers for the conformance metadata (imported lazily: hypothesis is a test extra).
@@ -201,7 +239,14 @@ def _embedding_shapes(draw):
 # ---------------------------------------------------------------------------------------------- normalisation
 
 def _layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
-    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    _check_arguments("layer_norm", (("input", input),), (("weight", weight), ("bias", bias)),
+                     (("eps", eps),))
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in normalized_shape):
+        raise TypeError(f"layer_norm(): argument 'normalized_shape' must be an int or a sequence of ints, "
+                        f"not {normalized_shape!r}")
+    normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
     if k == 0 or input.shape[input.ndim - k:] != normalized_shape or input.ndim < k:
         raise RuntimeError(f"layer_norm(): given normalized_shape={list(normalized_shape)}, expected "
@@ -243,22 +288,46 @@ def _norm_shapes(draw):
 
 def _batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
                 cudnn_enabled=True):
+    _check_arguments("batch_norm", (("input", input),),
+                     (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                      ("running_var", running_var)), (("momentum", momentum), ("eps", eps)))
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")
     channels = input.shape[1]
     dims = (0, *range(2, input.ndim))
     count = input.numel() // max(channels, 1)
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)
-    use_batch = training or running_mean is None or running_var is None
+    # Everything is validated before the running statistics change: a failed call leaves them intact.
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
+    for label, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                         ("bias", bias)):
+        if value is None:
+            continue
+        if not isinstance(value, (Tensor, np.ndarray)):
+            raise TypeError(f"batch_norm(): {label} must be a Tensor or a NumPy array, not "
+                            f"{type(value).__name__}")
+        if value.ndim != 1 or value.shape[0] != channels:
+            raise RuntimeError(f"{label} should contain {channels} elements not "
+                               f"{int(np.prod(value.shape))}" + ("" if value.ndim == 1 else
+                                                                  f" (got shape {tuple(value.shape)})"))
+    use_batch = training or running_mean is None
     if use_batch:
         if training and count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"{list(input.shape)}")
+        if training and running_mean is not None:
+            for label, value in (("running_mean", running_mean), ("running_var", running_var)):
+                data = _raw(value)
+                if not data.flags.writeable or data.dtype.kind != "f":
+                    raise RuntimeError(f"batch_norm(): {label} must be a writable float buffer to be "
+                                       f"updated in training (got dtype {data.dtype}, "
+                                       f"writeable={data.flags.writeable})")
         mean = input.mean(dims, keepdim=True)
         centered = input - mean
         variance = (centered * centered).mean(dims, keepdim=True)
-        if training and running_mean is not None and running_var is not None:
-            with no_grad():
+        if training and running_mean is not None:
+            with set_grad_enabled(False):  # no "nested no_grad" warning inside the library
                 batch_mean = mean._data.reshape(-1)
                 unbiased = variance._data.reshape(-1) * (count / max(count - 1, 1))
                 for buffer, value in ((running_mean, batch_mean), (running_var, unbiased)):
@@ -394,7 +463,8 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
     if safe.size and (safe.min() < 0 or safe.max() >= classes):
         bad = indices[valid & ((indices < 0) | (indices >= classes))][0]
         raise IndexError(f"{op}(): target {bad} is out of bounds for {classes} classes")
-    class_weight = xp.ones(classes, dtype) if weight is None else xp.asarray(_raw(weight), dtype)
+    class_weight = xp.ones(classes, dtype) if weight is None else xp.asarray(
+        _constant("nll_loss_forward", "weight", weight), dtype)  # torch names its kernel
     if class_weight.shape != (classes,):
         raise RuntimeError(f"{op}(): weight tensor should be defined either for all {classes} classes "
                            f"or no classes but got weight tensor of shape: {class_weight.shape}")
@@ -417,7 +487,7 @@ class CrossEntropy(Op):
 
     name = "cross_entropy"
     methods = ()
-    differentiable = (True, False)
+    differentiable = (True, True)  # class probabilities get a gradient, as in torch; indices never do
     conformance = Conformance(
         torch=lambda torch, x, target, **options: torch.nn.functional.cross_entropy(
             x, _torch_indices(torch, target), **options),
@@ -434,13 +504,26 @@ class CrossEntropy(Op):
         rows, target, sample_shape = _as_rows(input, target, "cross_entropy")
         classes, dtype = rows.shape[1], input.dtype
         logp = _log_softmax_rows(xp, rows)
+        self.target_scale = None
         if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
-            probs = _as_rows(target.astype(dtype), target, "cross_entropy")[0]
+            dtype = xp.result_type(dtype, target.dtype)  # torch promotes float32 logits with float64 probs
+            probs = _as_rows(target, target, "cross_entropy")[0].astype(dtype)
+            if isinstance(weight, Tensor) and weight._requires_grad and is_grad_enabled():
+                # torch differentiates the weight here; an option cannot receive a gradient
+                raise NotImplementedError("cross_entropy(): a weight that requires grad is not supported "
+                                          "with class-probability targets")
             class_weight = xp.ones(classes, dtype) if weight is None else xp.asarray(_raw(weight), dtype)
+            if class_weight.shape != (classes,):
+                raise RuntimeError(f"cross_entropy(): weight tensor should be defined either for all "
+                                   f"{classes} classes or no classes but got weight tensor of shape: "
+                                   f"{class_weight.shape}")
             if label_smoothing:
                 probs = probs * (1 - label_smoothing) + label_smoothing / classes
             q = probs * class_weight
             denominator = rows.shape[0]
+            # d loss / d target = -(1 - label_smoothing) * weight * log_softmax(input)
+            self.target_scale = (1 - label_smoothing) * class_weight
+            self.logp, self.target_dtype = logp, target.dtype
         else:
             row_weight, indices, class_weight, valid = _class_weights(
                 xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
@@ -452,14 +535,21 @@ class CrossEntropy(Op):
         loss = -(q * logp).sum(axis=-1).reshape(sample_shape)
         self.q, self.softmax, self.shape = q, xp.exp(logp), input.shape
         self.reduction, self.denominator, self.sample_shape = reduction, denominator, sample_shape
+        self.input_dtype = input.dtype
         return _reduce(xp, loss, reduction, denominator)
 
     def backward(self, xp, grad):
         q = self.q
         grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator)
         grad = grad.reshape(-1, 1)
-        rows = (self.softmax * q.sum(axis=-1, keepdims=True) - q) * grad
-        return _restore(rows, self.shape), None
+        grad_input = grad_target = None
+        if self.needs_input_grad[0]:
+            rows = (self.softmax * q.sum(axis=-1, keepdims=True) - q) * grad
+            grad_input = _restore(rows, self.shape).astype(self.input_dtype, copy=False)
+        if self.target_scale is not None and self.needs_input_grad[1]:
+            rows = -(self.target_scale * self.logp) * grad
+            grad_target = _restore(rows, self.shape).astype(self.target_dtype, copy=False)
+        return grad_input, grad_target
 
 
 class NllLoss(Op):
@@ -515,13 +605,16 @@ class BinaryCrossEntropy(Op):
         if input.shape != target.shape:
             raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                              f"size ({input.shape}) is deprecated. Please ensure they have the same size.")
+        if input.dtype != target.dtype:  # torch refuses too ("Found dtype Double but expected Float")
+            raise RuntimeError(f"binary_cross_entropy(): expected target of the input's dtype {input.dtype}, "
+                               f"but got target of dtype {target.dtype}; convert one with .to()")
         if input.size and (input.min() < 0 or input.max() > 1):
             raise RuntimeError("all elements of input should be between 0 and 1")
+        self.weight = _elementwise_weight(xp, "binary_cross_entropy", "weight", weight, input)
         with xp.errstate(divide="ignore"):
             log_x = xp.maximum(xp.log(input), -100)
             log_1mx = xp.maximum(xp.log1p(-input), -100)
         loss = -(target * log_x + (1 - target) * log_1mx)
-        self.weight = None if weight is None else xp.asarray(_raw(weight), input.dtype)
         if self.weight is not None:
             loss = loss * self.weight
         self.input, self.target, self.reduction = input, target, reduction
@@ -558,22 +651,28 @@ class BinaryCrossEntropyWithLogits(Op):
         if input.shape != target.shape:
             raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                              f"({input.shape})")
-        softplus_neg = xp.logaddexp(0, -input).astype(input.dtype)  # log(1 + exp(-x)), stable
-        self.pos_weight = None if pos_weight is None else xp.asarray(_raw(pos_weight), input.dtype)
+        # Mixed dtypes: computed in the promoted dtype; the loss takes the target's dtype, as torch's does
+        self.dtypes = input.dtype, target.dtype
+        dtype = xp.result_type(input.dtype, target.dtype)
+        input, target = input.astype(dtype, copy=False), target.astype(dtype, copy=False)
+        self.pos_weight = _elementwise_weight(xp, "binary_cross_entropy_with_logits", "pos_weight",
+                                              pos_weight, input)
+        self.weight = _elementwise_weight(xp, "binary_cross_entropy_with_logits", "weight", weight, input)
+        softplus_neg = xp.logaddexp(0, -input).astype(dtype)  # log(1 + exp(-x)), stable
         if self.pos_weight is None:
             loss = (1 - target) * input + softplus_neg
         else:
             log_weight = (self.pos_weight - 1) * target + 1
             loss = (1 - target) * input + log_weight * softplus_neg
-        self.weight = None if weight is None else xp.asarray(_raw(weight), input.dtype)
         if self.weight is not None:
             loss = loss * self.weight
         self.input, self.target, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
-        return _reduce(xp, loss, reduction).astype(input.dtype, copy=False)
+        return _reduce(xp, loss, reduction).astype(self.dtypes[1], copy=False)
 
     def backward(self, xp, grad):
         x, t = self.input, self.target
-        grad = _grad_of_reduction(xp, grad, x.shape, x.dtype, self.reduction, x.size)
+        grad = _grad_of_reduction(xp, grad.astype(x.dtype, copy=False), x.shape, x.dtype, self.reduction,
+                                  x.size)
         if self.weight is not None:
             grad = grad * self.weight
         sigmoid = (1 / (1 + xp.exp(-xp.clip(x, -88, 88)))).astype(x.dtype)
@@ -589,7 +688,9 @@ class BinaryCrossEntropyWithLogits(Op):
                 grad_input = grad * ((1 - t) - log_weight * (1 - sigmoid))
             if self.needs_input_grad[1]:
                 grad_target = grad * ((self.pos_weight - 1) * self.softplus_neg - x)
-        return grad_input, grad_target
+        input_dtype, target_dtype = self.dtypes
+        return (None if grad_input is None else grad_input.astype(input_dtype, copy=False),
+                None if grad_target is None else grad_target.astype(target_dtype, copy=False))
 
 
 #: Every op record this distribution registers.

@@ -1,6 +1,7 @@
 """Dimension arguments, validated once for every op that takes them."""
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 
@@ -12,7 +13,10 @@ def reduction_axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
     """
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    try:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    except TypeError:
+        raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(dim).__name__}.") from None
     if not dims:
         return tuple(range(ndim))
     low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
@@ -63,9 +67,12 @@ def size_args(op: str, sizes: tuple) -> tuple[int, ...]:
         except TypeError:
             raise TypeError(f"{op}(): expected ints or a sequence of ints, got "
                             f"{type(sizes[0]).__name__}.") from None
-    if not all(hasattr(s, "__index__") and not isinstance(s, bool) for s in sizes):
-        raise TypeError(f"{op}(): sizes must be ints, got {sizes}.")
-    return tuple(s.__index__() for s in sizes)
+    try:
+        if any(isinstance(s, bool) for s in sizes):
+            raise TypeError
+        return tuple(operator.index(s) for s in sizes)  # a NumPy array of several ints is no size
+    except TypeError:
+        raise TypeError(f"{op}(): sizes must be ints, got {sizes}.") from None
 
 
 def infer_shape(op: str, shape: tuple[int, ...], input_shape: tuple[int, ...]) -> tuple[int, ...]:

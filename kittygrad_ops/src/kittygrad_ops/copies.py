@@ -34,7 +34,7 @@ class To(Op):
 
     def forward(self, xp, input, dtype):
         self.dtype = input.dtype
-        return input.astype(input.dtype if dtype is None else resolve_dtype(dtype))
+        return input.astype(input.dtype if dtype is None else resolve_dtype(dtype))  # to(None): as torch
 
     def backward(self, xp, grad):
         return grad.astype(self.dtype)

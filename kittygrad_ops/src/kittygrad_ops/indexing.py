@@ -200,6 +200,7 @@ class IndexPut(Op):
     name = "_index_put"
     functions = methods = ()
     n_inputs = 2
+    writes_input = True  # writes only the indexed region, in the target's own buffer
 
     conformance = Conformance(
         torch=lambda torch, x, values, key: _put(x * 1, _torch_key(torch, key), values),

@@ -49,6 +49,8 @@ class Mean(Op):
 def _centered(op, input, dim, correction):
     """The deviations from the mean over ``dim`` and the divisor ``N - correction``."""
     axes = reduction_axes(op, dim, input.ndim)
+    if correction is None:  # torch's default
+        correction = 1
     deviations = input - input.mean(axis=axes, keepdims=True)
     count = math.prod(input.shape[a] for a in axes)
     return axes, deviations, max(count - correction, 0)
@@ -296,11 +298,11 @@ min_result = namedtuple("min", ("values", "indices"), module="kittygrad.return_t
 
 def _extreme(op, input, dim, keepdim):
     if isinstance(dim, Tensor):  # max(input, other): the elementwise op, as torch
-        if keepdim:
+        if keepdim is not False:
             raise TypeError(f"{op}(input, other) takes no keepdim.")
         return getattr(kittygrad_core, "maximum" if op == "max" else "minimum")(input, dim)
     if dim is None:
-        if keepdim:
+        if keepdim is not False:
             raise TypeError(f"{op}(): keepdim needs a dim: {op}(input) or {op}(input, dim, keepdim=False).")
         _nonempty(op, getattr(input, "shape", ()), (), True)
         return _call("amax" if op == "max" else "amin", input)

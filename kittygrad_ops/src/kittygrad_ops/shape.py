@@ -502,11 +502,15 @@ class Split(Composite):
         axis = normalize_dim("split", dim, _tensor("split", tensor).ndim)
         size = tensor.shape[axis] if tensor.ndim else 0
         sections = split_size_or_sections
-        if isinstance(sections, int):
+        if isinstance(sections, int) and not isinstance(sections, bool):
             if sections < 0 or sections == 0 and size:
                 raise RuntimeError(f"split(): split_size must be positive, got {sections}")
             whole, rest = divmod(size, sections) if size else (0, 0)
             sections = [sections] * whole + [rest] * bool(rest) or [size]
+        elif not isinstance(sections, (list, tuple)) or not all(
+                isinstance(s, int) and not isinstance(s, bool) for s in sections):
+            raise TypeError(f"split(): split_size_or_sections must be an int or a list of ints, "
+                            f"not {sections!r}")
         elif sum(sections) != size or any(s < 0 for s in sections):
             raise RuntimeError(f"split(): split sizes {list(sections)} do not sum to the size {size} "
                                f"of dim {dim} (tensor of shape {tensor.shape})")

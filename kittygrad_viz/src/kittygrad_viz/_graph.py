@@ -87,21 +87,23 @@ class CompGraph(graphviz.Digraph):
     # ------------------------------------------------------------------ recording
 
     def __enter__(self) -> CompGraph:
-        if _state.active is not None:
+        if _state.active.get() is not None:
             raise RuntimeError(NESTING_ERROR)
         _ensure_plugin()
         kittygrad_core.start_tracing()
-        _state.active = self
+        _state.active.set(self)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if _state.active is self:
-            _state.active = None
-            kittygrad_core.stop_tracing()
-        self._boxes.clear()
-        self._backward.clear()
-        self._linked.clear()
-        self._last_inputs = None
+        try:
+            if _state.active.get() is self:
+                _state.active.set(None)
+                kittygrad_core.stop_tracing()  # raises what the recording raised (not from leaves, ...)
+        finally:
+            self._boxes.clear()
+            self._backward.clear()
+            self._linked.clear()
+            self._last_inputs = None
 
     def _record(self, op: type, inputs: tuple, output: Tensor) -> None:
         """Draws one op call; called by the ``kittygrad_trace_op`` hook after the op ran."""

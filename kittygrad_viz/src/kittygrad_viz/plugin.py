@@ -16,6 +16,6 @@ from . import _state
 @hookimpl
 def kittygrad_trace_op(op: type, inputs: tuple, output: Any) -> None:
     """Adds the op call to the ``CompGraph`` being recorded."""
-    graph = _state.active
+    graph = _state.active.get()
     if graph is not None:
         graph._record(op, inputs, output)

@@ -84,7 +84,7 @@ class Optimizer:
         if closure is not None:
             with _core.enable_grad():
                 loss = closure()
-        with _core.no_grad():
+        with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for group in self.param_groups:
                 for p in group["params"]:
                     if p._grad is None:
@@ -126,19 +126,28 @@ class Optimizer:
                                  "size of optimizer's group")
         by_index = {i: p for saved, group in zip(groups, self.param_groups)
                     for i, p in zip(saved["params"], group["params"])}
-        self.state = {}
+        # Built aside and checked first: a bad entry leaves the optimizer as it was, and a buffer of the
+        # wrong shape fails here rather than half way through a later step().
+        state = {}
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is None:
                 continue
+            if not isinstance(values, dict):
+                raise ValueError(f"loaded state dict: the state of parameter {key} must be a dict, "
+                                 f"not {type(values).__name__}")
             restored = {}
             for name, value in values.items():
                 if isinstance(value, np.ndarray):
                     value = Tensor(value)
                 if isinstance(value, Tensor) and name != "step":
-                    value = Tensor(value._data.astype(p.dtype, copy=False))
+                    if value.shape != p.shape:
+                        raise ValueError(f"loaded state dict: state '{name}' of parameter {key} has shape "
+                                         f"{tuple(value.shape)}, but the parameter has shape {tuple(p.shape)}")
+                    value = Tensor(value._data.astype(p._data.dtype, copy=False))
                 restored[name] = value
-            self.state[p] = restored
+            state[p] = restored
+        self.state = state
         for saved, group in zip(groups, self.param_groups):
             for name, value in saved.items():
                 if name != "params":
