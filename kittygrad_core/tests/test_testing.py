@@ -43,10 +43,10 @@ def registered(*ops):
             kitty.registry.unregister(name)
 
 
-def fails(op, *fragments):
+def fails(op, *fragments, profile=None):
     """check_op raises an AssertionError naming the op and containing each fragment."""
     with registered(op), pytest.raises(AssertionError) as info:
-        check_op(op.name)
+        check_op(op.name, profile)
     message = str(info.value)
     assert f"op '{op.name}'" in message
     for fragment in fragments:
@@ -306,7 +306,7 @@ class Pow(Op):
     broadcast = True
     saves = (0, 1)
     conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
-        Conformance(torch="torch.pow", domain="any", scalars={1: [0, 1, 2, 3, -1, -2, 0.5]}),))
+        Conformance(torch="torch.pow", domain="any", scalars={1: [0, 2, 3, -2, 0.5]}),))
 
     def forward(self, xp, input, exponent):
         self.input, self.exponent = input, exponent
@@ -466,6 +466,11 @@ def test_metadata_that_torch_mostly_rejects_fails():
 # ----------------------------------------------------------------------------- edges, dtypes, grad mode
 
 
+#: The ci profile catches each of these planted bugs in most runs (19 or 20 of 20 measured); the
+#: tests take the thorough profile's budget, which stops at the first failure, so they never flake.
+EDGE_PROFILE = "thorough"
+
+
 def test_edge_values_are_drawn():
     rng = np.random.default_rng(0)
     values = draw_values(rng, (4, 5), "float64", "any", (0.5,), ("zero", "tie", "special", "large"),
@@ -479,29 +484,29 @@ def test_edge_values_are_drawn():
 
 
 def test_clamp_without_gradient_at_max_is_caught():
-    fails(ClampStrictAtMax, "gradient of input 0 differs from torch's")
+    fails(ClampStrictAtMax, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
 
 
 def test_elu_wrong_at_zero_is_caught():
-    fails(EluWrongAtZero, "gradient of input 0 differs from torch's")
+    fails(EluWrongAtZero, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
 
 
 def test_rule_wrong_only_beyond_3_is_caught():
-    fails(CubeWrongBeyond3, "gradient of input 0 differs from torch's")
+    fails(CubeWrongBeyond3, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
 
 
 def test_number_operand_promotion_bug_is_caught():
-    fails(MulNumberAsArray, "dtype float64, torch's is float32")
+    fails(MulNumberAsArray, "dtype float64, torch's is float32", profile=EDGE_PROFILE)
 
 
 def test_mixed_dtype_promotion_bug_in_the_dispatcher_is_caught(monkeypatch):
     # numpy's promotion instead of torch's: a float64 0-d tensor would promote a float32 tensor
     monkeypatch.setattr(_dispatch, "result_dtype", lambda pairs: np.result_type(*[d for d, _ in pairs]))
-    fails(Mul, "dtype float64, torch's is float32")
+    fails(Mul, "dtype float64, torch's is float32", profile=EDGE_PROFILE)
 
 
 def test_pow_number_exponent_rule_bug_is_caught():
-    fails(PowNumberExponentWrong, "gradient of input 0 differs from torch's")
+    fails(PowNumberExponentWrong, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
 
 
 def _records_whatever_the_grad_mode(function):

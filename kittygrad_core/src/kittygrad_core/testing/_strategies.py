@@ -217,14 +217,19 @@ def _away_from(values: np.ndarray, points: tuple[float, ...], margin: float) -> 
     return values
 
 
-def _take(rng: np.random.Generator, free: np.ndarray, share: float, least: int = 1) -> np.ndarray:
+def _take(rng: np.random.Generator, free: np.ndarray, share: float, least: int = 1,
+          keep: int = 0) -> np.ndarray:
     """A random mask of about ``share`` of the ``free`` elements, at least ``least`` of them (as many
-    as are free); the chosen elements are no longer free, so edge kinds do not overwrite each other."""
+    as are free), leaving ``keep`` free for the kinds still to come where there is room; the chosen
+    elements are no longer free, so edge kinds do not overwrite each other."""
     mask = np.array(rng.random(free.shape) < share) & free
     candidates = np.flatnonzero(free & ~mask)
     missing = min(least - int(mask.sum()), candidates.size)
     if missing > 0:
         mask.flat[rng.choice(candidates, missing, replace=False)] = True
+    excess = min(keep - int((free & ~mask).sum()), int(mask.sum()) - least)
+    if excess > 0:
+        mask.flat[rng.choice(np.flatnonzero(mask), excess, replace=False)] = False
     free &= ~mask
     return mask
 
@@ -250,20 +255,24 @@ def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, do
     values = np.array(values, dtype=np.float64)
     free = np.ones(values.shape, dtype=bool)
     points = [p for p in specials if in_domain(domain, p)]
-    for kind in rng.permutation(sorted(edges)):  # in random order: small tensors hold few edges
-        if kind == "special" and points:
-            mask = _take(rng, free, EDGE_SHARE)
-            values[mask] = rng.choice(points, int(mask.sum()))
+    kinds = rng.permutation(sorted(edges))  # in random order: small tensors hold few edges
+    needs = [len(points) if kind == "special" else 2 if kind == "tie" else 1 for kind in kinds]
+    for done, kind in enumerate(kinds):
+        keep = sum(needs[done + 1:])  # room for the kinds still to come
+        if kind == "special" and points:  # every point at least once when there is room
+            mask = _take(rng, free, EDGE_SHARE, least=len(points), keep=keep)
+            count = int(mask.sum())
+            values[mask] = rng.permutation(np.resize(rng.permutation(points), count))
         elif kind == "zero" and in_domain(domain, 0.0):
-            values[_take(rng, free, EDGE_SHARE)] = 0.0
+            values[_take(rng, free, EDGE_SHARE, keep=keep)] = 0.0
         elif kind == "tie":
             fits = [v for v in pool if in_domain(domain, v)]
-            mask = _take(rng, free, TIE_SHARE, least=2)
+            mask = _take(rng, free, TIE_SHARE, least=2, keep=keep)
             if mask.any():
                 choices = np.asarray(fits) if fits else rng.choice(values[mask], size=2)
                 values[mask] = rng.choice(choices[:1] if mask.sum() <= 2 else choices, int(mask.sum()))
         elif kind == "large" and domain in ("any", "positive", "nonzero"):
-            mask = _take(rng, free, EDGE_SHARE)
+            mask = _take(rng, free, EDGE_SHARE, keep=keep)
             count = int(mask.sum())
             magnitudes = np.exp(rng.uniform(np.log(LARGE[0]), np.log(LARGE[1]), count))
             values[mask] = magnitudes * (1.0 if domain == "positive" else rng.choice((-1.0, 1.0), count))
@@ -309,8 +318,12 @@ def cases(draw: Any, record: type) -> Case:
     numbers: dict[int, Any] = {}
     if getattr(record, "broadcast", False) and len(shapes) > 1:
         if draw(st.integers(0, 2)) == 0:  # mixed float32 / float64 operands
-            other = DTYPES[1 - DTYPES.index(dtype)]
-            dtypes[draw(st.integers(0, len(shapes) - 1))] = other
+            index = draw(st.integers(0, len(shapes) - 1))
+            if draw(st.booleans()):  # a float64 0-d tensor among float32 ones: it must not promote
+                dtypes = ["float32"] * len(shapes)
+                dtypes[index], shapes[index] = "float64", ()
+            else:
+                dtypes[index] = DTYPES[1 - DTYPES.index(dtype)]
         if draw(st.integers(0, 3)) == 0:  # one operand a Python number
             numbers[draw(st.integers(0, len(shapes) - 1))] = draw(st.booleans())
     seed = draw(st.integers(0, 2**32 - 1))
