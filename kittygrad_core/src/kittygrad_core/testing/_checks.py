@@ -166,9 +166,9 @@ class _CaseCheck:
 
     def edge_kinds(self) -> set[str]:
         """Which kinds of edge values the inputs hold: "zero", "tie", "special", "large"."""
-        arrays = [a for a in self.case.arrays if isinstance(a, np.ndarray)]
-        flat = (np.concatenate([a.ravel().astype(np.float64) for a in arrays]) if arrays
-                else np.zeros(0))
+        # numbers count too: minimum(x, 1.25) has a kink wherever x holds 1.25
+        flat = np.concatenate([np.ravel(a).astype(np.float64) for a in self.case.arrays]
+                              or [np.zeros(0)])
         kinds = set()
         if (flat == 0).any():
             kinds.add("zero")
