@@ -39,8 +39,25 @@ def test_non_int_size_raises(create):
 
 
 def test_unsupported_dtype_raises():
-    with pytest.raises(TypeError, match="'int32' is not supported"):
-        kitty.zeros(2, dtype=np.int32)
+    with pytest.raises(TypeError, match="^Data type 'int32' is not supported.$"):
+        kitty.rand(2, dtype=np.int32)
+    with pytest.raises(TypeError, match="^Data type 'int' is not supported.$"):
+        kitty.full((2,), 1, dtype=int)
+
+
+@pytest.mark.parametrize("create", [lambda dt: kitty.ones(2, dtype=dt), lambda dt: kitty.zeros(2, dtype=dt),
+                                    lambda dt: kitty.empty(2, dtype=dt),
+                                    lambda dt: kitty.ones_like(kitty.ones(2), dtype=dt),
+                                    lambda dt: kitty.zeros_like(kitty.ones(2), dtype=dt),
+                                    lambda dt: kitty.empty_like(kitty.ones(2), dtype=dt)])
+def test_filled_tensors_cast_integer_dtypes_with_a_warning(create):
+    """The original kittygrad builds ones/zeros/empty from a NumPy array of the requested dtype, so an
+    integer dtype takes the array path: a warning and the default dtype, not an error."""
+    with pytest.warns(UserWarning, match="^Passed NumPy array has an unsupported data type 'int32'"):
+        out = create(np.int32)
+    assert out.dtype == kitty.float32 and out.shape == (2,)
+    with pytest.raises(TypeError, match="not supported"):
+        create(np.complex64)
 
 
 def test_values():

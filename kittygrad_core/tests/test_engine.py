@@ -108,14 +108,29 @@ def test_backward_into_a_consumed_subgraph_raises():
 
 def test_non_scalar_backward_needs_a_gradient():
     x = kitty.tensor([1., 2.], requires_grad=True)
-    with pytest.raises(RuntimeError, match="Grad can be implicitly created only for scalar outputs"):
+    with pytest.raises(RuntimeError, match="^Gradient can be implicitly created only for scalar outputs.$"):
         (x * 2).backward()
 
 
-def test_one_element_non_scalar_backward_is_implicit():
+def test_one_element_non_scalar_backward_needs_a_gradient_as_in_the_original():
+    """torch accepts any one-element output; the original kittygrad only a 0-d one."""
     x = kitty.tensor([[3.]], requires_grad=True)
-    (x * x).backward()
+    with pytest.raises(RuntimeError, match="^Gradient can be implicitly created only for scalar outputs.$"):
+        (x * x).backward()
+    (x * x).sum().backward()
     assert x.grad.tolist() == [[6.]]
+
+
+@pytest.mark.parametrize("bad, error, text", [
+    (kitty.tensor([1., 1., 1.]), RuntimeError, "Assigned grad has data of a different size."),
+    (kitty.tensor([1., 1.], dtype=kitty.float64), TypeError, "Assigned grad has data of a different type.")])
+def test_backward_of_a_leaf_checks_the_gradient_as_an_assignment(bad, error, text):
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    with pytest.raises(error, match=f"^{text}$"):
+        x.backward(bad)
+    assert x.grad is None
+    x.backward(kitty.tensor([1., 2.]))
+    assert x.grad.tolist() == [1., 2.]
 
 
 def test_backward_with_an_explicit_gradient():
@@ -126,13 +141,13 @@ def test_backward_with_an_explicit_gradient():
 
 def test_initial_gradient_shape_is_checked():
     y = kitty.tensor([1., 2.], requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"Initial gradient has data of a different size: \(3,\)"):
+    with pytest.raises(RuntimeError, match="^Initial gradient has data of a different size.$"):
         y.backward(kitty.tensor([1., 1., 1.]))
 
 
 def test_initial_gradient_dtype_is_checked():
     y = kitty.tensor([1., 2.], requires_grad=True) * 2
-    with pytest.raises(TypeError, match="Initial gradient has data of a different type: float64"):
+    with pytest.raises(TypeError, match="^Initial gradient has data of a different type.$"):
         y.backward(kitty.tensor([1., 1.], dtype=kitty.float64))
 
 

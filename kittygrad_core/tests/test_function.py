@@ -80,7 +80,7 @@ def test_forward_records_no_graph_inside():
     x = kitty.tensor([1.], requires_grad=True)
     y = Spy()(x)
     assert y.grad_fn.next_functions == (x._accumulator,)  # not the mul node built inside forward
-    y.backward()
+    y.sum().backward()
     assert seen == [False, False]
     assert x.grad.tolist() == [2.]
 
@@ -90,8 +90,8 @@ def test_one_instance_called_twice_keeps_separate_contexts():
     x1 = kitty.tensor([1.], requires_grad=True)
     x2 = kitty.tensor([2.], requires_grad=True)
     y1, y2 = cube(x1), cube(x2)
-    y1.backward()
-    y2.backward()
+    y1.sum().backward()
+    y2.sum().backward()
     assert x1.grad.tolist() == [3.] and x2.grad.tolist() == [12.]
 
 
@@ -153,7 +153,7 @@ def test_inputs_not_requiring_grad_get_no_gradient():
     c = kitty.tensor([3.], requires_grad=True)
     out = Inject()(a, b, injection_2=c)
     assert out.grad_fn.needs_input_grad == (True, False, True)
-    out.backward()
+    out.sum().backward()
     assert a.grad.tolist() == [2.] and b.grad is None and c.grad.tolist() == [1.]
 
 
@@ -187,7 +187,7 @@ def test_no_grad_backward_warns_at_class_creation():
                 return grad * 2
 
     x = kitty.tensor([1.], requires_grad=True)
-    Redundant()(x).backward()
+    Redundant()(x).sum().backward()
     assert x.grad.tolist() == [2.]
 
 
@@ -279,7 +279,7 @@ def test_torch_style_saved_tensor_version_check():
 
 def test_apply_on_an_original_style_function():
     x = kitty.tensor([2.], requires_grad=True)
-    Cube.apply(x).backward()
+    Cube.apply(x).sum().backward()
     assert x.grad.tolist() == [12.]
 
 
@@ -288,7 +288,7 @@ def test_node_releases_the_context_after_backward():
     y = TorchCube.apply(x)
     node = y.grad_fn
     assert vars(node)
-    y.backward()
+    y.sum().backward()
     assert vars(node) == {}
 
 
@@ -324,7 +324,7 @@ def test_registered_function_keeps_options_and_docstring():
         a, b, c = (kitty.tensor([v], requires_grad=True) for v in (1., 2., 3.))
         out = a.inject(b, c, scale=2.)
         assert out.tolist() == [10.]
-        out.backward()
+        out.sum().backward()
         assert (a.grad.tolist(), b.grad.tolist(), c.grad.tolist()) == ([4.], [2.], [2.])
         assert kitty.inject.__doc__ == Inject.__doc__ == "Multiplies x by injection_1, adds injection_2."
     finally:
@@ -340,6 +340,6 @@ def test_registered_function_checks_saved_input_versions():
         assert f"{y.grad_fn}" == "<CubeBackward>"
         base *= 2
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-            y.backward()
+            y.sum().backward()
     finally:
         kitty.registry.unregister("cube")

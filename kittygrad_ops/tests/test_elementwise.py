@@ -304,9 +304,9 @@ def test_typed_errors():
     with pytest.raises(RuntimeError, match="gelu.*approximate"):
         kitty.gelu(x, approximate="exact")
     for name in ("softmax", "log_softmax"):
-        with pytest.raises(IndexError, match=rf"{name}.*\[-2, 1\].*got 2"):
+        with pytest.raises(IndexError, match=r"Dimension out of range .*\[-2, 1\].*got 2"):
             getattr(kitty, name)(x, 2)
-        with pytest.raises(IndexError, match=name):
+        with pytest.raises(IndexError, match=r"\[-1, 0\], but got 1\)"):
             getattr(kitty, name)(kitty.tensor(1.0), 1)
         with pytest.raises(TypeError, match=name):
             getattr(x, name)(dim=1.0)

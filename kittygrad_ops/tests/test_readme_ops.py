@@ -195,13 +195,12 @@ def test_modified_saved_tensor_is_detected():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: kitty.ones(2, 3) + kitty.ones(4), RuntimeError, r"add\(\): shapes \(2, 3\), \(4,\) cannot"),
-    (lambda: kitty.ones(2, 3) @ kitty.ones(2, 3), RuntimeError, r"matmul\(\): shapes \(2, 3\) and"),
-    (lambda: kitty.matmul(kitty.ones(()), kitty.ones(3)), RuntimeError, "at least 1D"),
+    (lambda: kitty.ones(2, 3) @ kitty.ones(2, 3), RuntimeError, r"^input and mat2 shapes cannot be multiplied \(2x3 and 2x3\)\.$"),
+    (lambda: kitty.matmul(kitty.ones(()), kitty.ones(3)), RuntimeError, "^Input tensors must not be scalars.$"),
     (lambda: kitty.dot(kitty.ones(2, 2), kitty.ones(2)), RuntimeError, "1D tensors expected"),
-    (lambda: kitty.dot(kitty.ones(2), kitty.ones(3)), RuntimeError, "inconsistent tensor size"),
-    (lambda: kitty.dot(kitty.ones(2), kitty.ones(2, dtype=kitty.float64)), RuntimeError, "same dtype"),
-    (lambda: kitty.ones(2, 3).sum(2), IndexError, "dimension out of range"),
-    (lambda: kitty.ones(2, 3).mean((0, -2)), RuntimeError, "multiple times"),
+    (lambda: kitty.dot(kitty.ones(2), kitty.ones(3)), RuntimeError, "^Inconsistent tensor size"),
+    (lambda: kitty.ones(2, 3).sum(2), IndexError, "Dimension out of range"),
+    (lambda: kitty.ones(2, 3).mean((0, -2)), RuntimeError, "Duplicate dims are not allowed"),
     (lambda: kitty.ones(2, 3).sum("a"), TypeError, "dim must be an int"),
     (lambda: kitty.ones(2) * "a", TypeError, None),
     (lambda: kitty.exp(2.0), TypeError, r"exp\(\): argument 0 must be a Tensor"),

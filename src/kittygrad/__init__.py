@@ -5,9 +5,15 @@ grad mode, ``Function``) plus every op the installed plugins registered (``kitty
 ...), and ``CompGraph`` and ``viz`` (``kitty.viz.draw``) from kittygrad-viz when installed. This package
 holds no logic of its own.
 """
+import sys as _sys
+
 import kittygrad_core as _core
 from kittygrad_core import *  # noqa: F401,F403
 from kittygrad_core import __all__ as _core_all
+
+# Op functions live on kittygrad_core; the registry copies them here too, now and whenever one is
+# (un)registered, so `kitty.exp` is a plain attribute lookup.
+_core.registry.mirror(_sys.modules[__name__])
 
 __version__ = "0.1.0"
 __all__ = list(_core_all)
@@ -15,12 +21,11 @@ __all__ = list(_core_all)
 try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backward graph of a tensor
     import kittygrad_viz as viz  # its names (and graphviz) load on first use: see __getattr__
     __all__ += ["CompGraph", "viz"]
+    _sys.modules.setdefault(f"{__name__}.viz", viz)
 except ImportError:
     viz = None
 
 try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.save / kitty.load
-    import sys as _sys
-
     import kittygrad_nn as nn  # noqa: F401
     from kittygrad_nn import optim, utils  # noqa: F401
     from kittygrad_nn.serialization import load, save  # noqa: F401
@@ -32,12 +37,21 @@ try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.
 except ImportError:
     pass
 
+from . import _original  # after nn and viz: it aliases their modules
+
+_original.install(_sys.modules[__name__])
+
 
 def __getattr__(name: str):
     if name == "CompGraph" and viz is not None:  # imports graphviz only when a graph is drawn
         return viz.CompGraph
     # Ops are bound onto kittygrad_core at registration time, including at runtime; look them up there.
-    return getattr(_core, name)
+    try:
+        return getattr(_core, name)
+    except _core.MissingOpError:
+        raise
+    except AttributeError:  # name the module the user imported
+        raise AttributeError(f"module '{__name__}' has no attribute '{name}'") from None
 
 
 def __dir__() -> list[str]:

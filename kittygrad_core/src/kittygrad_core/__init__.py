@@ -5,30 +5,32 @@ loaded from the ``kittygrad`` entry-point group when this package is imported.
 """
 import sys as _sys
 
-from . import _tracing
-from ._creation import (arange, empty, empty_like, eye, full, full_like, generator, manual_seed, ones,
-                        ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like)
-from ._dtypes import DEFAULT_DTYPE, double, float, float16, float32, float64, half
+from . import _tracing, autograd, extend
+from ._creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, generator, is_tensor,
+                        linspace, logspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
+                        randn_like, randperm, zeros, zeros_like)
+from ._dtypes import ALL_DTYPES, DEFAULT_DTYPE, Scalar, Size, double, float, float16, float32, float64, half
 from ._composite import Composite
 from ._engine import AccumulateGrad, Node, unbroadcast
 from ._function import Function, FunctionCtx
-from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ._op import Conformance, Op
 from ._plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, PluginWarning
 from ._registry import MissingOpError, OpRegistry, OverrideWarning, install_operator_stubs, missing_op_error
-from ._tensor import Tensor, tensor
+from ._tensor import Tensor, device, tensor
 from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP", "Function", "FunctionCtx",
-    "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning", "PluginHost", "PluginInfo", "PluginWarning", "Tensor",
-    "arange", "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32",
-    "float64", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "is_grad_enabled",
-    "manual_seed", "no_grad", "ones", "ones_like", "plugins", "rand", "rand_like", "randn", "randn_like",
-    "registry", "set_grad_enabled", "start_tracing", "stop_tracing", "tensor", "unbroadcast", "zeros",
-    "zeros_like",
+    "ALL_DTYPES", "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP",
+    "Function", "FunctionCtx", "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning",
+    "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange", "autograd", "device", "extend",
+    "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32", "float64",
+    "from_numpy", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "inference_mode",
+    "is_grad_enabled", "is_tensor", "linspace", "logspace", "manual_seed", "no_grad", "ones", "ones_like",
+    "plugins", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "registry",
+    "set_grad_enabled", "start_tracing", "stop_tracing", "tensor", "unbroadcast", "zeros", "zeros_like",
 ]
 
 #: The registry of every op; plugins fill it, ``register``/``unregister`` change it at runtime.

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import warnings
+
 import numpy as np
 
-from ._dtypes import DEFAULT_DTYPE, DTypeLike, resolve_dtype
+from ._dtypes import DEFAULT_DTYPE, SUPPORTED_DTYPES, DTypeLike, resolve_dtype
 from ._tensor import Tensor, _flag, make_tensor
 
 _generator = np.random.default_rng()
@@ -33,6 +35,24 @@ def _size(sizes: tuple) -> tuple[int, ...]:
     return tuple(int(n) for n in sizes)
 
 
+def _fill_dtype(dtype: DTypeLike | None) -> DTypeLike | None:
+    """The original kittygrad's rule for ``ones``/``zeros``/``empty`` (and their ``_like``): a numeric
+    NumPy dtype that tensors cannot hold gives a warning and the default dtype (other functions raise)."""
+    if dtype is None or not isinstance(dtype, (type, str, np.dtype)):
+        return dtype  # resolve_dtype refuses what is not a dtype
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        return dtype  # resolve_dtype raises the error
+    if resolved in SUPPORTED_DTYPES:
+        return resolved  # also for Python's float, which the original's NumPy array turned into float64
+    if resolved.kind not in "biu":
+        return dtype
+    warnings.warn(f"Passed NumPy array has an unsupported data type '{resolved}'. "
+                  f"Created a copy based on '{DEFAULT_DTYPE}' dtype.", UserWarning, stacklevel=3)
+    return DEFAULT_DTYPE
+
+
 def _make(data: np.ndarray, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
     dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
     return make_tensor(data.astype(dtype, copy=False), _flag("requires_grad", requires_grad))
@@ -50,17 +70,17 @@ def randn(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = Fals
 
 def ones(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor filled with ones."""
-    return _make(np.ones(_size(size)), dtype, requires_grad)
+    return _make(np.ones(_size(size)), _fill_dtype(dtype), requires_grad)
 
 
 def zeros(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor filled with zeros."""
-    return _make(np.zeros(_size(size)), dtype, requires_grad)
+    return _make(np.zeros(_size(size)), _fill_dtype(dtype), requires_grad)
 
 
 def empty(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor of uninitialised data."""
-    dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
+    dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(_fill_dtype(dtype))
     return make_tensor(np.empty(_size(size), dtype), _flag("requires_grad", requires_grad))
 
 
@@ -115,20 +135,76 @@ def randn_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: 
 
 def ones_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns ``ones`` with the shape (and, by default, dtype) of ``input``."""
-    return _like(ones, input, dtype, requires_grad)
+    return _like(ones, input, _fill_dtype(dtype), requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns ``zeros`` with the shape (and, by default, dtype) of ``input``."""
-    return _like(zeros, input, dtype, requires_grad)
+    return _like(zeros, input, _fill_dtype(dtype), requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns ``empty`` with the shape (and, by default, dtype) of ``input``."""
-    return _like(empty, input, dtype, requires_grad)
+    return _like(empty, input, _fill_dtype(dtype), requires_grad)
 
 
 def full_like(input: Tensor, fill_value: float, *, dtype: DTypeLike | None = None,
               requires_grad: bool = False) -> Tensor:
     """Returns ``full`` with the shape (and, by default, dtype) of ``input``."""
     return _like(lambda size, **kw: full(size, fill_value, **kw), input, dtype, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: DTypeLike | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """Returns a 1-D tensor of ``steps`` values evenly spaced from ``start`` to ``end`` (inclusive)."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"linspace(): steps must be an int, got {type(steps).__name__}.")
+    if steps < 0:
+        raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}.")
+    return _make(np.linspace(start, end, int(steps), dtype=np.float64), dtype, requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: DTypeLike | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """Returns a 1-D tensor of ``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to
+    ``end`` (inclusive)."""
+    exponents = linspace(start, end, steps, dtype=np.float64)._data
+    return _make(np.power(float(base), exponents), dtype, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] | None = None, *,
+            dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a tensor of integers drawn uniformly from ``[low, high)`` (``randint(high, size)`` starts
+    at 0). kittygrad tensors hold floats, so the integers are stored in ``dtype`` (default float32);
+    such a tensor can index another one."""
+    if size is None:  # randint(high, size)
+        if high is None:
+            raise TypeError("randint(): missing the size argument.")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"randint(): random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}.")
+    return _make(_generator.integers(low, high, _size((size,))).astype(np.float64), dtype, requires_grad)
+
+
+def randperm(n: int, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
+    """Returns a random permutation of ``0 .. n - 1`` (as floats of ``dtype``; it can index a tensor)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise RuntimeError(f"randperm(): n must be a non-negative int, got {n!r}.")
+    return _make(_generator.permutation(int(n)).astype(np.float64), dtype, requires_grad)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """Returns a tensor sharing memory with the float NumPy array ``ndarray`` (changes to one show in
+    the other). Arrays of other dtypes are converted (a copy) with a ``UserWarning``, since kittygrad
+    tensors hold floats."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy(): expected np.ndarray (got {type(ndarray).__name__}).")
+    return Tensor(ndarray)
+
+
+def is_tensor(obj: Any) -> bool:
+    """Returns True if ``obj`` is a kittygrad Tensor."""
+    return isinstance(obj, Tensor)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import UNCOUNTED, accumulator, store_snapshot
+from ._engine import UNCOUNTED, Observer, accumulator, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -260,7 +260,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
             _views.plan_rebase(target, node, plan, locks, bumped)
         else:
             if target._retains_grad:
-                node._retained = (weakref.ref(target), version, bumped)
+                node._retained = Observer(target, bumped, retain=True)
             _views.plan_refresh(target, node, plan)
         plan += [(fn, "_lock", lock) for fn, lock in locks.values()]
         plan += [(target, "_grad_fn", node), (target, "_requires_grad", True)]

@@ -1,8 +1,9 @@
 """Floating dtypes of kittygrad and the rules that turn user input into them."""
 from __future__ import annotations
 
+import builtins
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -12,12 +13,20 @@ float64 = double = np.float64
 
 SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 DEFAULT_DTYPE = np.dtype(np.float32)
+#: The supported dtypes as scalar types, the original kittygrad's ``kittygrad.core.ALL_DTYPES``.
+ALL_DTYPES = [float16, float32, float64]
+
+#: Type aliases of the original kittygrad: a shape (``kitty.Size``) and a Python number (``kitty.Scalar``).
+Size = Sequence[int] | tuple[int, ...]
+Scalar = int | builtins.float
 
 DTypeLike = Any  # np.float32, np.dtype('float32'), 'float32', ...
 
 
 def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     """Return the ``np.dtype`` for ``dtype``; raise ``TypeError`` if kittygrad does not support it."""
+    if isinstance(dtype, type) and dtype.__module__ == "builtins":  # float, int: refused by the original
+        raise TypeError(f"Data type '{dtype.__name__}' is not supported.")
     if not isinstance(dtype, (type, str, np.dtype)):  # np.dtype would read a Tensor's or None's
         raise TypeError(f"Data type {dtype!r} is not understood: expected a dtype such as "
                         "kitty.float32.")
@@ -25,14 +34,13 @@ def resolve_dtype(dtype: DTypeLike) -> np.dtype:
         resolved = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"Data type {dtype!r} is not understood.") from None
-    if resolved not in SUPPORTED_DTYPES:
-        raise TypeError(f"Data type '{resolved.name}' is not supported. "
-                        "Supported: float16 (half), float32 (float), float64 (double).")
+    if resolved not in SUPPORTED_DTYPES:  # the original's text, naming the dtype as it was passed
+        raise TypeError(f"Data type '{getattr(dtype, '__name__', resolved.name)}' is not supported.")
     return resolved
 
 
 def as_float_array(data: Any, dtype: DTypeLike | None = None) -> np.ndarray:
-    """Convert tensor-constructor input to a fresh floating array, as ``kitty.tensor`` does.
+    """Convert tensor-constructor input to a floating array, as ``kitty.tensor`` does.
 
     Python numbers, bools and nested lists become the default dtype (torch's rule for Python floats,
     the original kittygrad's for ints); a NumPy array keeps a supported float dtype, and any other NumPy
@@ -51,7 +59,9 @@ def as_float_array(data: Any, dtype: DTypeLike | None = None) -> np.ndarray:
                               UserWarning, stacklevel=3)
                 dtype = DEFAULT_DTYPE
         _check_numeric(data.dtype, data)
-        return np.array(data, dtype=dtype)
+        # Shares the array's memory when no cast is needed, as the original kittygrad (and
+        # torch.from_numpy) do; torch.tensor would copy.
+        return data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return as_float_array(np.asarray(data), dtype)
     try:

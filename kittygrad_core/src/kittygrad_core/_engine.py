@@ -52,7 +52,11 @@ class Node:
         return tuple(fn is not None for fn in self.next_functions)
 
     def _retain(self, tensor: Any) -> None:
-        self._retained = (weakref.ref(tensor), tensor._version, tensor._version[0])
+        observer = self._retained
+        if observer is None:
+            self._retained = Observer(tensor, tensor._version[0], retain=True)
+        else:
+            observer.retain = True
 
     def _release(self) -> None:
         """Drops whatever the forward saved; called once the node has run."""
@@ -89,6 +93,43 @@ class Node:
         else:
             where = f" (registered by plugin '{plugin}')" if plugin else ""
         return f"{type(self).__name__} of op '{self.name}'{where}"
+
+
+class Observer:
+    """What a node does for the tensor it produced, when it runs: tensor hooks, then ``retain_grad``.
+
+    Held in ``Node._retained`` (``None`` for almost every node: the engine pays one check).
+    """
+
+    __slots__ = ("ref", "counter", "version", "retain", "hooks")
+
+    def __init__(self, tensor: Any, version: int, retain: bool = False) -> None:
+        self.ref = weakref.ref(tensor)
+        self.counter = tensor._version
+        self.version = version
+        self.retain = retain
+        self.hooks: dict[int, Any] = {}
+
+
+class RemovableHandle:
+    """A handle returned by ``register_*hook``: ``remove()`` takes the hook out again."""
+
+    __slots__ = ("_hooks", "id")
+    _next_id = 0
+
+    def __init__(self, hooks: dict) -> None:
+        RemovableHandle._next_id += 1
+        self._hooks, self.id = hooks, RemovableHandle._next_id
+
+    def remove(self) -> None:
+        """Removes the hook (again: nothing)."""
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.remove()
 
 
 class NodeContext:
@@ -135,7 +176,7 @@ class AccumulateGrad(Node):
     def accumulate(self, grad: np.ndarray) -> None:
         tensor = self._variable()
         if tensor is not None:
-            add_to_grad(tensor, grad)
+            accumulate_leaf(tensor, grad)
 
 
 def accumulator(tensor: Any) -> AccumulateGrad:
@@ -161,27 +202,33 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def backward(tensor: Any, gradient: Any = None) -> None:
+def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Any = None) -> None:
     """Backpropagates from ``tensor``; the engine behind ``Tensor.backward``."""
     from ._tensor import Tensor
 
+    # The original kittygrad's entry checks and texts: only a 0-d tensor gets an implicit gradient; a
+    # leaf checks the gradient as an assignment to .grad would, other tensors as an initial gradient.
     if not tensor._requires_grad:
         raise RuntimeError("Tensor does not require grad and does not have a grad_fn.")
     if gradient is None:
-        if tensor._data.size != 1:
-            raise RuntimeError("Grad can be implicitly created only for scalar outputs.")
+        if tensor._data.ndim:
+            raise RuntimeError("Gradient can be implicitly created only for scalar outputs.")
         grad = np.ones_like(tensor._data)
     else:
         if not isinstance(gradient, Tensor):
             raise TypeError(f"backward(): gradient must be a Tensor, got {type(gradient).__name__}.")
+        kind = "Assigned grad" if tensor._grad_fn is None else "Initial gradient"
         if gradient.shape != tensor.shape:
-            raise RuntimeError(f"Initial gradient has data of a different size: {gradient.shape}, "
-                               f"expected {tensor.shape}.")
+            raise RuntimeError(f"{kind} has data of a different size.")
         if gradient.dtype != tensor.dtype:
-            raise TypeError(f"Initial gradient has data of a different type: {gradient.dtype}, "
-                            f"expected {tensor.dtype}.")
+            raise TypeError(f"{kind} has data of a different type.")
         grad = gradient._data
 
+    if retain_graph or create_graph or inputs is not None:
+        from ._autograd import backward as general  # the general pass; a plain backward stays here
+        general(tensor, _make_tensor(grad), retain_graph, create_graph, inputs)
+        return
     with ENGINE_LOCK:
         _backward_locked(tensor, grad)
 
@@ -205,7 +252,11 @@ def _backward_locked(tensor: Any, grad: np.ndarray) -> None:
 
 
 def _second_backward() -> None:
-    raise RuntimeError("Trying to backward through the graph a second time.")
+    error = RuntimeError("Trying to backward through the graph a second time.")  # the original's text
+    error.add_note("Saved intermediate values of the graph are freed when you call .backward() or "
+                   "autograd.grad(). Specify retain_graph=True if you need to backward through the graph "
+                   "a second time or if you need to access saved tensors after calling backward.")
+    raise error
 
 
 def _run(root: Node, root_grad: np.ndarray) -> bool:
@@ -239,7 +290,7 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 if saved[i][0] != saved[i + 1]:
                     _modified_error(node, saved[i][0], saved[i + 1])
         if node._retained is not None:
-            _fill_retained_grad(node._retained, grad)
+            grad = observe(node._retained, grad, True)
 
         try:
             grads = node.backward(np, grad)
@@ -267,6 +318,9 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 if leaf is None:
                     continue
                 # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
+                if leaf._hooks is not None:
+                    accumulate_leaf(leaf, g)
+                    continue
                 held = leaf._grad
                 if held is None:
                     adopt = g.base is None and getrefcount(g) <= 3 and g.flags.writeable
@@ -318,16 +372,46 @@ def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
     return np.asarray(grad)
 
 
-def _fill_retained_grad(retained: tuple, grad: np.ndarray) -> None:
-    ref, counter, version = retained
-    tensor = ref()
-    if tensor is None:
-        return
-    if counter[0] != version:
-        warnings.warn("An attempt to assign a gradient to a tensor with retains_grad=True "
-                      "and modified by inplace operation was noticed.", UserWarning, stacklevel=6)
-        return
-    add_to_grad(tensor, grad)
+def observe(observer: Observer, grad: np.ndarray, retain: bool) -> np.ndarray:
+    """Runs a node's tensor hooks on the gradient of its output (each may replace it), then fills the
+    output's ``.grad`` if it retains it (and ``retain``: ``autograd.grad`` fills none); returns the
+    gradient the node goes on with."""
+    tensor = observer.ref()
+    if observer.hooks:
+        grad = _call_hooks(observer.hooks, grad, tensor)
+    if observer.retain and retain and tensor is not None:
+        if observer.counter[0] != observer.version:
+            warnings.warn("An attempt to assign a gradient to a tensor with retains_grad=True "
+                          "and modified by inplace operation was noticed.", UserWarning, stacklevel=6)
+        else:
+            add_to_grad(tensor, grad)
+    return grad
+
+
+def _call_hooks(hooks: dict, grad: np.ndarray, tensor: Any) -> np.ndarray:
+    for hook in list(hooks.values()):
+        result = hook(_make_tensor(grad))
+        if result is None:
+            continue
+        data = getattr(result, "_data", None)
+        if data is None or data.shape != grad.shape or data.dtype != grad.dtype:
+            raise RuntimeError(f"hook {getattr(hook, '__qualname__', hook)!r} returned "
+                               f"{type(result).__name__} {getattr(result, 'shape', '')}; expected None or a "
+                               f"Tensor of shape {grad.shape} and dtype {grad.dtype}.")
+        grad = data
+    return grad
+
+
+def accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
+    """Adds ``grad`` to a leaf's ``.grad`` through its hooks: tensor hooks first (each may replace the
+    gradient), then the accumulation, then post-accumulate hooks (called with the leaf)."""
+    hooks = leaf._hooks
+    if hooks is not None and hooks[0]:
+        grad = _call_hooks(hooks[0], grad, leaf)
+    add_to_grad(leaf, grad)
+    if hooks is not None and hooks[1]:
+        for hook in list(hooks[1].values()):
+            hook(leaf)
 
 
 def _make_tensor(data: np.ndarray) -> Any:

@@ -128,3 +128,24 @@ class set_grad_enabled:
     def __call__(self, func: F) -> F:
         GRAD_ENABLED.reset(self._token)
         return _decorate(func, self._mode)
+
+
+class inference_mode(_GradModeContext):
+    """Context manager and decorator like :class:`no_grad` (kittygrad has no separate inference
+    tensors): inside it no graph is recorded. ``inference_mode(False)`` does nothing."""
+
+    _mode = False
+
+    def __new__(cls, mode: Any = True, *args: Any, **kwargs: Any):
+        if callable(mode) and not args and not kwargs:  # bare decorator: @inference_mode
+            self = super().__new__(cls)
+            self.__init__()
+            return self(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self._mode = not mode
+
+    def __call__(self, func: F) -> F:
+        return _decorate(func, self._mode) if not self._mode else func

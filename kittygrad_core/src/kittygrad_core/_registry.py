@@ -6,6 +6,7 @@ so an op call does no signature binding and no plugin-hook call.
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 from types import FunctionType, ModuleType
 from typing import Any, Iterator
@@ -115,6 +116,10 @@ triu triu
 masked_fill masked_fill masked_fill_
 index_select index_select
 gather gather
+einsum einsum
+isclose isclose
+allclose allclose
+equal equal
 """
 
 
@@ -174,6 +179,7 @@ class OpRegistry:
 
     def __init__(self, module: ModuleType, tensor_type: type) -> None:
         self._module = module
+        self._mirrors: list[ModuleType] = []  # further modules that receive the functions (umbrella)
         self._tensor_type = tensor_type
         self._ops: dict[str, type[Op]] = {}
         self._shadowed: dict[str, list[type[Op]]] = {}
@@ -290,13 +296,25 @@ class OpRegistry:
     def _target(self, where: str) -> Any:
         return self._module if where == "module" else self._tensor_type
 
+    def mirror(self, module: ModuleType) -> None:
+        """Makes ``module`` receive every op function too, now and at later (un)registrations.
+
+        The ``kittygrad`` umbrella mirrors ``kittygrad_core``, so ``kitty.exp`` is a plain module attribute
+        (no ``__getattr__`` call per use) that still follows runtime registrations.
+        """
+        self._mirrors.append(module)
+        for (where, attribute), _ in self._owners.items():
+            if where == "module":
+                setattr(module, attribute, getattr(self._module, attribute))
+
     def _check_reserved(self, node: type[Op], bindings: list) -> None:
         """Core's own names (``backward``, ``no_grad``, ``Tensor.grad``, ...) are never an op's to take."""
         for where, attribute, _ in bindings:
             if (where, attribute) in self._owners:
                 continue
             if where == "module":
-                taken = attribute in vars(self._module) or attribute.startswith("__")
+                taken = any(attribute in vars(m) for m in (self._module, *self._mirrors)) \
+                    or attribute.startswith("__")
             else:
                 present = getattr(self._tensor_type, attribute, None)
                 taken = (hasattr(self._tensor_type, attribute)
@@ -327,6 +345,9 @@ class OpRegistry:
             if holder is not None and holder != node.name:
                 self._shadowed.setdefault(holder, [])  # the other op keeps its record, loses this name
             setattr(self._target(where), attribute, function)
+            if where == "module":
+                for mirror in self._mirrors:
+                    setattr(mirror, attribute, function)
             self._owners[(where, attribute)] = node.name
 
     def _unbind(self, node: type[Op]) -> None:
@@ -338,10 +359,11 @@ class OpRegistry:
             if attribute.startswith("__") and where == "tensor" and attribute in STANDARD_BINDINGS:
                 setattr(target, attribute, _missing_operator(attribute))
             else:
-                try:
-                    delattr(target, attribute)
-                except AttributeError:
-                    pass
+                for holder_module in [target, *(self._mirrors if where == "module" else ())]:
+                    try:
+                        delattr(holder_module, attribute)
+                    except AttributeError:
+                        pass
 
 
 def _origin(op: type[Op]) -> str:
@@ -387,11 +409,22 @@ def _composite_bindings(node: type[Composite]) -> list:
     call = node.call
     functions = (node.name,) if node.functions is None else node.functions
     methods = (node.name,) if node.methods is None else node.methods
-    out = [("module", f, _rename(call, f, f, node)) for f in functions]
+    out = [("module", f, _bind_style(_rename(call, f, f, node))) for f in functions]
     out += [("tensor", m, _rename(call, m, f"Tensor.{m}", node)) for m in methods]
     out += [("tensor", p, property(_rename(call, p, f"Tensor.{p}", node), doc=node.__doc__))
             for p in node.properties]
     return out
+
+
+def _bind_style(impl: Any) -> Any:
+    """``impl`` with argument errors in ``Signature.bind``'s words (see ``_binding_errors_as_bind``)."""
+    def function(*args: Any, **kwargs: Any) -> Any:
+        return _bound_call(impl, args, kwargs)
+    function.__name__, function.__qualname__ = impl.__name__, impl.__qualname__
+    function.__doc__, function.__module__ = impl.__doc__, impl.__module__
+    function.__signature__ = inspect.signature(impl)
+    function._kittygrad_op = impl._kittygrad_op
+    return function
 
 
 def _rename(function: Any, name: str, qualname: str, node: type) -> Any:
@@ -473,11 +506,49 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
                      _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand)
     exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
     function = namespace[attribute]
+    if not method and not operator:
+        function = _binding_errors_as_bind(node, attribute, function, names, options, call, namespace)
     function.__doc__ = node.__doc__
     function.__qualname__ = f"Tensor.{attribute}" if method else attribute
     function.__module__ = node.__module__
     function._kittygrad_op = node
     return function
+
+
+def _binding_errors_as_bind(node: type, attribute: str, impl: Any, names: list[str],
+                            options: list[inspect.Parameter], call: str, namespace: dict) -> Any:
+    """A module function that reports argument errors in ``Signature.bind``'s words, as the original
+    kittygrad's functions do ("missing a required argument: 'mat2'"), around the exact-signature
+    ``impl``. A call passing exactly the required arguments positionally takes a compiled fast path.
+    """
+    required = [p.name for p in options if p.default is p.empty and p.kind != p.KEYWORD_ONLY]
+    fast = len(names) + len(required) if all(p.default is not p.empty or p.kind != p.KEYWORD_ONLY
+                                             for p in options) else -1
+    for p in options:  # the fast path calls with every optional argument at its default
+        if p.default is not p.empty:
+            call = call.replace(f"'{p.name}': {p.name}", f"'{p.name}': _default_{p.name}")
+            call = re.sub(rf"(?<![\w'.]){p.name}(?![\w'])", f"_default_{p.name}", call)
+    unpack = ", ".join([*names, *required]) + ("," if len(names) + len(required) == 1 else "")
+    source = (f"def {attribute}(*args, **kwargs):\n"
+              f"    if kwargs or len(args) != {fast}:\n"
+              f"        return _bound_call(_impl, args, kwargs)\n"
+              f"    {unpack} = args\n"
+              f"    return {call}\n")
+    namespace.update(_impl=impl, _bound_call=_bound_call)
+    exec(compile(source, f"<kittygrad op '{node.name}' function '{attribute}'>", "exec"), namespace)
+    function = namespace[attribute]
+    function.__signature__ = inspect.signature(impl)
+    return function
+
+
+def _bound_call(function: Any, args: tuple, kwargs: dict) -> Any:
+    """Calls ``function``; an argument error of the call itself is raised in ``Signature.bind``'s words."""
+    try:
+        return function(*args, **kwargs)
+    except TypeError as error:
+        if error.__traceback__ is not None and error.__traceback__.tb_next is None:
+            inspect.signature(function).bind(*args, **kwargs)  # raises the binding error
+        raise
 
 
 def _save_plan(saves: Any) -> tuple:

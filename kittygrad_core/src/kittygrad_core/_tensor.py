@@ -13,6 +13,35 @@ _REPR_OPTIONS = dict(precision=4, separator=", ", prefix="tensor(", floatmode="m
                      max_line_width=89)
 
 
+class device:
+    """The device of a tensor. kittygrad computes with NumPy on the CPU, so ``"cpu"`` is the only one;
+    any other (``"cuda"``, ``"mps"``) raises ``RuntimeError`` saying so."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str | device = "cpu", index: int | None = None) -> None:
+        name = type.type if isinstance(type, device) else str(type)
+        if name.split(":")[0] != "cpu" or index not in (None, 0):
+            raise RuntimeError(f"kittygrad has a single device, 'cpu' (NumPy); got device {name!r}"
+                               f"{'' if index is None else f' with index {index}'}.")
+        self.type = "cpu"
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, device) or other == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+_CPU = device()
+
+
 class Tensor:
     """A multi-dimensional array of floats that can record the operations applied to it.
 
@@ -30,6 +59,7 @@ class Tensor:
     _accumulator: Any = None
     _base: Tensor | None = None
     _view_chain: tuple | None = None  # how a view derives from its base: ((op, args, kwargs), ...)
+    _hooks: tuple[dict, dict] | None = None  # a leaf's (gradient hooks, post-accumulate hooks)
 
     # NumPy must defer to our reflected operators instead of treating a Tensor as an array.
     __array_ufunc__ = None
@@ -37,7 +67,7 @@ class Tensor:
     def __init__(self, data: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
             raise RuntimeError("If you want to create a new tensor from another, use "
-                               "sourceTensor.detach() and then specify the requires_grad attribute.")
+                               "source_tensor.detach() and then specify the requires_grad attribute.")
         self._data = as_float_array(data, dtype)
         self._requires_grad = requires_grad if requires_grad is False else _flag("requires_grad",
                                                                                  requires_grad)
@@ -63,8 +93,17 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """A detached tensor sharing this tensor's memory (but not its version counter)."""
+        """A detached tensor sharing this tensor's memory (but not its version counter).
+
+        Assigning a tensor to it (``t.data = other``) makes this tensor hold ``other``'s array, whatever
+        its shape and dtype, without recording anything (torch's rule; for modules' ``.double()``)."""
         return make_tensor(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be set to a Tensor, not {type(value).__name__}.")
+        self._data = value._data
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -82,6 +121,24 @@ class Tensor:
         return self._data.dtype
 
     @property
+    def device(self) -> device:
+        """Where the data lives: always ``device(type='cpu')`` (kittygrad has one device)."""
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False: kittygrad has one device, the CPU."""
+        return False
+
+    def cpu(self) -> Tensor:
+        """Returns this tensor (it is on the CPU, kittygrad's only device)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """Raises ``RuntimeError``: kittygrad has one device, the CPU."""
+        raise RuntimeError("kittygrad has a single device, 'cpu' (NumPy); .cuda() is not available.")
+
+    @property
     def requires_grad(self) -> bool:
         """Whether gradients need to be computed for this tensor."""
         return self._requires_grad
@@ -90,9 +147,9 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         if self._grad_fn is not None:
             raise RuntimeError(
-                "You can only change requires_grad flags of leaf variables." + (
+                "You can only change requires_grad flags of leaf variables." + (  # (sic) the original's
                     "" if value else
-                    " If you want to use a computed variable in a subgraph that doesn't "
+                    "If you want to use a computed variable in a subgraph that doesn't "
                     "require differentiation use var_no_grad = var.detach()."))
         self._requires_grad = _flag("requires_grad", value)
 
@@ -123,12 +180,10 @@ class Tensor:
                             f"but got grad of '{type(value).__name__}'.")
         if value is self:
             raise RuntimeError("Can't assign Variable as its own grad.")
-        if value.dtype != self.dtype:
-            raise TypeError(f"Assigned grad has data of a different type: {value.dtype} "
-                            f"(tensor is {self.dtype}).")
+        if value.dtype != self.dtype:  # the original's texts
+            raise TypeError("Assigned grad has data of a different type.")
         if value.shape != self.shape:
-            raise RuntimeError(f"Assigned grad has data of a different size: {value.shape} "
-                               f"(tensor is {self.shape}).")
+            raise RuntimeError("Assigned grad has data of a different size.")
         self._grad = value
         if not self._requires_grad:
             warnings.warn("Trying to assign a gradient to a tensor that doesn't need it. "
@@ -171,9 +226,9 @@ class Tensor:
             raise RuntimeError(f"A Tensor with {self._data.size} elements cannot be converted to Scalar.")
         return self._data.item()
 
-    def numpy(self) -> np.ndarray:
-        """Returns the tensor's data as a NumPy array sharing its memory."""
-        return self._data
+    def numpy(self, copy: bool = False) -> np.ndarray:
+        """Returns the tensor's data as a NumPy array sharing its memory, or a copy if ``copy=True``."""
+        return self._data.copy() if copy else self._data
 
     def tolist(self) -> Any:
         """Returns the data as a (nested) list of Python floats."""
@@ -185,11 +240,11 @@ class Tensor:
         return self._data.copy() if copy else self._data
 
     def detach(self) -> Tensor:
-        """Returns a new leaf tensor sharing memory and version counter, detached from the graph."""
-        out = make_tensor(self._data)
-        out._version = self._version
-        out._base = self
-        return out
+        """Returns a new leaf tensor with a copy of the data, detached from the graph.
+
+        Unlike torch, the copy shares neither memory nor version counter with this tensor (the original
+        kittygrad's rule); ``.data`` shares the memory."""
+        return make_tensor(self._data.copy())
 
     def detach_(self) -> Tensor:
         """Detaches this tensor from the graph in place, making it a leaf."""
@@ -289,16 +344,67 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
+    def __imatmul__(self, other: Any) -> Tensor:
+        # The original refuses `@=` (Python would otherwise rebind the name to `self @ other`).
+        raise NotImplementedError("Inplace matrix multiplication is not implemented.")
+
     # ------------------------------------------------------------------ autograd
 
-    def backward(self, gradient: Tensor | None = None) -> None:
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
         """Computes the gradient of this tensor with respect to the graph leaves.
 
         Args:
             gradient: the gradient of the final objective with respect to this tensor; may be
-                omitted for a one-element tensor (it is then ``1``).
+                omitted for a 0-d tensor (it is then ``1``).
+            retain_graph: keep the graph (saved values and counts) so that backward can run through it
+                again; defaults to ``create_graph``.
+            create_graph: not supported yet (raises ``NotImplementedError``).
+            inputs: tensors whose ``.grad`` receives the gradient; by default every leaf.
         """
-        _engine.backward(self, gradient)
+        _engine.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook: Any) -> _engine.RemovableHandle:
+        """Registers a backward hook, called as ``hook(grad)`` each time the gradient of this tensor is
+        computed; it may return a new gradient (a Tensor of the same shape and dtype) to use instead.
+
+        Hooks run in registration order, before a leaf accumulates into ``.grad`` and before a non-leaf
+        that retains its gradient fills ``.grad``. Returns a handle whose ``remove()`` unregisters it.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook(): hook must be callable, not {type(hook).__name__}.")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self._grad_fn
+        if node is None:
+            hooks = self._leaf_hooks()[0]
+        else:
+            if node._retained is None:
+                node._retained = _engine.Observer(self, self._version[0])
+            hooks = node._retained.hooks
+        handle = _engine.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> _engine.RemovableHandle:
+        """Registers a hook called as ``hook(tensor)`` after a gradient was accumulated into the
+        ``.grad`` of this leaf tensor. Returns a handle whose ``remove()`` unregisters it."""
+        if not callable(hook):
+            raise TypeError("register_post_accumulate_grad_hook(): hook must be callable, not "
+                            f"{type(hook).__name__}.")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self._leaf_hooks()[1]
+        handle = _engine.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def _leaf_hooks(self) -> tuple[dict, dict]:
+        if self._hooks is None:
+            self._hooks = ({}, {})
+        return self._hooks
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: says which plugin provides a missing method.

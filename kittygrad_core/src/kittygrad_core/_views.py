@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._engine import UNCOUNTED, AccumulateGrad, Node
+from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer
 
 
 def apply_chain(chain: tuple, array: np.ndarray) -> np.ndarray:
@@ -122,11 +122,11 @@ def plan_rebase(view: Any, node: Node, plan: list, locks: dict, version: int) ->
     copy.chain = view._view_chain
     plan += [(base, "_grad_fn", copy), (base, "_requires_grad", True)]
     if base._retains_grad:
-        copy._retained = (weakref.ref(base), base._version, version)
+        copy._retained = Observer(base, version, retain=True)
     strided = _derived(view, base, copy)
     plan += [(view, "_grad_fn", strided), (view, "_requires_grad", True)]
     if view._retains_grad:
-        strided._retained = (weakref.ref(view), view._version, version)
+        strided._retained = Observer(view, version, retain=True)
     plan_refresh(base, copy, plan, but=view)
 
 

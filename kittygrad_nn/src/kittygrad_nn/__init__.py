@@ -11,6 +11,7 @@ from ._layers import (GELU, BatchNorm1d, Dropout, Embedding, Flatten, Identity, 
                       LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh)
 from ._loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from ._module import Module, Parameter
+from .init import calculate_gain, kaiming_normal, kaiming_uniform  # kitty.nn.* of the original kittygrad
 from .serialization import load, save
 
 __version__ = "0.1.0"
@@ -19,5 +20,6 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten",
     "GELU", "Identity", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
-    "Tanh", "data", "functional", "init", "load", "ops", "optim", "save", "serialization", "utils",
+    "Tanh", "calculate_gain", "data", "functional", "init", "kaiming_normal", "kaiming_uniform", "load", "ops",
+    "optim", "save", "serialization", "utils",
 ]

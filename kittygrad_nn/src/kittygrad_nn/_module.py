@@ -7,7 +7,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from kittygrad_core import Tensor, set_grad_enabled
+from kittygrad_core.autograd import RemovableHandle
+
+from ._hooks import call_with_hooks
 from kittygrad_core._dtypes import as_float_array, resolve_dtype
+from kittygrad_core._tensor import make_tensor
 
 
 class Parameter(Tensor):
@@ -64,6 +68,10 @@ class Module:
     """
 
     training: bool
+    # Hooks are rare: None until the first registration, so that a call checks three class attributes.
+    _forward_pre_hooks: dict | None = None
+    _forward_hooks: dict | None = None
+    _backward_hooks: dict | None = None
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -77,7 +85,42 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _add_hook(self, kind: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{kind[1:]}: a hook must be callable, not {type(hook).__name__}.")
+        hooks = self.__dict__.get(kind)
+        if hooks is None:
+            hooks = {}
+            object.__setattr__(self, kind, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            for key in [k for k in hooks if k != handle.id]:
+                hooks[key] = hooks.pop(key)  # move the others after it
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(module, args)``, called before :meth:`forward`; it may return new args (a
+        tuple, or a single value that becomes a 1-tuple). Returns a handle with ``remove()``."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(module, args, output)``, called after :meth:`forward`; it may return a new
+        output. Returns a handle with ``remove()``."""
+        return self._add_hook("_forward_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(module, grad_input, grad_output)``, called when the gradients with respect
+        to the module's positional tensor inputs are computed; it may return new ``grad_input``.
+        ``grad_output`` holds the gradients of the module's tensor outputs (``None`` where an input or
+        output needs none). Returns a handle with ``remove()``."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # ------------------------------------------------------------------ attribute registration
 
@@ -85,7 +128,8 @@ class Module:
         params = self.__dict__.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
-                raise AttributeError("cannot assign parameters before Module.__init__() call")
+                raise AttributeError(f"Cannot assign {type(value).__name__} instance before "
+                                     "Module.__init__() call.")  # the original's text
             self._discard(name)
             params[name] = value
         elif params is not None and name in params:
@@ -96,7 +140,8 @@ class Module:
         elif isinstance(value, Module):
             modules = self.__dict__.get("_modules")
             if modules is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
+                raise AttributeError(f"Cannot assign {type(value).__name__} instance before "
+                                     "Module.__init__() call.")  # the original's text
             self._discard(name)
             modules[name] = value
         elif self.__dict__.get("_modules") is not None and name in self._modules:
@@ -235,6 +280,14 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
+    def n_parameters(self) -> int:
+        """The number of elements of all parameters (the original kittygrad's helper)."""
+        return sum(p.nelement() for p in self.parameters())
+
+    def n_trainable_parameters(self) -> int:
+        """The number of elements of the parameters that require grad (the original kittygrad's helper)."""
+        return sum(p.nelement() for p in self.parameters() if p.requires_grad)
+
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         """Yields ``(name, buffer)``."""
@@ -330,10 +383,10 @@ class Module:
             destination = OrderedDict()
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = param if keep_vars else _shared(param)
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+                destination[prefix + name] = buffer if keep_vars else _shared(buffer)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -411,3 +464,11 @@ def _addindent(text: str, spaces: int) -> str:
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _shared(tensor: Tensor) -> Tensor:
+    """A leaf sharing ``tensor``'s memory and version counter, as torch's ``detach()`` (kittygrad's
+    ``detach()`` copies, as the original kittygrad's did); ``state_dict`` values are such leaves."""
+    out = make_tensor(tensor._data)
+    out._version = tensor._version
+    return out

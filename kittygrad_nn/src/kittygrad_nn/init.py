@@ -14,8 +14,8 @@ import kittygrad_core as _core
 from kittygrad_core import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-    "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "kaiming_normal", "kaiming_normal_", "kaiming_uniform", "kaiming_uniform_",
+    "normal_", "ones_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -124,3 +124,28 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
+
+
+def _original_fan_in(shape: Any) -> int:
+    shape = tuple(shape)
+    if len(shape) != 2:
+        raise ValueError(f"There is no rule for determining fan in and fan out for a tensor with shape {shape}.")
+    return shape[0]
+
+
+def kaiming_uniform(shape: Any, dtype: Any = None, requires_grad: bool = True,
+                    nonlinearity: str = "relu") -> Tensor:
+    """The original kittygrad's He-uniform initializer: a new 2-D tensor of ``shape`` (fan_in, fan_out)
+    drawn from ``U(-b, b)`` with ``b = gain * sqrt(3 / fan_in)``; it requires grad by default."""
+    bound = calculate_gain(nonlinearity) * math.sqrt(3.0 / _original_fan_in(shape))
+    values = _core.generator().uniform(-bound, bound, tuple(shape))
+    return _core.tensor(values, dtype=_core.float32 if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def kaiming_normal(shape: Any, dtype: Any = None, requires_grad: bool = True,
+                   nonlinearity: str = "relu") -> Tensor:
+    """The original kittygrad's He-normal initializer: a new 2-D tensor of ``shape`` (fan_in, fan_out)
+    drawn from ``N(0, std**2)`` with ``std = gain / sqrt(fan_in)``; it requires grad by default."""
+    std = calculate_gain(nonlinearity) / math.sqrt(_original_fan_in(shape))
+    values = _core.generator().normal(0.0, std, tuple(shape))
+    return _core.tensor(values, dtype=_core.float32 if dtype is None else dtype, requires_grad=requires_grad)

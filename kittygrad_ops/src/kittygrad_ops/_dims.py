@@ -5,11 +5,14 @@ import operator
 from typing import Any
 
 
-def reduction_axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
+def reduction_axes(op: str, dim: Any, ndim: int, empty_is_all: bool = True) -> tuple[int, ...]:
     """Normalises ``dim`` (None, an int or a sequence) to sorted non-negative axes of an ``ndim`` tensor.
 
-    ``None`` (or an empty sequence, as in torch's ``sum``) means every dimension. Raises ``IndexError``
-    for a dim out of range and ``RuntimeError`` for a repeated one.
+    ``None`` means every dimension. An empty sequence means every dimension too (torch's ``amax``,
+    ``norm``), unless ``empty_is_all=False``: then it means none, as in NumPy and the original
+    kittygrad's ``sum``, ``mean``, ``std``, ``var`` (and torch's ``squeeze``). Raises
+    ``RuntimeError`` for a repeated dim (checked first, as the original does) and ``IndexError`` for
+    a dim out of range, with the original's texts.
     """
     if dim is None:
         return tuple(range(ndim))
@@ -18,19 +21,28 @@ def reduction_axes(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
     except TypeError:
         raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(dim).__name__}.") from None
     if not dims:
-        return tuple(range(ndim))
-    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-    axes = []
+        return tuple(range(ndim)) if empty_is_all else ()
     for d in dims:
         if not isinstance(d, int) or isinstance(d, bool):
             raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(d).__name__}.")
-        if not low <= d <= high:
-            raise IndexError(f"{op}(): dimension out of range (expected to be in range of "
-                             f"[{low}, {high}], but got {d})")
-        axes.append(d % max(ndim, 1))
-    if len(set(axes)) != len(axes):
-        raise RuntimeError(f"{op}(): dim {dims} appears multiple times in the list of dims")
-    return tuple(sorted(axes)) if ndim else ()
+    check_dims(dims, ndim)
+    return tuple(sorted(d % max(ndim, 1) for d in dims)) if ndim else ()
+
+
+def check_dims(dims: tuple[int, ...], ndim: int) -> None:
+    """The original kittygrad's checks of a tuple of ints naming dims of an ``ndim`` tensor."""
+    if len({d + max(ndim, 1) if d < 0 else d for d in dims}) != len(dims):  # 0 and -1 alike for 0-d
+        raise RuntimeError("Duplicate dims are not allowed.")
+    for d in dims:
+        check_dim(d, ndim)
+
+
+def check_dim(dim: int, ndim: int) -> None:
+    """``IndexError`` with torch's (and the original's) text unless ``dim`` names a dim of ``ndim``."""
+    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not low <= dim <= high:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], "
+                         f"but got {dim}).")
 
 
 def expand_reduced(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, ...],
@@ -54,8 +66,8 @@ def normalize_dim(op: str, dim: Any, ndim: int, insert: bool = False) -> int:
         raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
     size = ndim + 1 if insert else max(ndim, 1)
     if not -size <= dim < size:
-        raise IndexError(f"{op}(): dimension out of range (expected to be in range of "
-                         f"[{-size}, {size - 1}], but got {dim})")
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim}).")
     return dim % size
 
 

@@ -1,11 +1,13 @@
-"""Elementwise binary ops: maximum, minimum, where.
+"""Elementwise binary ops: maximum, minimum, where; the comparisons isclose, allclose, equal.
 
 All set ``broadcast = True``: the core accepts numbers and arrays as operands, promotes dtypes as torch
 does and reduces gradients back to each input's shape, so the rules are written for broadcast operands.
 """
 from __future__ import annotations
 
-from kittygrad_core import Conformance, Op
+import numpy as np
+
+from kittygrad_core import Composite, Conformance, Op, Tensor
 
 
 def _split(xp, grad, wins, ties):
@@ -87,4 +89,79 @@ class Where(Op):
                 xp.where(self.cond, zero, grad) if self.needs_input_grad[2] else None)
 
 
-OPS = (Maximum, Minimum, Where)
+def _values(op, x, index):
+    """The array of a comparison operand: a Tensor, a number or an array (never recorded)."""
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, (int, float, np.ndarray, np.generic)) and not isinstance(x, bool):
+        return np.asarray(x)
+    raise TypeError(f"{op}(): argument {index} must be a Tensor, a number or a NumPy array, "
+                    f"not {type(x).__name__}.")
+
+
+def _close(op, input, other, rtol, atol, equal_nan):
+    a, b = _values(op, input, 0), _values(op, other, 1)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and a.dtype != b.dtype:
+        raise RuntimeError(f"{op}(): {a.dtype} did not match {b.dtype}")  # as torch: no promotion
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise TypeError(f"{op}(): {name} must be a number, not {type(value).__name__}.")
+    if not isinstance(equal_nan, (bool, np.bool_)):
+        raise TypeError(f"{op}(): equal_nan must be a bool, not {type(equal_nan).__name__}.")
+    try:
+        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    except ValueError:
+        raise RuntimeError(f"{op}(): shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+_CLOSE_OPTIONS = {"rtol": [1e-5, 1e-2], "atol": [1e-8, 0.5], "equal_nan": "bool"}
+
+
+class Isclose(Composite):
+    """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool array
+
+    Elementwise ``|input - other| <= atol + rtol * |other|``, broadcast; a boolean NumPy array, as
+    kittygrad's comparisons return."""
+
+    name = "isclose"
+    differentiable = False
+    conformance = Conformance(torch="torch.isclose", inputs=2, options=_CLOSE_OPTIONS)
+
+    @staticmethod
+    def call(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _close("isclose", input, other, rtol, atol, equal_nan)
+
+
+class Allclose(Composite):
+    """allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool
+
+    True if ``isclose`` holds for every element."""
+
+    name = "allclose"
+    differentiable = False
+    conformance = Conformance(torch=lambda torch, a, b, **kw: torch.tensor(torch.allclose(a, b, **kw)),
+                              inputs=2, options=_CLOSE_OPTIONS,
+                              call=lambda kitty, a, b, **kw: np.bool_(kitty.allclose(a, b, **kw)))
+
+    @staticmethod
+    def call(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(_close("allclose", input, other, rtol, atol, equal_nan).all())
+
+
+class Equal(Composite):
+    """equal(input, other) -> bool
+
+    True if both tensors have the same shape and elements (no broadcasting)."""
+
+    name = "equal"
+    differentiable = False
+    conformance = Conformance(torch=lambda torch, a, b: torch.tensor(torch.equal(a, b)), inputs=2,
+                              call=lambda kitty, a, b: np.bool_(kitty.equal(a, b)))
+
+    @staticmethod
+    def call(input, other):
+        a, b = _values("equal", input, 0), _values("equal", other, 1)
+        return a.shape == b.shape and bool((a == b).all())
+
+
+OPS = (Maximum, Minimum, Where, Isclose, Allclose, Equal)

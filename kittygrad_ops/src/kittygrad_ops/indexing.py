@@ -18,33 +18,35 @@ from kittygrad_core._dispatch import apply, apply_inplace
 def normalize_key(key):
     """Splits ``key`` into ``(basic, advanced)`` NumPy keys applied one after the other.
 
-    ``basic`` holds the ints, slices, ``...`` and ``None`` (ending with ``...`` so that NumPy returns a
-    view even for all-int keys); ``advanced`` is ``None`` for a basic key, else the index arrays (from
-    lists, int-valued tensors, masks) with full slices for the remaining dims. Applying the ints first
-    is torch's rule (``x[0, :, [1, 2]]`` has shape ``(3, 2)`` for ``x`` of shape ``(2, 3, 4)``, where
-    NumPy would give ``(2, 3)``).
+    A basic key (ints, slices, ``...``, ``None``) gives ``basic`` ending with ``...`` (so that NumPy
+    returns a view even for all-int keys) and ``advanced = None``. A key with an index array (list,
+    int-valued tensor, boolean mask) gives ``basic = (...,)`` and the whole key as ``advanced``, indexed
+    by NumPy's rules, as in the original kittygrad: ints then count as advanced indices, so
+    ``x[1, ..., [0, 0, 2]]`` of an ``x`` of shape ``(4, 5, 6)`` has shape ``(3, 5)`` (torch: ``(5, 3)``).
     """
     items = key if isinstance(key, tuple) else (key,)
     basic, advanced, is_basic = [], [], True
     for k in items:
         if k is None or k is Ellipsis or isinstance(k, slice):
             basic.append(k)
-            advanced.append(k if k is Ellipsis else slice(None))
+            advanced.append(k)
         elif isinstance(k, (bool, np.bool_)):
             advanced.append(bool(k))
             is_basic = False
         elif isinstance(k, (int, np.integer)):
             basic.append(int(k))
+            advanced.append(int(k))
         elif isinstance(k, Tensor) and k.ndim == 0 and float(k._data).is_integer():
-            basic.append(int(k._data))  # a 0-d integer tensor indexes like an int, as in torch
+            basic.append(int(k._data))  # a 0-d integer tensor indexes like an int
+            advanced.append(int(k._data))
         else:
-            array = _index_array(k)
-            basic.extend([slice(None)] * (array.ndim if array.dtype.kind == "b" else 1))
-            advanced.append(array)
+            advanced.append(_index_array(k))
             is_basic = False
-    if not any(k is Ellipsis for k in basic):
-        basic.append(Ellipsis)
-    return tuple(basic), None if is_basic else tuple(advanced)
+    if is_basic:
+        if not any(k is Ellipsis for k in basic):
+            basic.append(Ellipsis)
+        return tuple(basic), None
+    return (Ellipsis,), tuple(advanced)
 
 
 def _select(array, key):
@@ -104,9 +106,22 @@ def _put_shapes(draw):
     return [(3, draw(st.integers(2, 4))), draw(st.sampled_from([(1,), ()]))]
 
 
-def _torch_key(torch, key):
+def _numpy_rule(torch, x, key):
+    """Flat positions of ``x[key]`` under NumPy's indexing rules, as a torch index tensor."""
     items = key if isinstance(key, tuple) else (key,)
-    return tuple(torch.as_tensor(k) if isinstance(k, np.ndarray) else k for k in items)
+    key = tuple(k.numpy() if isinstance(k, torch.Tensor) else k for k in items)  # the checker's tensors
+    return torch.as_tensor(np.arange(x.numel()).reshape(tuple(x.shape))[key])
+
+
+def _numpy_getitem(torch, x, key):
+    """The reference of kittygrad's indexing: NumPy's rules (the original's), built from torch ops."""
+    return x.reshape(-1)[_numpy_rule(torch, x, key)]
+
+
+def _numpy_put(torch, x, values, key):
+    y = x * 1
+    y.view(-1)[_numpy_rule(torch, x, key)] = values
+    return y
 
 
 def _shape(draw):
@@ -115,7 +130,7 @@ def _shape(draw):
 
 
 def _getitem_conformance(advanced):
-    return Conformance(torch=lambda torch, x, key: x[_torch_key(torch, key)], shapes=_shape, inputs=1,
+    return Conformance(torch=_numpy_getitem, shapes=_shape, inputs=1,
                        options={"key": lambda draw, shapes: _draw_key(draw, shapes[0], advanced)},
                        call=lambda kitty, x, key: x[key])
 
@@ -174,8 +189,7 @@ class Getitem(Composite):
 
     name = "getitem"
     functions, methods = (), ("__getitem__",)
-    conformance = Conformance(torch=lambda torch, x, key: x[_torch_key(torch, key)], shapes=_shape,
-                              inputs=1, options={"key": _any_key},
+    conformance = Conformance(torch=_numpy_getitem, shapes=_shape, inputs=1, options={"key": _any_key},
                               call=lambda kitty, x, key: x[key])
 
     @staticmethod
@@ -203,7 +217,7 @@ class IndexPut(Op):
     writes_input = True  # writes only the indexed region, in the target's own buffer
 
     conformance = Conformance(
-        torch=lambda torch, x, values, key: _put(x * 1, _torch_key(torch, key), values),
+        torch=_numpy_put,
         shapes=_put_shapes, inputs=2,
         options={"key": [0, (slice(None), 1), (slice(0, 2),), ([0, 2],), (Ellipsis, -1),
                          (np.array([True, False, True]),)]},

@@ -1,16 +1,39 @@
-"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer."""
+"""Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer,
+einsum.
+
+Mixed float dtypes are promoted (float32 @ float64 -> float64), as the original kittygrad does; torch
+raises instead. Each gradient is returned in its input's dtype.
+"""
 from __future__ import annotations
 
-from kittygrad_core import Conformance, Op, unbroadcast
+import string
+
+import numpy as np
+
+import kittygrad_core
+from kittygrad_core import Composite, Conformance, Op, Tensor, unbroadcast
+from kittygrad_core._dispatch import apply
 
 
-def _check_dtypes(op, a, b):
-    if a.dtype != b.dtype:
-        raise RuntimeError(f"{op}(): expected both arguments to have the same dtype, "
-                           f"but got {a.dtype} and {b.dtype}")
+class _Promoting(Op):
+    """Base of the products: promotes mixed dtypes in forward, casts gradients back in backward."""
+
+    cast = None  # the inputs' dtypes, set only when forward promoted them
+
+    def _promote(self, a, b):
+        if a.dtype == b.dtype:
+            return a, b
+        self.cast = a.dtype, b.dtype
+        dtype = a.dtype if a.dtype.itemsize > b.dtype.itemsize else b.dtype
+        return a.astype(dtype), b.astype(dtype)
+
+    def _cast_back(self, grads):
+        if self.cast is None:
+            return grads
+        return tuple(None if g is None else g.astype(dt, copy=False) for g, dt in zip(grads, self.cast))
 
 
-class Dot(Op):
+class Dot(_Promoting):
     """dot(input, other) -> Tensor
 
     Returns the inner product of two 1-D tensors of the same size."""
@@ -20,21 +43,16 @@ class Dot(Op):
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
     def forward(self, xp, input, other):
-        if input.ndim != 1 or other.ndim != 1:
-            raise RuntimeError(f"dot(): 1D tensors expected, but got {input.ndim}D and {other.ndim}D "
-                               "tensors")
-        if input.shape != other.shape:
-            raise RuntimeError("dot(): inconsistent tensor size, expected tensor [{}] and src [{}] to "
-                               "have the same number of elements".format(*input.shape, *other.shape))
-        _check_dtypes("dot", input, other)
+        _check_dot(input, other)
+        input, other = self._promote(input, other)
         self.input, self.other = input, other
         return xp.dot(input, other)
 
     def backward(self, xp, grad):
-        return grad * self.other, grad * self.input
+        return self._cast_back((grad * self.other, grad * self.input))
 
 
-class Matmul(Op):
+class Matmul(_Promoting):
     """matmul(input, other) -> Tensor
 
     Matrix product of two tensors: the dot product of 1-D tensors, matrix-vector and
@@ -47,13 +65,11 @@ class Matmul(Op):
 
     def forward(self, xp, input, other):
         if input.ndim == 0 or other.ndim == 0:
-            raise RuntimeError("matmul(): both arguments to matmul need to be at least 1D, but they are "
-                               f"{input.ndim}D and {other.ndim}D")
+            raise RuntimeError("Input tensors must not be scalars.")
         inner = other.shape[0] if other.ndim == 1 else other.shape[-2]
         if input.shape[-1] != inner:
-            raise RuntimeError(f"matmul(): shapes {input.shape} and {other.shape} cannot be multiplied "
-                               f"({input.shape[-1]} != {inner})")
-        _check_dtypes("matmul", input, other)
+            _matmul_mismatch(input, other)
+        input, other = self._promote(input, other)
         self.input, self.other = input, other
         return xp.matmul(input, other)
 
@@ -74,19 +90,77 @@ class Matmul(Op):
         if self.needs_input_grad[1]:
             grad_b = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape)
             grad_b = grad_b.reshape(b.shape) if b.ndim == 1 else grad_b
-        return grad_a, grad_b
+        return self._cast_back((grad_a, grad_b))
 
 
 
-def _dims(op, tensors, ndims):
-    """RuntimeError unless each argument (name, array) has its expected number of dims."""
-    for (name, a), n in zip(tensors, ndims):
-        if a.ndim != n:
-            raise RuntimeError(f"{op}(): expected {name} to be a {n}-D tensor, but got a {a.ndim}-D "
-                               f"tensor of shape {tuple(a.shape)}")
+# The shape checks of the products, with the original kittygrad's texts and in its order.
 
 
-class Mm(Op):
+def _check_dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors.")
+    if input.size != other.size:
+        raise RuntimeError("Inconsistent tensor size, expected tensor input and other to have the same "
+                           f"number of elements, but got {input.size} and {other.size} elements respectively.")
+
+
+def _check_mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"2D tensors expected, but got {input.ndim}D and {mat2.ndim}D tensors.")
+    if input.shape[-1] != mat2.shape[0]:
+        raise RuntimeError("input and mat2 shapes cannot be multiplied ({}x{} and {}x{}).".format(
+            *input.shape, *mat2.shape))
+
+
+def _check_mv(input, vec):
+    if input.ndim != 2:
+        raise RuntimeError(f"input must be a matrix, not a {input.ndim}D tensor.")
+    if vec.ndim != 1:
+        raise RuntimeError(f"vec must be a vector, not a {vec.ndim}D tensor.")
+    if input.shape[-1] != vec.size:
+        raise RuntimeError("input and vec shapes cannot be multiplied ({}x{} and {}).".format(
+            *input.shape, vec.size))
+
+
+def _check_bmm(input, mat2):
+    batch, batch2 = input.shape[:-2], mat2.shape[:-2]
+    if batch != batch2:
+        raise RuntimeError("Batch dimensions of both tensors must be equal, but got "
+                           f"{batch} and {batch2} respectively.")
+    if not batch:
+        raise RuntimeError("The batch matrix-matrix product requires the "
+                           "tensors to have at least 3 dimensions each.")
+    if input.shape[-1] != mat2.shape[-2]:
+        raise RuntimeError("input and mat2 matrix shapes cannot be multiplied ({}x{} and {}x{}).".format(
+            *input.shape[-2:], *mat2.shape[-2:]))
+
+
+def _matmul_mismatch(input, other):
+    """Raises the error the original's matmul gives for mismatched inner sizes (it routes to dot, mm,
+    mv or bmm and their texts)."""
+    if input.ndim == other.ndim == 1:
+        _check_dot(input, other)
+    if input.ndim <= 2 and other.ndim == 2:
+        _check_mm(input.reshape(1, -1) if input.ndim == 1 else input, other)
+    if input.ndim == 2 and other.ndim == 1:
+        _check_mv(input, other)
+    a = input.reshape(1, -1) if input.ndim == 1 else input
+    b = other.reshape(-1, 1) if other.ndim == 1 else other
+    raise RuntimeError("input and mat2 matrix shapes cannot be multiplied ({}x{} and {}x{}).".format(
+        *a.shape[-2:], *b.shape[-2:]))
+
+
+def _bmm_shapes(draw):
+    """Shapes for bmm: one or two equal batch dims (torch checks the 3-D case with bmm, else matmul)."""
+    from hypothesis import strategies as st
+    side = st.integers(0, 3)
+    batch = tuple(draw(st.lists(side, min_size=1, max_size=2)))
+    n, m, p = draw(side), draw(side), draw(side)
+    return [batch + (n, m), batch + (m, p)]
+
+
+class Mm(_Promoting):
     """mm(input, mat2) -> Tensor
 
     Matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p); no broadcasting."""
@@ -96,20 +170,17 @@ class Mm(Op):
     conformance = Conformance(torch="torch.mm", shapes="mm")
 
     def forward(self, xp, input, mat2):
-        _dims("mm", (("input", input), ("mat2", mat2)), (2, 2))
-        if input.shape[1] != mat2.shape[0]:
-            raise RuntimeError("mm(): mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})".format(
-                *input.shape, *mat2.shape))
-        _check_dtypes("mm", input, mat2)
+        _check_mm(input, mat2)
+        input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return (xp.matmul(grad, self.mat2.T) if self.needs_input_grad[0] else None,
-                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.matmul(grad, self.mat2.T) if self.needs_input_grad[0] else None,
+                                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None))
 
 
-class Mv(Op):
+class Mv(_Promoting):
     """mv(input, vec) -> Tensor
 
     Product of a 2-D matrix and a 1-D vector, (n, m) @ (m,) -> (n,)."""
@@ -119,43 +190,40 @@ class Mv(Op):
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
     def forward(self, xp, input, vec):
-        _dims("mv", (("input", input), ("vec", vec)), (2, 1))
-        if input.shape[1] != vec.shape[0]:
-            raise RuntimeError(f"mv(): size mismatch, got input {tuple(input.shape)}, vec {tuple(vec.shape)}")
-        _check_dtypes("mv", input, vec)
+        _check_mv(input, vec)
+        input, vec = self._promote(input, vec)
         self.input, self.vec = input, vec
         return xp.matmul(input, vec)
 
     def backward(self, xp, grad):
-        return (xp.multiply.outer(grad, self.vec) if self.needs_input_grad[0] else None,
-                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.multiply.outer(grad, self.vec) if self.needs_input_grad[0] else None,
+                                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None))
 
 
-class Bmm(Op):
+class Bmm(_Promoting):
     """bmm(input, mat2) -> Tensor
 
-    Batched matrix product of 3-D tensors with equal batch sizes, (b, n, m) @ (b, m, p) -> (b, n, p);
-    no broadcasting."""
+    Batched matrix product of tensors with equal batch dims, (b, n, m) @ (b, m, p) -> (b, n, p); no
+    broadcasting. As in the original kittygrad, any number of batch dims (at least one) is accepted;
+    torch takes 3-D tensors only."""
 
     name = "bmm"
     saves = {0: (1,), 1: (0,)}
-    conformance = Conformance(torch="torch.bmm", shapes="bmm")
+    conformance = Conformance(torch=lambda torch, a, b: torch.bmm(a, b) if a.ndim == 3 else torch.matmul(a, b),
+                              shapes=_bmm_shapes)
 
     def forward(self, xp, input, mat2):
-        _dims("bmm", (("input", input), ("mat2", mat2)), (3, 3))
-        if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
-            raise RuntimeError(f"bmm(): expected mat2 of shape ({input.shape[0]}, {input.shape[2]}, *) "
-                               f"for input of shape {tuple(input.shape)}, but got {tuple(mat2.shape)}")
-        _check_dtypes("bmm", input, mat2)
+        _check_bmm(input, mat2)
+        input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return (xp.matmul(grad, xp.swapaxes(self.mat2, 1, 2)) if self.needs_input_grad[0] else None,
-                xp.matmul(xp.swapaxes(self.input, 1, 2), grad) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.matmul(grad, xp.swapaxes(self.mat2, -1, -2)) if self.needs_input_grad[0] else None,
+                                xp.matmul(xp.swapaxes(self.input, -1, -2), grad) if self.needs_input_grad[1] else None))
 
 
-class Outer(Op):
+class Outer(_Promoting):
     """outer(input, vec2) -> Tensor
 
     Outer product of two 1-D tensors, (n,) x (m,) -> (n, m). ``ger`` is an alias."""
@@ -166,14 +234,154 @@ class Outer(Op):
     conformance = Conformance(torch="torch.outer", shapes="outer")
 
     def forward(self, xp, input, vec2):
-        _dims("outer", (("input", input), ("vec2", vec2)), (1, 1))
-        _check_dtypes("outer", input, vec2)
+        if input.ndim != 1 or vec2.ndim != 1:
+            raise RuntimeError(f"outer(): expected 1-D tensors, but got {input.ndim}-D and {vec2.ndim}-D tensors")
+        input, vec2 = self._promote(input, vec2)
         self.input, self.vec2 = input, vec2
         return xp.multiply.outer(input, vec2)
 
     def backward(self, xp, grad):
-        return (xp.matmul(grad, self.vec2) if self.needs_input_grad[0] else None,
-                xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None)
+        return self._cast_back((xp.matmul(grad, self.vec2) if self.needs_input_grad[0] else None,
+                                xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None))
 
 
-OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer)
+def _parse_einsum(equation, shapes):
+    """Subscripts of each operand and of the output, with ``...`` spelled out as letters.
+
+    Ellipsis dims are right-aligned across operands (NumPy's and torch's broadcasting); an implicit
+    output is the ellipsis dims followed by the letters used once, in alphabetical order.
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): equation must be a str, got {type(equation).__name__}.")
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): the equation '{equation}' names {len(terms)} operands, but "
+                           f"{len(shapes)} were given")
+    used = set(equation) - set(".,->")
+    if not all(c in string.ascii_letters for c in used):
+        raise RuntimeError(f"einsum(): subscripts must be letters, got '{equation}'")
+    spare = [c for c in string.ascii_letters if c not in used]
+    widths = []
+    for term, shape in zip(terms, shapes):
+        width = len(shape) - len(term.replace("...", ""))
+        if ("..." in term and width < 0) or ("..." not in term and width != 0):
+            raise RuntimeError(f"einsum(): subscript '{term}' does not match an operand of shape {shape}")
+        widths.append(max(width, 0))
+    ellipsis = "".join(spare[:max(widths, default=0)])
+    inputs = [t.replace("...", ellipsis[len(ellipsis) - w:]) for t, w in zip(terms, widths)]
+    if arrow:
+        output = rhs.replace("...", ellipsis)
+    else:
+        letters = "".join(inputs)
+        output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                           and c not in ellipsis))
+    return inputs, output
+
+
+class Einsum(Op):
+    """_einsum(*operands, equation) -> Tensor
+
+    The record behind ``einsum``: sums the products of ``operands`` over the letters of ``equation``
+    missing from its output. The gradient of each operand is the einsum of the output gradient with
+    the other operands; letters repeated in one operand (diagonals) get it on their diagonal only."""
+
+    name = "_einsum"
+    functions = methods = ()
+    conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
+                              shapes=lambda draw: _EINSUM_CASES[draw(_einsum_case())][1], inputs=2,
+                              options={"equation": lambda draw, shapes: _einsum_equation(shapes)},
+                              call=lambda kitty, *xs, equation: kitty.einsum(equation, *xs))
+
+    def forward(self, xp, *operands, equation):
+        self.inputs, self.output = _parse_einsum(equation, [x.shape for x in operands])
+        dtype = np.result_type(*operands)  # mixed float dtypes promote, as in the other products
+        self.dtypes = [x.dtype for x in operands]
+        self.operands = operands = [x.astype(dtype, copy=False) for x in operands]
+        spec = ",".join(self.inputs) + "->" + self.output
+        try:
+            return xp.asarray(xp.einsum(spec, *operands), dtype=dtype)
+        except ValueError as error:
+            raise RuntimeError(f"einsum(): '{equation}' cannot be applied to operands of shapes "
+                               f"{', '.join(str(x.shape) for x in operands)}: {error}") from None
+
+    def backward(self, xp, grad):
+        grads = []
+        operands, inputs = self.operands, self.inputs
+        for k, (x, term) in enumerate(zip(operands, inputs)):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            letters = "".join(dict.fromkeys(term))  # unique, in order
+            others = [(t, y) for j, (t, y) in enumerate(zip(inputs, operands)) if j != k]
+            known = set(self.output).union(*(t for t, _ in others))
+            kept = "".join(c for c in letters if c in known)
+            spec = ",".join([self.output] + [t for t, _ in others]) + "->" + kept
+            partial = xp.einsum(spec, grad, *(y for _, y in others))
+            # letters summed only within this operand: the gradient is constant along them
+            sizes = {c: n for t, y in zip(inputs, operands) for c, n in zip(t, y.shape) if n != 1}
+            full = tuple(sizes.get(c, 1) for c in letters)
+            partial = partial.reshape(tuple(sizes.get(c, 1) if c in kept else 1 for c in letters))
+            partial = xp.broadcast_to(partial, full)
+            # size-1 dims of this operand that other operands broadcast
+            shape_u = tuple(x.shape[term.index(c)] for c in letters)
+            partial = unbroadcast(partial, shape_u)
+            if len(letters) != len(term):  # repeated letters: write onto the diagonal
+                out = xp.zeros(x.shape, dtype=x.dtype)
+                xp.einsum(term + "->" + letters, out)[...] = partial
+                partial = out
+            grads.append(xp.ascontiguousarray(partial, dtype=self.dtypes[k]))
+        return tuple(grads)
+
+
+class EinsumCall(Composite):
+    """einsum(equation, *operands) -> Tensor
+
+    Sums the product of the elements of ``operands`` over the dimensions named by the letters of
+    ``equation`` (NumPy's and torch's notation, e.g. ``"ij,jk->ik"``, ``"bii->bi"``, ``"...ij->...ji"``)
+    that do not appear in its output. ``operands`` may also be given as one list."""
+
+    name = "einsum"
+    methods = ()
+    conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
+                              shapes=lambda draw: _EINSUM_CASES[draw(_einsum_case())][1], inputs=2,
+                              options={"equation": lambda draw, shapes: _einsum_equation(shapes)},
+                              call=lambda kitty, *xs, equation: kitty.einsum(equation, xs))
+
+    @staticmethod
+    def call(equation, *operands):
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = tuple(operands[0])
+        for i, x in enumerate(operands):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"einsum(): operand {i} must be a Tensor, not {type(x).__name__}.")
+        return apply(kittygrad_core.registry["_einsum"], operands, (), {"equation": equation})
+
+
+# Two-operand conformance cases, told apart by the ranks of their shapes.
+_EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 1)]),
+    ("i,i->", [(4,), (4,)]),
+    ("i,ij->j", [(3,), (3, 2)]),
+    ("ij,j", [(3, 4), (4,)]),
+    ("...ij,...jk->...ik", [(1, 2, 2, 3), (4, 1, 3, 2)]),
+    ("iij,j->i", [(3, 3, 2), (2,)]),
+    ("ijk,ij->ik", [(2, 3, 4), (2, 3)]),
+]
+
+
+def _einsum_case():
+    from hypothesis import strategies as st
+    return st.integers(0, len(_EINSUM_CASES) - 1)
+
+
+def _einsum_equation(shapes):
+    for equation, case in _EINSUM_CASES:
+        if [len(s) for s in case] == [len(s) for s in shapes] and list(map(tuple, shapes)) == case:
+            return equation
+    raise AssertionError(f"no einsum conformance case for shapes {shapes}")
+
+
+OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer, Einsum, EinsumCall)

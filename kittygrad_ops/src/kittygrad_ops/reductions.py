@@ -22,7 +22,7 @@ class Sum(Op):
     conformance = Conformance(torch="torch.sum", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
-        self.shape, self.axes, self.keepdim = input.shape, reduction_axes("sum", dim, input.ndim), keepdim
+        self.shape, self.axes, self.keepdim = input.shape, reduction_axes("sum", dim, input.ndim, empty_is_all=False), keepdim
         return input.sum(axis=self.axes, keepdims=keepdim)
 
     def backward(self, xp, grad):
@@ -38,7 +38,7 @@ class Mean(Op):
     conformance = Conformance(torch="torch.mean", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
-        self.shape, self.axes, self.keepdim = input.shape, reduction_axes("mean", dim, input.ndim), keepdim
+        self.shape, self.axes, self.keepdim = input.shape, reduction_axes("mean", dim, input.ndim, empty_is_all=False), keepdim
         self.count = math.prod(input.shape[a] for a in self.axes)
         return input.mean(axis=self.axes, keepdims=keepdim)
 
@@ -48,7 +48,7 @@ class Mean(Op):
 
 def _centered(op, input, dim, correction):
     """The deviations from the mean over ``dim`` and the divisor ``N - correction``."""
-    axes = reduction_axes(op, dim, input.ndim)
+    axes = reduction_axes(op, dim, input.ndim, empty_is_all=False)
     if correction is None:  # torch's default
         correction = 1
     deviations = input - input.mean(axis=axes, keepdims=True)

@@ -16,7 +16,7 @@ import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
 from kittygrad_core._dispatch import apply
 
-from ._dims import infer_shape, normalize_dim, reduction_axes, size_args
+from ._dims import check_dims, infer_shape, normalize_dim, reduction_axes, size_args
 
 
 def _tensor(op, x):
@@ -81,6 +81,29 @@ def _expanded(draw, shapes):
                                for n in shapes[0])
 
 
+def _newdims(draw, shapes):
+    """An insertion dim, or a tuple of distinct positions in the result (kittygrad's extension)."""
+    from hypothesis import strategies as st
+    ndim = len(shapes[0])
+    if draw(st.booleans()):
+        return draw(st.integers(-(ndim + 1), ndim))
+    count = draw(st.integers(0, 2))
+    if not count:
+        return ()
+    axes = draw(st.lists(st.integers(0, ndim + count - 1), min_size=count, max_size=count, unique=True))
+    return tuple(a - (ndim + count) if draw(st.booleans()) else a for a in axes)
+
+
+def _unsqueeze_reference(torch, x, dim):
+    """torch.unsqueeze, applied once per new position (in increasing order) for a tuple of dims."""
+    if isinstance(dim, int):
+        return torch.unsqueeze(x, dim)
+    ndim = x.ndim + len(dim)
+    for axis in sorted(d % ndim for d in dim):
+        x = torch.unsqueeze(x, axis)
+    return x
+
+
 def _with_ones(draw):
     from hypothesis import strategies as st
     return [tuple(draw(st.lists(st.sampled_from([1, 1, 2, 3]), max_size=4)))]
@@ -118,16 +141,24 @@ class Transpose(Op):
     functions = methods = ("transpose", "swapaxes", "swapdims")
     n_inputs = 1
     view = True
-    conformance = Conformance(torch="torch.transpose", shapes="same", inputs=1,
-                              options={"dim0": "dim", "dim1": "dim"})
+    # The original kittygrad refuses 0-d tensors (torch returns them unchanged): so does the reference.
+    conformance = Conformance(torch=lambda torch, x, dim0, dim1: _scalar_transpose() if x.ndim == 0
+                              else torch.transpose(x, dim0, dim1),
+                              shapes=_shapes(0), inputs=1, options={"dim0": "dim", "dim1": "dim"})
 
     def forward(self, xp, input, dim0, dim1):
+        if input.ndim == 0:
+            _scalar_transpose()
         self.dim0 = normalize_dim("transpose", dim0, input.ndim)
         self.dim1 = normalize_dim("transpose", dim1, input.ndim)
-        return input[...] if input.ndim == 0 else xp.swapaxes(input, self.dim0, self.dim1)
+        return xp.swapaxes(input, self.dim0, self.dim1)
 
     def backward(self, xp, grad):
-        return grad if grad.ndim == 0 else xp.swapaxes(grad, self.dim0, self.dim1)
+        return xp.swapaxes(grad, self.dim0, self.dim1)
+
+
+def _scalar_transpose():
+    raise RuntimeError("Scalar cannot be transposed.")
 
 
 class PermuteView(Op):
@@ -144,11 +175,12 @@ class PermuteView(Op):
                               call=lambda kitty, x, dims: kitty.permute(x, dims))
 
     def forward(self, xp, input, dims):
-        axes = [normalize_dim("permute", d, input.ndim) for d in dims]
-        if len(axes) != input.ndim or len(set(axes)) != len(axes):
-            raise RuntimeError(f"permute(): dims {tuple(dims)} are not a permutation of the "
-                               f"{input.ndim} dimensions of a tensor of shape {input.shape}")
-        self.axes = axes
+        if len(dims) != input.ndim:  # the original's checks and texts, in its order
+            raise RuntimeError("Number of dimensions in the tensor input does not match the length of the "
+                               f"desired ordering of dimensions i.e. input.dim() = {input.ndim} is not "
+                               f"equal to len(dims) = {len(dims)}.")
+        check_dims(tuple(dims), input.ndim)
+        self.axes = axes = [d % max(input.ndim, 1) for d in dims]
         return xp.transpose(input, axes)
 
     def backward(self, xp, grad):
@@ -187,7 +219,7 @@ class MatrixTranspose(Composite):
     def call(input):
         if input.ndim < 2:
             raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
-                               f"Got {input.ndim}-D tensor.")
+                               f"Got {input.ndim}D tensor.")
         return input.transpose(-2, -1)
 
 
@@ -228,7 +260,7 @@ class Squeeze(Op):
         shapes=_with_ones, inputs=1, options={"dim": "dims"})
 
     def forward(self, xp, input, dim=None):
-        axes = reduction_axes("squeeze", dim, input.ndim)
+        axes = reduction_axes("squeeze", dim, input.ndim, empty_is_all=False)
         if isinstance(dim, (tuple, list)) and not dim:
             axes = ()
         self.shape = input.shape
@@ -241,16 +273,24 @@ class Squeeze(Op):
 class Unsqueeze(Op):
     """unsqueeze(input, dim) -> Tensor
 
-    Returns a view with a size-1 dimension inserted at ``dim``."""
+    Returns a view with a size-1 dimension inserted at ``dim``. As in the original kittygrad (and
+    NumPy's ``expand_dims``), ``dim`` may be a tuple: the positions of the new dims in the result."""
 
     name = "unsqueeze"
     n_inputs = 1
     view = True
-    conformance = Conformance(torch="torch.unsqueeze", shapes="same", inputs=1,
-                              options={"dim": "newdim"})
+    conformance = Conformance(torch=_unsqueeze_reference, shapes="same", inputs=1,
+                              options={"dim": _newdims})
 
     def forward(self, xp, input, dim):
-        self.axis = normalize_dim("unsqueeze", dim, input.ndim, insert=True)
+        if isinstance(dim, (tuple, list)):
+            if not all(isinstance(d, int) and not isinstance(d, bool) for d in dim):
+                raise TypeError(f"unsqueeze(): dims must be ints, got {tuple(dim)}.")
+            ndim = input.ndim + len(dim)
+            check_dims(tuple(dim), ndim)
+            self.axis = tuple(d % ndim for d in dim)
+        else:
+            self.axis = normalize_dim("unsqueeze", dim, input.ndim, insert=True)
         return xp.expand_dims(input, self.axis)
 
     def backward(self, xp, grad):
@@ -258,30 +298,41 @@ class Unsqueeze(Op):
 
 
 class BroadcastTo(Op):
-    """broadcast_to(input, size) -> Tensor
+    """broadcast_to(input, shape) -> Tensor
 
-    Returns a read-only view of ``input`` broadcast to ``size``; ``-1`` keeps a dimension's size."""
+    Returns a read-only view of ``input`` broadcast to ``shape``; ``-1`` keeps a dimension's size.
+    The argument is named ``shape``, as in the original kittygrad (torch calls it ``size``)."""
 
     name = "broadcast_to"
     n_inputs = 1
     view = True
-    conformance = Conformance(torch="torch.broadcast_to", shapes=_shapes(0), inputs=1,
-                              options={"size": _expanded})
+    conformance = Conformance(torch=lambda torch, x, shape: torch.broadcast_to(x, size=shape),
+                              shapes=_shapes(0), inputs=1, options={"shape": _expanded})
 
-    def forward(self, xp, input, size):
-        size, shape = size_args("broadcast_to", (size,)), input.shape
+    def forward(self, xp, input, shape):
+        size, shape = size_args("broadcast_to", (shape,)), input.shape
         lead = len(size) - len(shape)
         if lead < 0:
             raise RuntimeError(f"expand(): the number of sizes provided ({len(size)}) must be greater "
                                f"or equal to the number of dimensions in the tensor ({len(shape)})")
+        # The original's checks and texts; a size of 0 stays allowed where torch allows it (to expand a
+        # size-1 or empty dim, or as a new leading dim), which the original refused everywhere.
+        for i, s in enumerate(size):
+            n = shape[i - lead] if i >= lead else None
+            if s < -1 or s == 0 and n not in (None, 0, 1):
+                raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed.")
         target = []
         for i, s in enumerate(size):
             n = shape[i - lead] if i >= lead else None
-            if s == -1 and n is not None:
+            if n is None and s == -1:
+                raise RuntimeError("The expanded size of the tensor (-1) isn't allowed "
+                                   f"in a leading, non-existing dimension {i}.")
+            if s == -1:
                 s = n
-            if s < 0 or n is not None and n != 1 and n != s:
-                raise RuntimeError(f"expand(): the expanded size {s} is invalid at dimension {i}: "
-                                   f"target sizes {list(size)}, tensor sizes {list(shape)}")
+            elif n is not None and n != 1 and n != s:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
+                                   f"({n}) at non-singleton dimension {i}. Target sizes: {tuple(size)}. "
+                                   f"Tensor sizes: {tuple(shape)}.")
             target.append(s)
         self.shape = shape
         return xp.broadcast_to(input, tuple(target))
@@ -303,7 +354,10 @@ class Expand(Composite):
 
     @staticmethod
     def call(input, *sizes):
-        return input.broadcast_to(size_args("expand", sizes))
+        sizes = size_args("expand", sizes)
+        if len(sizes) == input.ndim and all(s in (-1, n) for s, n in zip(sizes, input.shape)):
+            return input  # the original returns the tensor itself when nothing is expanded
+        return input.broadcast_to(sizes)
 
 
 class BroadcastTensors(Composite):

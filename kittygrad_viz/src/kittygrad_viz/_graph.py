@@ -47,9 +47,9 @@ class CompGraph(graphviz.Digraph):
     (``version n``); the output of a view op is labelled ``view``; numbers and arrays passed as operands
     are yellow boxes showing their value or shape.
 
-    Inputs whose history was recorded before the ``with`` block get their backward node drawn dashed
-    and labelled ``history not recorded``; ``require_leaves=True`` raises the original kittygrad's
-    error instead. Other keyword arguments (``graph_attr``, ``node_attr``, ``edge_attr``, ``format``,
+    An op whose input has a history recorded before the ``with`` block raises the original kittygrad's
+    error ("must be built starting from the leaves"); with ``require_leaves=False`` that input's backward
+    node is drawn dashed and labelled ``history not recorded`` instead. Other keyword arguments (``graph_attr``, ``node_attr``, ``edge_attr``, ``format``,
     ``strict``, ...) go to ``graphviz.Digraph``; ``strict`` defaults to True.
     """
 
@@ -62,7 +62,7 @@ class CompGraph(graphviz.Digraph):
                  dried_leaf_fillcolor: str = "#ffefc7",
                  backward_color: str = "#22709a",
                  backward_fillcolor: str = "#a9d8ee",
-                 require_leaves: bool = False,
+                 require_leaves: bool = True,
                  **digraph_kwargs: Any) -> None:
         self.leaf_color, self.leaf_fillcolor = leaf_color, leaf_fillcolor
         self.branch_color, self.branch_fillcolor = branch_color, branch_fillcolor

@@ -96,7 +96,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "Tensors are float16, float32 or float64 only: integer, bool and complex dtypes, and "
               "complex or non-numeric data, are refused with a TypeError.",
               lambda r: r["complex_arg"] or _kitty_error(
-                  "is not supported. Supported: float16", "expected a numeric array",
+                  "is not supported. Supported: float16", "' is not supported.", "expected a numeric array",
                   "expected numbers", "expected a floating")(r)),
     Deviation("int-data-is-float", ("mismatch", "accept-kitty-only"),
               "Integer and bool data (Python numbers, lists, NumPy arrays) become float32 tensors, and "
@@ -121,8 +121,8 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "TypeError; torch computes on the numbers).",
               _kitty_error("at least one operand must be a Tensor")),
     Deviation("to-takes-a-dtype", ("clear-error-kitty-only",),
-              "``Tensor.to`` takes a dtype only (no device, tensor or flags); anything else is a "
-              "TypeError.",
+              "``Tensor.to`` takes a dtype, the device ``'cpu'`` or a tensor (and ``copy``); anything "
+              "else is a TypeError.",
               lambda r: r["target"] == "Tensor.to" and "is not understood" in r["kitty_error"]),
     Deviation("comparisons", ("mismatch", "accept-kitty-only", "clear-error-kitty-only"),
               "Comparison operators return NumPy bool arrays, computed by NumPy: comparing with an "
@@ -173,13 +173,29 @@ DEVIATIONS: tuple[Deviation, ...] = (
                                      "ignore_index is not supported for floating point target",
                                      "Found dtype")(r)
               or r["target"] in ("kitty.logsumexp", "Tensor.logsumexp")),
-    Deviation("mixed-dtype-products", ("clear-error-kitty-only",),
-              "``outer``/``ger`` need both vectors of one dtype (RuntimeError), as torch's ``dot`` and "
-              "``mm`` do; torch's ``outer`` promotes.",
-              _kitty_error("outer(): expected both arguments to have the same dtype")),
+    Deviation("mixed-dtype-products", ("accept-kitty-only",),
+              "``dot``, ``mm``, ``mv``, ``bmm``, ``matmul`` (``@``) and ``einsum`` promote mixed float "
+              "dtypes, as the original kittygrad does; torch raises.",
+              lambda r: r["target"].split(".")[-1] in ("dot", "mm", "mv", "bmm", "matmul", "__matmul__",
+                                                       "__rmatmul__", "einsum")
+              and _torch_error("dtype")(r)),
     Deviation("cat-legacy-empty", ("clear-error-kitty-only",),
               "``cat`` checks ``dim`` against 1-D empty tensors too; torch skips them (a legacy rule).",
-              _kitty_error("cat(): dimension out of range")),
+              _kitty_error("cat(): dimension out of range", "cat(): Dimension out of range")),
+    Deviation("original-empty-dims", ("mismatch",),
+              "``sum``, ``mean``, ``std`` and ``var`` over ``dim=()`` reduce nothing (NumPy's rule, the "
+              "original kittygrad's); torch reduces every dim.",
+              lambda r: r["target"].split(".")[-1] in ("sum", "mean", "std", "var")
+              and ", ()" in r["call"]),
+    Deviation("original-bmm-batches", ("accept-kitty-only",),
+              "``bmm`` takes any number (at least one) of equal batch dims, as the original kittygrad; "
+              "torch's takes 3-D tensors only.",
+              _torch_error("batch1 must be a 3D tensor", "batch2 must be a 3D tensor")),
+    Deviation("original-texts", ("clear-error-kitty-only",),
+              "Where the original kittygrad refuses what torch accepts, kittygrad refuses too, with the "
+              "original's text: transposing a 0-d tensor (``Scalar cannot be transposed.``), ``-1`` in a "
+              "new leading dim of ``expand``.",
+              _kitty_error("Scalar cannot be transposed.", "isn't allowed in a leading, non-existing")),
     Deviation("tensor-inputs", ("clear-error-kitty-only",),
               "Functions that read a tensor's structure (``*_like``, ``split``, ``chunk``, "
               "``broadcast_tensors``) need a Tensor, and number options (``alpha``, ``value``, "

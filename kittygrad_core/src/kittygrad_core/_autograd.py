@@ -1,0 +1,315 @@
+"""The general backward pass: several outputs, retained graphs, ``inputs=`` and ``autograd.grad``.
+
+``_engine._run`` is the fast pass behind a plain ``backward()``: it counts gradients down in the nodes'
+own locks and consumes each node. This pass keeps its counts in a dict instead, so the graph is left as
+it was (``retain_graph=True``: a second backward finds the same locks and the saved arrays), and it runs
+only the nodes that lead to what was asked for (``inputs=``, ``autograd.grad``). The lock engine's
+diagnostics keep their meaning: a node that waits for gradients from outputs outside this call makes
+the call warn "Backpropagation not completed" and keeps what it received for a later backward.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _engine
+from ._engine import CONSUMED, ENGINE_LOCK, UNCOUNTED, AccumulateGrad, Node, accumulator
+from ._tensor import Tensor, make_tensor
+
+_NOT_COMPLETED = ("Backpropagation not completed. The computational graph "
+                  "has at least one more output for the .backward() call.")
+
+
+def _targets_of(inputs: Sequence[Tensor]) -> list[Node]:
+    """The node whose incoming gradient is each input's gradient (a leaf's is its AccumulateGrad)."""
+    nodes = []
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"inputs must be Tensors, got {type(t).__name__}.")
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        nodes.append(t._grad_fn if t._grad_fn is not None else accumulator(t))
+    return nodes
+
+
+def _needed(roots: list[Node], targets: set[int] | None) -> tuple[dict[int, int], set[int] | None]:
+    """Consumers per node within the graph below ``roots``, and the nodes that lead to a target."""
+    consumers: dict[int, int] = {}
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:  # iterative DFS; a node is listed after all nodes that reach it were pushed
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        for fn in node.next_functions:
+            if fn is not None:
+                consumers[id(fn)] = consumers.get(id(fn), 0) + 1
+                stack.append(fn)
+    if targets is None:
+        return consumers, None
+    needed = set(targets)
+    changed = True
+    while changed:  # a fixed point over the (acyclic) graph: cheap next to running the rules
+        changed = False
+        for node in reversed(order):  # inputs before their consumers: usually one sweep
+            if id(node) not in needed and any(fn is not None and id(fn) in needed
+                                              for fn in node.next_functions):
+                needed.add(id(node))
+                changed = True
+    return consumers, needed
+
+
+def run(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], *, retain_graph: bool,
+        inputs: Sequence[Tensor] | None, accumulate: bool) -> list[np.ndarray | None]:
+    """Backpropagates ``grads`` from ``outputs``; returns the gradient of each of ``inputs``.
+
+    With ``accumulate`` the gradients go to ``.grad`` (of ``inputs`` only, if given); without it (for
+    ``autograd.grad``) no ``.grad`` changes and the gradients are only returned.
+    """
+    with ENGINE_LOCK:
+        return _run_locked(outputs, grads, retain_graph, inputs, accumulate)
+
+
+def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: bool,
+                inputs: Sequence[Tensor] | None, accumulate: bool) -> list[np.ndarray | None]:
+    targets = _targets_of(inputs) if inputs is not None else None
+    target_ids = {id(n) for n in targets} if targets is not None else None
+    # backward(inputs=[t]) fills t.grad for a non-leaf t too, retained or not (torch's rule)
+    nonleaf_targets = {id(t._grad_fn): t for t in inputs or () if t._grad_fn is not None} \
+        if accumulate else {}
+    captured: dict[int, np.ndarray] = {}
+    leaf_roots = [(t, g) for t, g in zip(outputs, grads) if t._grad_fn is None]
+    roots = [(t._grad_fn, g) for t, g in zip(outputs, grads) if t._grad_fn is not None]
+    for node, _ in roots:
+        if node._lock == UNCOUNTED:
+            node._activate()
+        if node._lock == CONSUMED:
+            _engine._second_backward()
+    consumers, needed = _needed([n for n, _ in roots], target_ids)
+    remaining: dict[int, int] = {}
+    for node, _ in roots:
+        within = consumers.get(id(node), 0)
+        if node._lock != within and len(roots) == 1:
+            warnings.warn("A .backward() call from the middle of the computational graph was noticed.",
+                          UserWarning, stacklevel=5)
+        remaining[id(node)] = within + 1  # its own gradient, plus the roots that consume it
+    pending: dict[int, np.ndarray] = {}
+    received: dict[int, int] = {}
+    ran: list[Node] = []
+    stack: list = list(reversed(roots))
+    for leaf, g in leaf_roots:
+        _deliver_leaf(leaf, accumulator(leaf), g, target_ids, captured, accumulate)
+    while stack:
+        node, grad = stack.pop()
+        key = id(node)
+        left = remaining.get(key)
+        if left is None:
+            left = node._lock
+            if left <= 0:
+                _engine._second_backward()
+            if node._grad is not None:  # what an earlier, incomplete backward left here
+                grad = node._grad + grad
+                node._grad = None
+        if left > 1:
+            pending[key] = grad if key not in pending else pending[key] + grad
+            remaining[key] = left - 1
+            received[key] = received.get(key, 0) + 1
+            continue
+        if key in pending:
+            grad = pending.pop(key) + grad
+        remaining[key] = 0
+        ran.append(node)
+        _check_versions(node)
+        if node._retained is not None:  # retain_grad fills .grad whenever the node runs (torch's rule)
+            grad = _engine.observe(node._retained, grad, key not in nonleaf_targets)
+        if target_ids is not None and key in target_ids:
+            captured[key] = captured[key] + grad if key in captured else grad
+            if key in nonleaf_targets:
+                _engine.add_to_grad(nonleaf_targets[key], grad)
+        if needed is not None and not any(fn is not None and id(fn) in needed for fn in node.next_functions):
+            continue  # nothing asked for lies below: do not run the rule
+        try:
+            node_grads = node.backward(np, grad)
+        except Exception as error:
+            error.add_note(f"(raised by the backward of {node._describe()})")
+            raise
+        nexts = node.next_functions
+        if node_grads.__class__ is not tuple:
+            node_grads = (node_grads,)
+        if len(node_grads) != len(nexts):
+            raise RuntimeError(f"{node._describe()} returned {len(node_grads)} gradients for "
+                               f"{len(nexts)} inputs.")
+        for i, nxt in enumerate(nexts):
+            g = node_grads[i]
+            if nxt is None or g is None or (needed is not None and id(nxt) not in needed):
+                continue
+            if g.__class__ is not np.ndarray or g.shape != nxt._shape or g.dtype is not nxt._dtype:
+                g = _engine._conform(node, i, g, nxt)
+            if nxt.__class__ is AccumulateGrad:
+                leaf = nxt._variable()
+                if leaf is not None:
+                    _deliver_leaf(leaf, nxt, g, target_ids, captured, accumulate)
+            else:
+                stack.append((nxt, g))
+    waiting = [key for key in pending]
+    if waiting:
+        by_id = {}
+        stack = [n for n, _ in roots]
+        while stack:  # find the waiting nodes' objects again (pending is keyed by id)
+            node = stack.pop()
+            if id(node) in by_id:
+                continue
+            by_id[id(node)] = node
+            stack.extend(fn for fn in node.next_functions if fn is not None)
+        for key in waiting:  # as the fast pass: the partial sum waits in the node for the rest
+            node = by_id[key]
+            node._grad = pending[key]
+            node._lock -= received[key]
+        warnings.warn(_NOT_COMPLETED, UserWarning, stacklevel=5)
+    if not retain:
+        for node in ran:
+            node._lock = CONSUMED
+            node._release()
+    if targets is None:
+        return []
+    return [captured.get(id(n)) for n in targets]
+
+
+def _deliver_leaf(leaf: Tensor, node: AccumulateGrad, g: np.ndarray, target_ids: set[int] | None,
+                  captured: dict[int, np.ndarray], accumulate: bool) -> None:
+    key = id(node)
+    if target_ids is not None:
+        if key not in target_ids:
+            return
+        if not accumulate:
+            hooks = leaf._hooks
+            if hooks is not None and hooks[0]:
+                g = _engine._call_hooks(hooks[0], g, leaf)
+            captured[key] = captured[key] + g if key in captured else g
+            return
+    _engine.accumulate_leaf(leaf, g)
+
+
+def _check_versions(node: Node) -> None:
+    counter = node._vc
+    if counter is not None:
+        if counter[0] != node._vv:
+            _engine._modified_error(node, counter[0], node._vv)
+        saved = node._saved
+        for i in range(0, len(saved), 2):
+            if saved[i][0] != saved[i + 1]:
+                _engine._modified_error(node, saved[i][0], saved[i + 1])
+
+
+# ---------------------------------------------------------------------------------------- public API
+
+
+def _as_list(value: Any, what: str) -> list:
+    if isinstance(value, Tensor) or value is None:
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, not "
+                        f"{type(value).__name__}.") from None
+
+
+def _initial_grads(outputs: list, grads: list, what: str) -> list[np.ndarray]:
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"{what}: got {len(grads)} gradients for {len(outputs)} outputs.")
+    arrays = []
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{what}: outputs must be Tensors, got {type(out).__name__}.")
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            arrays.append(np.ones_like(out._data))
+            continue
+        data = g._data if isinstance(g, Tensor) else None
+        if data is None:
+            raise TypeError(f"{what}: gradient {i} must be a Tensor or None, got {type(g).__name__}.")
+        if data.shape != out._data.shape:
+            raise RuntimeError(f"{what}: mismatch in shape: grad_output[{i}] has a shape of {data.shape} "
+                               f"and output[{i}] has a shape of {out._data.shape}.")
+        if data.dtype != out._data.dtype:
+            raise TypeError(f"{what}: mismatch in dtype: grad_output[{i}] has dtype {data.dtype} and "
+                            f"output[{i}] has dtype {out._data.dtype}.")
+        arrays.append(data)
+    return arrays
+
+
+def _no_create_graph(create_graph: bool) -> None:
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not implemented yet: "
+                                  "backward rules run on NumPy arrays only.")
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Any = None) -> None:
+    """Computes the sum of gradients of ``tensors`` with respect to graph leaves.
+
+    Args:
+        tensors: tensors of which the derivative will be computed.
+        grad_tensors: the "vector" in the vector-Jacobian product, one per tensor (``None`` for a
+            one-element tensor).
+        retain_graph: if ``True``, the graph (its saved values and counts) is kept, so that backward can
+            run through it again. Defaults to ``create_graph``.
+        create_graph: not supported yet (raises ``NotImplementedError``).
+        inputs: tensors whose ``.grad`` receives gradients; by default every leaf of the graph.
+    """
+    _no_create_graph(create_graph)
+    outputs = _as_list(tensors, "backward(): tensors")
+    grads = _as_list(grad_tensors, "backward(): grad_tensors") if grad_tensors is not None \
+        else [None] * len(outputs)
+    arrays = _initial_grads(outputs, grads, "backward()")
+    selected = None if inputs is None else _as_list(inputs, "backward(): inputs")
+    if selected is not None and not selected:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run(outputs, arrays, retain_graph=bool(create_graph if retain_graph is None else retain_graph),
+        inputs=selected, accumulate=True)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """Computes and returns the sum of gradients of ``outputs`` with respect to ``inputs``.
+
+    No ``.grad`` is changed. ``grad_outputs`` is the "vector" of the vector-Jacobian product (``None``
+    for one-element outputs). An input the outputs do not depend on raises, unless ``allow_unused``
+    (its gradient is then ``None``) or ``materialize_grads`` (zeros). ``retain_graph`` defaults to
+    ``create_graph``; ``create_graph`` is not supported yet.
+    """
+    _no_create_graph(create_graph)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    outs = _as_list(outputs, "grad(): outputs")
+    ins = _as_list(inputs, "grad(): inputs")
+    grads = _as_list(grad_outputs, "grad(): grad_outputs") if grad_outputs is not None \
+        else [None] * len(outs)
+    arrays = _initial_grads(outs, grads, "grad()")
+    results = run(outs, arrays, retain_graph=bool(create_graph if retain_graph is None else retain_graph),
+                  inputs=ins, accumulate=False)
+    out: list[Tensor | None] = []
+    for i, (t, g) in enumerate(zip(ins, results)):
+        if g is None:
+            if materialize_grads:
+                out.append(make_tensor(np.zeros_like(t._data)))
+                continue
+            if not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the desired "
+                                   "behavior.")
+            out.append(None)
+        else:
+            out.append(make_tensor(g.copy() if g.base is not None or not g.flags.writeable else g))
+    return tuple(out)

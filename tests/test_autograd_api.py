@@ -1,0 +1,216 @@
+"""The autograd API against torch: retain_graph, inputs=, autograd.grad/backward, tensor hooks."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import kittygrad as kitty
+
+DATA = [0.5, -1.0, 2.0]
+
+
+def both(fn):
+    """Runs ``fn(lib, tensor)`` for kittygrad and torch (float64 leaves) and returns both results."""
+    return (fn(kitty, lambda d, **kw: kitty.tensor(d, dtype=kitty.float64, **kw)),
+            fn(torch, lambda d, **kw: torch.tensor(d, dtype=torch.float64, **kw)))
+
+
+def same(a, b):
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    np.testing.assert_allclose(np.asarray(a.detach().numpy() if hasattr(a, "detach") else a),
+                               b.detach().numpy(), rtol=1e-12)
+
+
+def test_retain_graph_gives_the_same_gradients_twice():
+    def program(lib, t):
+        x = t(DATA, requires_grad=True)
+        y = (x.exp() * x).sum()
+        y.backward(retain_graph=True)
+        first = x.grad.clone()
+        y.backward()
+        return first, x.grad
+
+    (k1, k2), (t1, t2) = both(program)
+    same(k1, t1)
+    same(k2, t2)
+    np.testing.assert_allclose(k2.numpy(), 2 * k1.numpy())
+
+
+def test_without_retain_graph_a_second_backward_raises_saying_how():
+    x = kitty.tensor(DATA, requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError) as info:
+        y.backward()
+    assert str(info.value) == "Trying to backward through the graph a second time."
+    assert "retain_graph=True" in info.value.__notes__[0]
+
+
+def test_a_retained_pass_then_a_consuming_pass_then_nothing():
+    x = kitty.tensor(DATA, requires_grad=True)
+    y = (x * 3).exp().sum()
+    y.backward(retain_graph=True)
+    y.backward(retain_graph=False)
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_autograd_grad_returns_gradients_of_leaves_and_non_leaves_without_touching_leaf_grads():
+    def program(lib, t):
+        x = t(DATA, requires_grad=True)
+        a = x * 2
+        a.retain_grad()
+        c = (a.exp() * a).sum()
+        gx, ga = lib.autograd.grad(c, [x, a])
+        return gx, ga, x.grad, a.grad
+
+    (kx, ka, kxg, kag), (tx, ta, txg, tag) = both(program)
+    same(kx, tx)
+    same(ka, ta)
+    assert kxg is None and txg is None
+    same(kag, tag)  # a retained gradient is filled whenever its node runs, as torch does
+
+
+def test_autograd_grad_with_grad_outputs_and_several_outputs():
+    def program(lib, t):
+        x = t(DATA, requires_grad=True)
+        y, z = x * x, x.sin()
+        return lib.autograd.grad([y, z], x, grad_outputs=[t([1., 2., 3.]), t([0.5, 0.5, 0.5])])[0]
+
+    same(*both(program))
+
+
+def test_unused_inputs_raise_unless_allowed_or_materialized():
+    def program(lib, t, **options):
+        x, w = t(DATA, requires_grad=True), t(DATA, requires_grad=True)
+        return lib.autograd.grad((x * 2).sum(), [x, w], **options)
+
+    for lib, t in ((kitty, lambda d, **kw: kitty.tensor(d, **kw)), (torch, lambda d, **kw: torch.tensor(d, **kw))):
+        with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
+            program(lib, t)
+        assert program(lib, t, allow_unused=True)[1] is None
+        assert program(lib, t, materialize_grads=True)[1].tolist() == [0., 0., 0.]
+
+
+def test_backward_inputs_fills_only_those_grads_non_leaves_included():
+    def program(lib, t):
+        x, w = t(DATA, requires_grad=True), t(DATA, requires_grad=True)
+        h = x * w
+        (h.exp().sum()).backward(inputs=[w, h])
+        return x.grad, w.grad, h.grad
+
+    (kx, kw, kh), (tx, tw, th) = both(program)
+    assert kx is None and tx is None
+    same(kw, tw)
+    same(kh, th)
+
+
+def test_autograd_backward_of_several_outputs_sharing_a_graph():
+    def program(lib, t):
+        x = t(DATA, requires_grad=True)
+        h = x.exp()
+        lib.autograd.backward([(h * 2).sum(), (h * h).sum()])
+        return x.grad
+
+    same(*both(program))
+
+
+def test_the_general_pass_keeps_the_lock_diagnostics():
+    x = kitty.tensor(DATA, requires_grad=True)
+    h = x * 2
+    a, b = h * 3, h * 4
+    with pytest.warns(UserWarning, match="Backpropagation not completed"):
+        a.sum().backward(retain_graph=True)
+    assert x.grad is None  # h still waits for b's gradient
+    b.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 14.))
+    y = x * 5
+    z = y * 1
+    with pytest.warns(UserWarning, match="middle of the computational graph"):
+        y.backward(kitty.ones_like(y), retain_graph=True)  # z consumes y: a backward from the middle
+    del z
+
+
+def test_create_graph_is_refused_until_higher_order_rules_exist():
+    x = kitty.tensor(DATA, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        (x * x).sum().backward(create_graph=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        kitty.autograd.grad((x * x).sum(), x, create_graph=True)
+
+
+# ------------------------------------------------------------------------------------------------ hooks
+
+
+def test_tensor_hooks_order_replacement_and_removal_match_torch():
+    def program(lib, t):
+        log = []
+        x = t(DATA, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.register_hook(lambda g: log.append(("y1", g.tolist())))
+        y.register_hook(lambda g: g * 10)
+        y.register_hook(lambda g: log.append(("y3", g.tolist())))
+        removed = x.register_hook(lambda g: log.append(("never", 0)))
+        x.register_hook(lambda g: (log.append(("x", g.tolist())), g + 1)[1])
+        x.register_post_accumulate_grad_hook(lambda leaf: log.append(("post", leaf.grad.tolist())))
+        removed.remove()
+        (y * y).sum().backward()
+        return log, x.grad, y.grad
+
+    (klog, kx, ky), (tlog, tx, ty) = both(program)
+    assert klog == tlog
+    same(kx, tx)
+    same(ky, ty)
+
+
+def test_hooks_run_in_autograd_grad_and_accumulate_nothing():
+    seen = []
+    x = kitty.tensor(DATA, requires_grad=True)
+    x.register_hook(lambda g: seen.append(g.tolist()) or g * 2)
+    x.register_post_accumulate_grad_hook(lambda leaf: seen.append("post"))
+    (g,) = kitty.autograd.grad((x * 3).sum(), x)
+    assert g.tolist() == [6., 6., 6.] and seen == [[3., 3., 3.]] and x.grad is None
+
+
+def test_hook_errors_are_typed():
+    x = kitty.tensor(DATA, requires_grad=True)
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        kitty.tensor(DATA).register_hook(print)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(TypeError, match="must be callable"):
+        x.register_hook(3)
+    x.register_hook(lambda g: kitty.ones(2))
+    with pytest.raises(RuntimeError, match="expected None or a Tensor of shape \\(3,\\)"):
+        (x * 1).sum().backward()
+
+
+# ------------------------------------------------------------------------------------------- grad mode
+
+
+def test_inference_mode_and_set_grad_enabled():
+    x = kitty.tensor(DATA, requires_grad=True)
+    with kitty.inference_mode():
+        assert not (x * 2).requires_grad
+    with kitty.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @kitty.inference_mode()
+    def f():
+        return x * 2
+
+    assert not f().requires_grad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with kitty.no_grad():
+            with kitty.inference_mode():  # no "no_grad more then once" warning: a different manager
+                pass
+    with kitty.set_grad_enabled(False):
+        assert not kitty.is_grad_enabled()
+        with kitty.enable_grad():
+            assert (x * 2).requires_grad
+    assert kitty.is_grad_enabled()
