@@ -132,7 +132,7 @@ class _Copy(kitty.Function):
 
     @staticmethod
     def forward(ctx: Any, x: kitty.Tensor) -> kitty.Tensor:
-        return kitty.tensor(x.numpy())
+        return kitty.tensor(x.numpy().copy())  # kitty.tensor shares a NumPy array
 
     @staticmethod
     def backward(ctx: Any, grad: kitty.Tensor) -> kitty.Tensor:
@@ -194,8 +194,9 @@ class _CaseCheck:
     # -------------------------------------------------------------- inputs and calls
 
     def kitty_inputs(self, requires_grad: list[bool]) -> list[Any]:
-        """The inputs as kittygrad tensors (Python numbers stay numbers)."""
-        return [kitty.tensor(a, requires_grad=r) if t else a
+        """The inputs as kittygrad tensors of their own (``kitty.tensor`` shares a float NumPy array,
+        as the original did, and in-place checks must not write into the case); numbers stay numbers."""
+        return [kitty.tensor(a.copy(), requires_grad=r) if t else a
                 for a, r, t in zip(self.case.arrays, requires_grad, self.tensors)]
 
     def torch_inputs(self) -> list[Any]:
@@ -429,7 +430,7 @@ class _CaseCheck:
         """Under ``no_grad``, ``binding`` on a leaf that requires grad is allowed and records nothing
         (what optimizers do to parameters)."""
         inputs = self.kitty_inputs(self.wants_grad)
-        leaf = kitty.tensor(self.case.arrays[0], requires_grad=True)
+        leaf = kitty.tensor(self.case.arrays[0].copy(), requires_grad=True)
         with kitty.no_grad():
             result = self.kitty_call(f"'{binding}' on a leaf that requires grad, under no_grad",
                                      lambda: getattr(leaf, binding)(*inputs[1:], **options))
