@@ -128,21 +128,37 @@ def test_bindings_pass_options(registry, module, tensor_type):
 
 def test_operators_return_not_implemented_for_unsupported_operands(registry, tensor_type, records):
     registry.register(records.Mul)
+
+    class Other:  # a user type: Python gives it the chance to answer (its reflected method)
+        def __rmul__(self, tensor):
+            return "Other.__rmul__"
+
+    class Plain:
+        pass
+
     t = tensor_type([1., 2.])
-    assert t.__mul__("a") is NotImplemented and t.__rmul__(object()) is NotImplemented
-    with pytest.raises(TypeError):
+    assert t.__mul__(Plain()) is NotImplemented and t.__rmul__(Plain()) is NotImplemented
+    assert t * Other() == "Other.__rmul__"
+    with pytest.raises(TypeError, match="unsupported operand"):
+        t * Plain()
+    with pytest.raises(TypeError, match="unsupported operand"):
+        Plain() * t
+    # a built-in operand can answer nothing: the original kittygrad's TypeError at once
+    with pytest.raises(TypeError, match="^Unsupported operand type\\(s\\) for \\*: 'FakeTensor' and 'str'.$"):
         t * "a"
-    with pytest.raises(TypeError, match="unsupported operand"):
-        t * object()
-    with pytest.raises(TypeError, match="unsupported operand"):
-        object() * t
-    with pytest.raises(TypeError, match="must be a Tensor, a number or a NumPy array, not str"):
+    with pytest.raises(TypeError, match="^Unsupported operand type\\(s\\) for \\*: 'str' and 'FakeTensor'.$"):
+        "a" * t
+    with pytest.raises(TypeError, match="^Unsupported operand type\\(s\\) for \\*=: 'FakeTensor' and 'complex'.$"):
+        t *= 1j
+    with pytest.raises(TypeError, match="^Unsupported argument type\\(s\\) for mul: 'Tensor' and 'str'.") as info:
         t.mul("a")
+    assert info.value.__notes__ == ["(argument 1 must be a Tensor, a number or a NumPy array)"]
 
 
 def test_non_broadcast_op_refuses_numbers(registry, module, tensor_type, records):
     registry.register(records.Sum)
-    with pytest.raises(TypeError, match=r"sum\(\): argument 0 must be a Tensor or a NumPy array, not int"):
+    with pytest.raises(TypeError, match=r"(?s)Unsupported argument type\(s\) for sum: 'Tensor' and 'int'.*"
+                                        r"argument 0 must be a Tensor or a NumPy array"):
         module.sum(3)
     assert module.sum(np.array([1, 2])).item() == 3.  # integer arrays become float32 tensors
 

@@ -109,16 +109,16 @@ def test_inplace_on_a_non_leaf_is_recorded(torch):
 
 def test_inplace_on_a_leaf_requiring_grad_raises():
     x = kitty.tensor([1., 2.], requires_grad=True)
-    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an "
-                                           "in-place operation"):
+    with pytest.raises(RuntimeError) as info:
         x *= 2
+    assert str(info.value) == "A leaf Variable that requires grad is being used in an in-place operation."
     assert x.version == 0 and x.tolist() == [1., 2.]
 
 
 def test_inplace_on_a_view_of_a_leaf_requiring_grad_raises():
     x = kitty.tensor([[1., 2.]], requires_grad=True)
     v = x.t()
-    with pytest.raises(RuntimeError, match=r"mul\(\): a view of a leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match=r"(?s)^A leaf Variable that requires grad.*in-place mul on a view of a leaf"):
         v *= 2
     assert x.version == 0 and x.tolist() == [[1., 2.]]
     with kitty.no_grad():
@@ -151,16 +151,16 @@ def test_an_unused_view_does_not_hold_the_backward_back():
 
 def test_inplace_that_would_change_dtype_raises():
     t = kitty.tensor([1., 2.])
-    with pytest.raises(RuntimeError, match="output with dtype 'float32' doesn't match the broadcast "
-                                           "dtype 'float64'"):
+    with pytest.raises(RuntimeError, match="^Output with dtype 'float32' doesn't match the promotion "
+                                           "dtype 'float64'.\n"):
         t *= kitty.tensor([1., 2.], dtype=kitty.float64)
     assert t.version == 0
 
 
 def test_inplace_that_would_change_shape_raises():
     t = kitty.tensor([1., 2.])
-    with pytest.raises(RuntimeError, match=r"output with shape \(2,\) doesn't match the broadcast "
-                                           r"shape \(3, 2\)"):
+    with pytest.raises(RuntimeError, match=r"^Output with shape \(2,\) doesn't match the broadcast "
+                                           r"shape \(3, 2\).\n"):
         t *= kitty.tensor(np.ones((3, 2), dtype=np.float32))
     assert t.version == 0 and t.tolist() == [1., 2.]
 

@@ -15,7 +15,7 @@ def test_forward_errors_are_retyped_naming_the_op_and_inputs():
 
 
 def test_deliberate_errors_pass_through_unchanged():
-    with pytest.raises(IndexError, match=r"^flip\(\): Dimension out of range"):
+    with pytest.raises(IndexError, match=r"^Dimension out of range"):  # the original's text, torch's too
         kc.ones(3).flip(1)
 
 

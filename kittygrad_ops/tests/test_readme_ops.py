@@ -168,7 +168,7 @@ def test_inplace_methods():
 
 def test_inplace_rejects_dtype_and_shape_changes():
     x = kitty.ones(3)
-    with pytest.raises(RuntimeError, match="dtype 'float32' doesn't match the broadcast dtype 'float64'"):
+    with pytest.raises(RuntimeError, match="dtype 'float32' doesn't match the promotion dtype 'float64'"):
         x += kitty.ones(3, dtype=kitty.float64)
     with pytest.raises(RuntimeError, match=r"shape \(3,\) doesn't match the broadcast shape \(2, 3\)"):
         x *= kitty.ones(2, 3)
@@ -203,7 +203,7 @@ def test_modified_saved_tensor_is_detected():
     (lambda: kitty.ones(2, 3).mean((0, -2)), RuntimeError, "Duplicate dims are not allowed"),
     (lambda: kitty.ones(2, 3).sum("a"), TypeError, "dim must be an int"),
     (lambda: kitty.ones(2) * "a", TypeError, None),
-    (lambda: kitty.exp(2.0), TypeError, r"exp\(\): argument 0 must be a Tensor"),
+    (lambda: kitty.exp(2.0), TypeError, r"Unsupported argument type\(s\) for exp: 'Tensor' and 'float'"),
     (lambda: kitty.add(2, 3), TypeError, "at least one operand must be a Tensor"),
     (lambda: kitty.ones(3)[5], IndexError, "out of bounds"),
 ])

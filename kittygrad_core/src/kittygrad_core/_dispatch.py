@@ -209,11 +209,13 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     target = operands[0]
     grad_mode = GRAD_ENABLED.get()
     if grad_mode and target._requires_grad and target._grad_fn is None:
-        raise RuntimeError(f"{op.name}(): a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
+        raise _noted(RuntimeError("A leaf Variable that requires grad is being used in an in-place "
+                                  "operation."), f"(in-place {op.name} on a tensor of shape {target.shape})")
     data, version = target._data, target._version
     if not data.flags.writeable:
-        raise RuntimeError(f"{op.name}(): the inplace operation cannot be applied to a read-only tensor.")
+        raise _noted(RuntimeError("The inplace operation cannot be applied to a read-only tensor. If this "
+                                  "tensor is a view of another, you can try to do the same operation "
+                                  "with it."), f"(in-place {op.name} on a tensor of shape {data.shape})")
     arrays, requires_grad = _arrays(op, operands)
     record = requires_grad and grad_mode and op.differentiable
     if record and target._base is not None:
@@ -238,11 +240,11 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
         out = _forward(op, node, operands, arrays, args, kwargs)
         bumped = version[0] + 1
     if out.shape != data.shape:
-        raise RuntimeError(f"{op.name}(): output with shape {data.shape} doesn't match the "
-                           f"broadcast shape {out.shape}.")
+        raise _noted(RuntimeError(f"Output with shape {data.shape} doesn't match the broadcast shape "
+                                  f"{out.shape}."), f"(in-place {op.name}, input shapes {_shapes(operands)})")
     if out.dtype != data.dtype:
-        raise RuntimeError(f"{op.name}(): output with dtype '{data.dtype}' doesn't match the "
-                           f"broadcast dtype '{out.dtype}'.")
+        raise _noted(RuntimeError(f"Output with dtype '{data.dtype}' doesn't match the promotion dtype "
+                                  f"'{out.dtype}'."), f"(in-place {op.name}, input dtypes {_dtypes(operands)})")
     plan: list = []
     if record:
         locks: dict = {}
@@ -266,6 +268,12 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
         plan += [(target, "_grad_fn", node), (target, "_requires_grad", True)]
         if previous is not None:  # grad_fn._ctx.out of the node that made the target (the original's)
             plan.append((previous, "_out_ref", weakref.ref(target)))
+            # the old node warns at backward if the tensor retains its gradient by then (the original)
+            observer = previous._retained
+            if observer is None:
+                plan.append((previous, "_retained", Observer(target, version[0], retain=None)))
+            elif observer.retain is False:
+                plan.append((observer, "retain", None))
     try:
         version[0] = bumped  # these two statements make no call: a signal cannot split them
         if out is not data:
@@ -332,9 +340,9 @@ def _coerce(op: type, value: Any, index: int) -> Any:
             return value.item()  # torch treats NumPy scalars as Python numbers
         if isinstance(value, NUMBERS):
             return value
-    raise UnsupportedOperand(f"{op.name}(): argument {index} must be a Tensor"
-                    f"{', a number' if op.broadcast else ''} or a NumPy array, "
-                    f"not {type(value).__name__}.")
+    raise _noted(UnsupportedOperand(f"Unsupported argument type(s) for {op.name}: 'Tensor' and "
+                                    f"'{type(value).__name__}'."),  # the original's text
+                 f"(argument {index} must be a Tensor{', a number' if op.broadcast else ''} or a NumPy array)")
 
 
 def _align(op: type, arrays: list, operands: tuple) -> None:
@@ -379,6 +387,12 @@ def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kw
     return out
 
 
+def _noted(error: Exception, note: str) -> Exception:
+    """``error`` (often with the original kittygrad's exact text) with a note naming op and inputs."""
+    error.add_note(note)
+    return error
+
+
 def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
     """NumPy's and Python's errors from inside a forward, retyped as torch's, naming the op and inputs.
 
@@ -392,7 +406,7 @@ def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
         return RuntimeError(f"{op.name}(): {error} (input shapes {_shapes(operands)}, "
                             f"dtypes {_dtypes(operands)})")
     message = str(error)
-    if f"{op.name}(" in message:
+    if f"{op.name}(" in message or message.startswith("Dimension out of range"):  # deliberate texts
         return error
     kind = IndexError if isinstance(error, IndexError) else TypeError
     return kind(f"{op.name}(): {message.strip(chr(39))} (input shapes {_shapes(operands)}, "

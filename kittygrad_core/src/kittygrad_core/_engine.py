@@ -103,7 +103,7 @@ class Observer:
 
     __slots__ = ("ref", "counter", "version", "retain", "hooks")
 
-    def __init__(self, tensor: Any, version: int, retain: bool = False) -> None:
+    def __init__(self, tensor: Any, version: int, retain: bool | None = False) -> None:
         self.ref = weakref.ref(tensor)
         self.counter = tensor._version
         self.version = version
@@ -225,6 +225,9 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
             raise TypeError(f"{kind} has data of a different type.")
         grad = gradient._data
 
+    if retain_graph.__class__ not in (bool, type(None)) or create_graph.__class__ is not bool:
+        raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
+                        f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
     if retain_graph or create_graph or inputs is not None:
         from ._autograd import backward as general  # the general pass; a plain backward stays here
         general(tensor, _make_tensor(grad), retain_graph, create_graph, inputs)
@@ -379,7 +382,10 @@ def observe(observer: Observer, grad: np.ndarray, retain: bool) -> np.ndarray:
     tensor = observer.ref()
     if observer.hooks:
         grad = _call_hooks(observer.hooks, grad, tensor)
-    if observer.retain and retain and tensor is not None:
+    # retain is None on the node an in-place op moved its tensor away from: whether the tensor retains
+    # its gradient is read now (the original warns even if retain_grad() came after the in-place op)
+    wanted = observer.retain if observer.retain is not None else tensor is not None and tensor._retains_grad
+    if wanted and retain and tensor is not None:
         if observer.counter[0] != observer.version:
             warnings.warn("An attempt to assign a gradient to a tensor with retains_grad=True "
                           "and modified by inplace operation was noticed.", UserWarning, stacklevel=6)

@@ -40,16 +40,24 @@ class _GradModeContext:
         GRAD_ENABLED.reset(self._tokens.pop())
 
     def __call__(self, func: F) -> F:
-        return _decorate(func, self._mode)
+        return _decorate(func, self._mode, warn_nested=type(self) is no_grad)
 
 
-def _decorate(func: F, mode: bool) -> F:
-    """Wraps ``func`` to run in grad mode ``mode``; a generator runs in it each time it resumes."""
+_NESTED = "Calling no_grad more then once has no additional effect."  # (sic) the original's text
+
+
+def _decorate(func: F, mode: bool, warn_nested: bool = False) -> F:
+    """Wraps ``func`` to run in grad mode ``mode``; a generator runs in it each time it resumes.
+
+    ``warn_nested`` (``@no_grad``): a call where grad is already disabled warns, as the original does.
+    """
     if inspect.isgeneratorfunction(func):
         wrapper = functools.wraps(func)(lambda *args, **kwargs: _in_mode(func(*args, **kwargs), mode))
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if warn_nested and not GRAD_ENABLED.get():
+                warnings.warn(_NESTED, UserWarning, stacklevel=2)
             token = GRAD_ENABLED.set(mode)
             try:
                 return func(*args, **kwargs)
@@ -97,8 +105,7 @@ class no_grad(_GradModeContext):
 
     def __enter__(self) -> None:
         if not GRAD_ENABLED.get():
-            warnings.warn("Calling no_grad more then once has no additional effect.", UserWarning,
-                          stacklevel=2)
+            warnings.warn(_NESTED, UserWarning, stacklevel=2)
         super().__enter__()
 
 

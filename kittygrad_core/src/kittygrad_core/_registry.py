@@ -497,13 +497,15 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
             f"{'{' + ', '.join(call_kwargs) + '}' if call_kwargs else '_EMPTY'})")
     if operator and len(names) > 1:  # an operand of another type lets Python try its reflected operator
         body = (f"    try:\n        return {call}\n"
-                f"    except _UnsupportedOperand:\n        return NotImplemented\n")
+                f"    except _UnsupportedOperand:\n"
+                f"        return _unsupported({attribute!r}, {header[0]}, {header[1]})\n")
     else:
         body = f"    return {call}\n"
     source = f"def {attribute}({', '.join(header)}):\n{body}"
     namespace.update(_op=node, _sequence=_dispatch.sequence, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
                      _apply2=_dispatch.apply2, _apply_inplace=_dispatch.apply_inplace,
-                     _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand)
+                     _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand,
+                     _unsupported=_unsupported)
     exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
     function = namespace[attribute]
     if not method and not operator:
@@ -513,6 +515,26 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     function.__module__ = node.__module__
     function._kittygrad_op = node
     return function
+
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+            "matmul": "@", "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}
+
+
+def _unsupported(attribute: str, tensor: Any, other: Any) -> Any:
+    """An operator's answer to an operand no op accepts: ``NotImplemented`` (Python then asks the other
+    operand), but a built-in type can answer nothing, so the original kittygrad's TypeError is raised."""
+    if type(other).__module__ != "builtins":
+        return NotImplemented
+    name = attribute.strip("_")
+    left, right = type(tensor).__name__, type(other).__name__
+    if name[0] == "i" and name[1:] in _SYMBOLS:
+        symbol = _SYMBOLS[name[1:]] + "="
+    elif name[0] == "r" and name[1:] in _SYMBOLS:
+        symbol, left, right = _SYMBOLS[name[1:]], right, left
+    else:
+        symbol = _SYMBOLS.get(name, name)
+    raise TypeError(f"Unsupported operand type(s) for {symbol}: '{left}' and '{right}'.")
 
 
 def _binding_errors_as_bind(node: type, attribute: str, impl: Any, names: list[str],
@@ -547,7 +569,10 @@ def _bound_call(function: Any, args: tuple, kwargs: dict) -> Any:
         return function(*args, **kwargs)
     except TypeError as error:
         if error.__traceback__ is not None and error.__traceback__.tb_next is None:
-            inspect.signature(function).bind(*args, **kwargs)  # raises the binding error
+            try:
+                inspect.signature(function).bind(*args, **kwargs)
+            except TypeError as binding:
+                raise TypeError(str(binding)) from None  # e.g. "missing a required argument: 'mat2'"
         raise
 
 

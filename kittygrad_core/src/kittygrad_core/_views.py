@@ -106,8 +106,10 @@ def check_view_inplace(op_name: str, view: Any) -> None:
         raise RuntimeError(f"{op_name}(): an in-place operation on a detached view of another tensor "
                            "cannot be recorded by autograd; clone() it first.")
     if base._grad_fn is None and base._requires_grad:
-        raise RuntimeError(f"{op_name}(): a view of a leaf Variable that requires grad is being used "
-                           "in an in-place operation.")
+        error = RuntimeError("A leaf Variable that requires grad is being used in an in-place "
+                             "operation.")  # the original's text, also for a view of the leaf
+        error.add_note(f"(in-place {op_name} on a view of a leaf that requires grad)")
+        raise error
 
 
 def plan_rebase(view: Any, node: Node, plan: list, locks: dict, version: int) -> None:

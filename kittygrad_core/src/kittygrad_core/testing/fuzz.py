@@ -152,7 +152,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation("inplace-casts", ("clear-error-kitty-only",),
               "An in-place op whose result dtype differs from its target's (``f32 += f64``) is "
               "refused with a RuntimeError; torch casts the result down.",
-              _kitty_error("doesn't match the broadcast dtype")),
+              _kitty_error("doesn't match the promotion dtype")),
     Deviation("non-leaf-requires-grad", ("clear-error-kitty-only",),
               "Setting ``requires_grad`` on a non-leaf tensor raises even when it is already true "
               "(the original kittygrad's rule); torch allows ``requires_grad_(True)`` there.",
