@@ -214,3 +214,87 @@ def test_inference_mode_and_set_grad_enabled():
         with kitty.enable_grad():
             assert (x * 2).requires_grad
     assert kitty.is_grad_enabled()
+
+
+# ------------------------------------------------------------------------- functional, gradcheck, anomaly
+
+from kittygrad.autograd import functional as F  # noqa: E402
+
+
+def _pair(lib):
+    x = lib.tensor([[0.1, 0.2], [0.3, 0.4], [0.5, -0.6]], dtype=lib.float64)
+    w = lib.tensor([1.0, 2.0], dtype=lib.float64)
+    return x, w
+
+
+def _f(x, w):
+    return (x * w).exp().sum(0), (x.sin() * 3).sum()
+
+
+def test_jacobian_vjp_jvp_match_torch_for_tuple_inputs_and_outputs():
+    kx, kw = _pair(kitty)
+    tx, tw = _pair(torch)
+    kj, tj = F.jacobian(_f, (kx, kw)), torch.autograd.functional.jacobian(_f, (tx, tw))
+    for krow, trow in zip(kj, tj):
+        for k, t in zip(krow, trow):
+            same(k, t)
+    v = (kitty.tensor([1., -2.], dtype=kitty.float64), kitty.tensor(0.5, dtype=kitty.float64))
+    tv = tuple(torch.tensor(a.numpy()) for a in v)
+    for k, t in zip(F.vjp(_f, (kx, kw), v)[1], torch.autograd.functional.vjp(_f, (tx, tw), tv)[1]):
+        same(k, t)
+    u = (kitty.ones(3, 2, dtype=kitty.float64), kitty.tensor([0.5, 0.25], dtype=kitty.float64))
+    tu = tuple(torch.tensor(a.numpy()) for a in u)
+    for k, t in zip(F.jvp(_f, (kx, kw), u)[1], torch.autograd.functional.jvp(_f, (tx, tw), tu)[1]):
+        same(k, t)
+
+
+def test_jacobian_of_a_single_tensor_and_strict_mode():
+    x = kitty.tensor([1., 2., 3.], dtype=kitty.float64)
+    jac = F.jacobian(lambda t: t * t, x)
+    np.testing.assert_array_equal(jac.numpy(), np.diag([2., 4., 6.]))
+    with pytest.raises(RuntimeError, match="independent of input 0"):
+        F.jacobian(lambda t: kitty.ones(2), x, strict=True)
+    np.testing.assert_array_equal(F.jacobian(lambda t: kitty.ones(2), x).numpy(), np.zeros((2, 3)))
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        F.jacobian(lambda t: t * t, x, create_graph=True)
+
+
+def test_gradcheck_passes_correct_rules_and_catches_a_wrong_one():
+    x = kitty.tensor([0.3, -0.7, 1.2], dtype=kitty.float64, requires_grad=True)
+    assert kitty.autograd.gradcheck(lambda t: (t.tanh() * t).sum(), (x,))
+
+    class WrongCube(kitty.Function):
+        def forward(self, t):
+            self.ctx.saved_tensors.append(t)
+            return t ** 3
+
+        def backward(self, grad):
+            return 2 * self.ctx.saved_tensors[0] ** 2 * grad  # should be 3 x^2
+
+    with pytest.raises(kitty.autograd.GradcheckError, match="Jacobian mismatch for output 0"):
+        kitty.autograd.gradcheck(lambda t: WrongCube()(t), (x,))
+    assert kitty.autograd.gradcheck(lambda t: WrongCube()(t), (x,), raise_exception=False) is False
+    with pytest.raises(kitty.autograd.GradcheckError, match="float64"):
+        kitty.autograd.gradcheck(lambda t: t * 2, (kitty.ones(2, requires_grad=True),))
+
+
+def test_detect_anomaly_names_the_op_and_where_it_was_recorded():
+    x = kitty.tensor([0., 1.], requires_grad=True)
+    with kitty.autograd.detect_anomaly():
+        y = x.sqrt()  # the line the note must show
+        with pytest.raises(RuntimeError, match="^Function 'SqrtBackward' returned nan values in its 0th output.") \
+                as info:
+            (y * 0).sum().backward()
+    assert "y = x.sqrt()" in info.value.__notes__[0] and "op 'sqrt'" in info.value.__notes__[0]
+    (x.sqrt() * 0).sum().backward()  # outside the block: no check, as torch
+    assert np.isnan(x.grad.numpy()[0])
+    with kitty.autograd.set_detect_anomaly(True):
+        z = x.sqrt()
+        with pytest.raises(RuntimeError, match="returned nan values"):
+            (z * 0).sum().backward()
+    assert not kittygrad_core_tracers()
+
+
+def kittygrad_core_tracers():
+    import kittygrad_core
+    return kittygrad_core._tracing.active_tracers()

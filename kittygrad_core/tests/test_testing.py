@@ -7,12 +7,13 @@ import contextlib
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 
 import kittygrad_core as kitty
-from kittygrad_core import Composite, Conformance, Op
+from kittygrad_core import Composite, Conformance, Op, _dispatch
 
 try:  # the conformance machinery needs both; missing, they fail the run rather than skip it
     import hypothesis  # noqa: F401
@@ -21,8 +22,10 @@ except ImportError as error:
     raise ImportError(f"kittygrad_core.testing's tests need torch and hypothesis ({error}): install the "
                       'test extra, `pip install "kittygrad-core[testing]"`') from None
 
-from kittygrad_core.testing import (PROFILE_ENV, PROFILES, check_op, conformance_tests,  # noqa: E402
-                                    op_names, ops_without_conformance, profile_settings)
+from kittygrad_core.testing import (PROFILE_ENV, PROFILES, check_op, conformance_stats,  # noqa: E402
+                                    conformance_tests, op_names, ops_without_conformance,
+                                    profile_settings, reset_stats)
+from kittygrad_core.testing._strategies import LARGE, draw_values  # noqa: E402
 
 DIST = "kittygrad-testing-tests"
 
@@ -40,10 +43,10 @@ def registered(*ops):
             kitty.registry.unregister(name)
 
 
-def fails(op, *fragments):
+def fails(op, *fragments, profile=None):
     """check_op raises an AssertionError naming the op and containing each fragment."""
     with registered(op), pytest.raises(AssertionError) as info:
-        check_op(op.name)
+        check_op(op.name, profile)
     message = str(info.value)
     assert f"op '{op.name}'" in message
     for fragment in fragments:
@@ -154,7 +157,7 @@ class Transpose(Op):
 
     name = "kt_t"
     view = True
-    conformance = Conformance(torch=lambda torch, x: x.permute(*reversed(range(x.ndim))))
+    conformance = Conformance(torch=lambda torch, x: x.permute(tuple(reversed(range(x.ndim)))))
 
     def forward(self, xp, input):
         return input.T
@@ -217,6 +220,120 @@ class CubeAndSum(Composite):
         return kitty.kt_cube(input), kitty.kt_sum(input)
 
 
+class Clamp(Op):
+    """clamp with number bounds; the gradient passes where min <= x <= max, bounds included (torch)."""
+
+    name = "kt_clamp"
+    saves = (0,)
+    conformance = Conformance(torch="torch.clamp", kinks=(-0.5, 0.5, 1.0),
+                              options={"min": [-0.5, None], "max": [0.5, 1.0]})
+
+    def forward(self, xp, input, min=None, max=None):
+        self.input, self.low, self.high = input, min, max
+        out = input if min is None else xp.maximum(input, xp.asarray(min, dtype=input.dtype))
+        return xp.minimum(out, xp.asarray(max, dtype=input.dtype))
+
+    def backward(self, xp, grad):
+        return xp.where(self.mask(self.input), grad, 0).astype(grad.dtype)
+
+    def mask(self, x):
+        return (x <= self.high) & (True if self.low is None else x >= self.low)
+
+
+class ClampStrictAtMax(Clamp):
+    """Passes no gradient at x == max (torch passes it)."""
+
+    name = "kt_clamp_strict_at_max"
+
+    def mask(self, x):
+        return (x < self.high) & (True if self.low is None else x >= self.low)
+
+
+class Elu(Op):
+    """elu; torch's gradient at 0 is alpha (the negative branch)."""
+
+    name = "kt_elu"
+    saves = (0,)
+    conformance = Conformance(torch="nn.functional.elu", kinks=(0.0,), options={"alpha": [1.0, 0.5, 2.0]})
+
+    def forward(self, xp, input, alpha=1.0):
+        self.input, self.alpha = input, alpha
+        with xp.errstate(over="ignore"):
+            return xp.where(input > 0, input, alpha * xp.expm1(input)).astype(input.dtype)
+
+    def backward(self, xp, grad):
+        x = self.input
+        return xp.where(self.positive(x), grad, grad * self.alpha * xp.exp(xp.minimum(x, 0))).astype(
+            grad.dtype)
+
+    def positive(self, x):
+        return x > 0
+
+
+class EluWrongAtZero(Elu):
+    """Takes the positive branch's gradient (1) at 0: wrong when alpha != 1."""
+
+    name = "kt_elu_wrong_at_zero"
+
+    def positive(self, x):
+        return x >= 0
+
+
+class CubeWrongBeyond3(Cube):
+    """The right derivative inside [-3, 3] only: the old default domain never left it."""
+
+    name = "kt_cube_wrong_beyond_3"
+
+    def backward(self, xp, grad):
+        scale = xp.where(xp.abs(self.input) > 3, 2.9, 3.0).astype(grad.dtype)
+        return grad * scale * self.input ** 2
+
+
+class MulNumberAsArray(Mul):
+    """Turns a number operand into a NumPy array first: float32 * 2.5 becomes float64 (torch: float32)."""
+
+    name = "kt_mul_number_as_array"
+    inplace = ()
+
+    def forward(self, xp, input, other):
+        return super().forward(xp, xp.asarray(input), xp.asarray(other))
+
+
+class Pow(Op):
+    """pow with torch's rules at a zero base and a zero exponent; number exponents on any base."""
+
+    name = "kt_pow"
+    broadcast = True
+    saves = (0, 1)
+    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
+        Conformance(torch="torch.pow", domain="any", scalars={1: [0, 2, 3, -2, 0.5]}),))
+
+    def forward(self, xp, input, exponent):
+        self.input, self.exponent = input, exponent
+        return input ** exponent
+
+    def backward(self, xp, grad):
+        x, e = self.input, self.exponent
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            if isinstance(e, (int, float)):
+                return (xp.zeros_like(grad) if e == 0 else grad * self.number_rule(xp, x, e)), None
+            grad_input = xp.where(e == 0, 0.0, grad * e * x ** (e - 1)).astype(grad.dtype)
+            grad_exponent = xp.where((x == 0) & (e >= 0), 0.0, grad * x ** e * xp.log(x))
+        return grad_input, grad_exponent.astype(grad.dtype)
+
+    def number_rule(self, xp, x, e):
+        return e * x ** (e - 1)
+
+
+class PowNumberExponentWrong(Pow):
+    """The number-exponent rule with |x|: right for positive bases only."""
+
+    name = "kt_pow_number_exponent_wrong"
+
+    def number_rule(self, xp, x, e):
+        return e * xp.abs(x) ** (e - 1)
+
+
 class NoMetadata(Cube):
     name = "kt_no_metadata"
     conformance = None
@@ -225,7 +342,8 @@ class NoMetadata(Cube):
 # ----------------------------------------------------------------------------- correct ops pass
 
 
-@pytest.mark.parametrize("op", [Cube, Mul, Sum, Transpose, Argmax, Stack], ids=lambda op: op.name)
+@pytest.mark.parametrize("op", [Cube, Mul, Sum, Transpose, Argmax, Stack, Clamp, Elu, Pow],
+                         ids=lambda op: op.name)
 def test_correct_ops_pass(op):
     with registered(op):
         check_op(op.name)
@@ -343,6 +461,80 @@ class MostlyInvalidDims(Sum):
 def test_metadata_that_torch_mostly_rejects_fails():
     # otherwise an op could pass while barely tested
     fails(MostlyInvalidDims, "torch rejected", "generated cases")
+
+
+# ----------------------------------------------------------------------------- edges, dtypes, grad mode
+
+
+#: The ci profile catches each of these planted bugs in most runs (19 or 20 of 20 measured); the
+#: tests take the thorough profile's budget, which stops at the first failure, so they never flake.
+EDGE_PROFILE = "thorough"
+
+
+def test_edge_values_are_drawn():
+    rng = np.random.default_rng(0)
+    values = draw_values(rng, (4, 5), "float64", "any", (0.5,), ("zero", "tie", "special", "large"),
+                         specials=(0.5, -0.5), pool=(1.25,))
+    assert (values == 0).any() and (values == 1.25).sum() >= 2
+    assert np.isin(values, (0.5, -0.5)).any()
+    assert ((np.abs(values) > LARGE[0]) & (np.abs(values) <= LARGE[1])).any()
+    plain = draw_values(rng, (50,), "float64", "any", (0.5,))
+    assert np.abs(plain - 0.5).min() >= 0.01 and np.unique(plain).size == 50
+    assert (draw_values(rng, (50,), "float64", "positive", (), ("zero", "large")) > 0).all()
+
+
+def test_clamp_without_gradient_at_max_is_caught():
+    fails(ClampStrictAtMax, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
+
+
+def test_elu_wrong_at_zero_is_caught():
+    fails(EluWrongAtZero, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
+
+
+def test_rule_wrong_only_beyond_3_is_caught():
+    fails(CubeWrongBeyond3, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
+
+
+def test_number_operand_promotion_bug_is_caught():
+    fails(MulNumberAsArray, "dtype float64, torch's is float32", profile=EDGE_PROFILE)
+
+
+def test_mixed_dtype_promotion_bug_in_the_dispatcher_is_caught(monkeypatch):
+    # numpy's promotion instead of torch's: a float64 0-d tensor would promote a float32 tensor
+    monkeypatch.setattr(_dispatch, "result_dtype", lambda pairs: np.result_type(*[d for d, _ in pairs]))
+    fails(Mul, "dtype float64, torch's is float32", profile=EDGE_PROFILE)
+
+
+def test_pow_number_exponent_rule_bug_is_caught():
+    fails(PowNumberExponentWrong, "gradient of input 0 differs from torch's", profile=EDGE_PROFILE)
+
+
+def _records_whatever_the_grad_mode(function):
+    """A copy of a dispatch function whose ``GRAD_ENABLED.get()`` always says True."""
+    namespace = dict(function.__globals__, GRAD_ENABLED=types.SimpleNamespace(get=lambda: True))
+    return types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__,
+                              function.__closure__)
+
+
+@pytest.mark.parametrize("entry, op", [("apply1", Cube), ("apply", Stack), ("apply2", Mul)])
+def test_dropped_grad_mode_check_is_caught(monkeypatch, entry, op):
+    # bindings capture the dispatch functions when they are compiled: plant before registering
+    monkeypatch.setattr(_dispatch, entry, _records_whatever_the_grad_mode(getattr(_dispatch, entry)))
+    fails(op, "under no_grad")
+
+
+def test_stats_count_edges_mixed_dtypes_and_numbers():
+    reset_stats()
+    with registered(Clamp, Mul, Pow):
+        for name in ("kt_clamp", "kt_mul", "kt_pow"):
+            check_op(name)
+    stats = conformance_stats()
+    assert stats["cases"] == 3 * PROFILES["ci"] and stats["accepted"] > stats["cases"] // 2
+    for kind in ("zero", "tie", "special", "large"):
+        assert stats[f"edge: {kind}"] > 0, stats
+    assert stats["mixed dtypes"] > 0 and stats["number operands"] > 0, stats
+    reset_stats()
+    assert conformance_stats() == {}
 
 
 @pytest.mark.parametrize("missing", ["torch", "hypothesis"])

@@ -382,3 +382,40 @@ def test_inplace_on_saved_input_is_detected(name):
 
 def test_internal_ops_bind_nothing():
     assert not hasattr(kitty, "max_values") and not hasattr(kitty.Tensor, "min_values")
+
+
+# ----------------------------------------------------------------------------- spread without overflow
+
+
+@pytest.mark.parametrize("data", [[-1e30, 0.0, 1.0], [1e20, -1e20, 3.0, 0.0], [[2e19, -2e19] + [0.0] * 8]])
+@pytest.mark.parametrize("op", ["std", "var"])
+def test_std_and_var_do_not_overflow_where_torch_does_not(op, data):
+    # squaring 1e30 overflows float32; the spread itself does not (std of the first row is 5.8e29)
+    x, t = kitty.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    y, u = getattr(x, op)(dim=-1), getattr(t, op)(dim=-1)
+    close(y, u, rtol=1e-5)
+    g = np.linspace(0.5, 1.5, y.numpy().size).reshape(y.shape).astype(np.float32)
+    y.backward(kitty.tensor(g))
+    u.backward(torch.tensor(g))
+    close(x.grad, t.grad, rtol=1e-5)
+
+
+def test_std_of_constant_values_is_zero_with_zero_gradient():
+    x, t = kitty.tensor([[1e30, 1e30], [0.0, 0.0]], requires_grad=True), torch.tensor(
+        [[1e30, 1e30], [0.0, 0.0]], requires_grad=True)
+    y, u = x.std(dim=1), t.std(dim=1)
+    close(y, u)
+    y.sum().backward()
+    u.sum().backward()
+    close(x.grad, t.grad)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_to_none_keeps_the_dtype(dtype):
+    # torch: Tensor.to(None) changes nothing (it used to give float64 through np.dtype(None))
+    x = kitty.ones(2, dtype=dtype, requires_grad=True)
+    y = x.to(None)
+    assert str(torch.ones(2, dtype=getattr(torch, dtype)).to(None).dtype) == f"torch.{dtype}"
+    assert y.dtype == x.dtype
+    y.sum().backward()
+    assert x.grad.dtype == x.dtype

@@ -18,6 +18,10 @@ _core.registry.mirror(_sys.modules[__name__])
 __version__ = "0.1.0"
 __all__ = list(_core_all)
 
+for _name, _module in {"autograd": _core.autograd, "autograd.functional": _core.autograd.functional,
+                       "autograd.gradcheck": _core.autograd.gradcheck}.items():
+    _sys.modules.setdefault(f"{__name__}.{_name}", _module)  # `from kittygrad.autograd.functional import`
+
 try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backward graph of a tensor
     import kittygrad_viz as viz  # its names (and graphviz) load on first use: see __getattr__
     __all__ += ["CompGraph", "viz"]

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _engine
+from . import _anomaly, _engine
 from ._engine import CONSUMED, ENGINE_LOCK, UNCOUNTED, AccumulateGrad, Node, accumulator
 from ._tensor import Tensor, make_tensor
 
@@ -77,6 +77,7 @@ def run(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], *, retain_graph:
 
 def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: bool,
                 inputs: Sequence[Tensor] | None, accumulate: bool) -> list[np.ndarray | None]:
+    anomaly = _anomaly.ENABLED.get()
     targets = _targets_of(inputs) if inputs is not None else None
     target_ids = {id(n) for n in targets} if targets is not None else None
     # backward(inputs=[t]) fills t.grad for a non-leaf t too, retained or not (torch's rule)
@@ -141,6 +142,8 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
         nexts = node.next_functions
         if node_grads.__class__ is not tuple:
             node_grads = (node_grads,)
+        if anomaly:
+            _anomaly.check(node, node_grads)
         if len(node_grads) != len(nexts):
             raise RuntimeError(f"{node._describe()} returned {len(node_grads)} gradients for "
                                f"{len(nexts)} inputs.")

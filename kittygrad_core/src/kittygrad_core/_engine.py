@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _anomaly
+
 CONSUMED = -1
 # Backward passes of several threads may meet in shared nodes and leaves: lock counts, pending gradients
 # and ``.grad`` are read-modified-written under this lock (NumPy releases the GIL inside the additions).
@@ -36,7 +38,7 @@ class Node:
     # in slots (most nodes save at most one: no tuple to allocate, fewer objects for the GC to track),
     # any further ones as a flat (counter, version, ...) tuple in _saved.
     __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
-                 "_retained", "_out_ref")
+                 "_retained", "_out_ref", "_anomaly")
 
     name: str = "node"
     distribution: str | None = None
@@ -228,7 +230,7 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
     if retain_graph.__class__ not in (bool, type(None)) or create_graph.__class__ is not bool:
         raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
                         f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
-    if retain_graph or create_graph or inputs is not None:
+    if retain_graph or create_graph or inputs is not None or _anomaly.ENABLED.get():
         from ._autograd import backward as general  # the general pass; a plain backward stays here
         general(tensor, _make_tensor(grad), retain_graph, create_graph, inputs)
         return

@@ -18,6 +18,8 @@ class Conformance:
             ``"nn.functional.gelu"``) or a callable ``f(torch, *inputs, **options)``.
         domain: where input values are drawn from, for all inputs or one entry per input: ``"any"``
             (-3, 3), ``"positive"`` (0.1, 3), ``"nonzero"``, ``"unit"`` (-0.9, 0.9) or ``(low, high)``.
+            Edge cases add exact zeros and ties inside the domain, and for ``"any"``, ``"positive"``
+            and ``"nonzero"`` magnitudes up to 100.
         shapes: how input shapes relate: ``"broadcast"`` (mutually broadcastable, 0-d and size-1 dims
             included), ``"same"``, ``"matmul"`` (every matmul case), ``"dot"``, ``"mm"``, ``"mv"``,
             ``"bmm"``, ``"outer"``, ``"cat"`` (equal but along ``dim``), ``"stack"``, or a callable
@@ -30,10 +32,17 @@ class Conformance:
             ``f(draw, shapes) -> value``.
         rtol, atol: tolerances of the float32 comparison with torch (float64 uses 1e-7 / 1e-9).
         empty: whether the op accepts empty tensors.
-        kinks: input values where the op is not differentiable; generated values keep away from them.
+        kinks: input values where the op is not differentiable. Plain cases keep 0.01 away from them;
+            edge cases put values exactly on them (and on numeric option values such as clamp's
+            bounds), where the gradient is compared with torch's subgradient but not with finite
+            differences.
         call: how to call the kittygrad op, ``f(kitty, *inputs, **options)``; by default its first
             module function, else its first method.
         fd: whether float64 gradients are also checked against central finite differences.
+        scalars: inputs passed as Python numbers, by index, each drawn from its list (``pow``'s
+            exponent: ``{1: [0, 1, 2, 0.5, -1]}``).
+        variants: further metadata checked as well, sharing the op's examples (``pow`` with a number
+            exponent and negative bases beside ``pow`` of two tensors).
     """
 
     torch: str | Callable[..., Any]
@@ -47,6 +56,8 @@ class Conformance:
     kinks: tuple[float, ...] = ()
     call: Callable[..., Any] | None = None
     fd: bool = True
+    scalars: dict[int, Any] = field(default_factory=dict)
+    variants: tuple[Conformance, ...] = ()
 
 
 class Op(Node):

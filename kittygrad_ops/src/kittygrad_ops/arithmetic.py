@@ -111,7 +111,16 @@ class Pow(Op):
     broadcast = True
     saves = (0, 1)
     saves_output = (1,)  # only the exponent's gradient reads the output
-    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)))
+    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
+        # number exponents: integral ones on any base (negative and zero bases too), through `**`
+        Conformance(torch="torch.pow", domain="any", scalars={1: [0, 1, 2, 3, -1, -2, 0.0, 1.0, 2.0, -1.0]},
+                    call=lambda kitty, x, e: x ** e),
+        # fractional ones on positive bases, through pow()
+        Conformance(torch="torch.pow", domain="positive", scalars={1: [0.5, -0.5, 1.5, 2.5, 0.0, 1, 2, -1]}),
+        # a number base, through the reflected `**`
+        Conformance(torch="torch.pow", domain=("positive", "any"), scalars={0: [2, 0.5, 3.0, 1]},
+                    call=lambda kitty, b, x: b ** x),
+    ))
 
     def forward(self, xp, input, exponent):
         self.input, self.exponent = input, exponent

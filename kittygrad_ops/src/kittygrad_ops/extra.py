@@ -271,10 +271,19 @@ class Elu(Op):
 # ---------------------------------------------------------------- conformance strategies
 # hypothesis is imported lazily: kittygrad-ops does not depend on it.
 
+def _rarely(draw):
+    """True in about one draw in ten (hypothesis favours the ends of a range, so not 0 of 0..9)."""
+    from hypothesis import strategies as st
+    return draw(st.integers(1, 10)) == 5
+
+
 def _shape(min_dims, max_dims=3):
     def draw_shapes(draw):
         from hypothesis import strategies as st
-        return [tuple(draw(st.lists(st.integers(0, 3), min_size=min_dims, max_size=max_dims)))]
+        shape = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(min_dims, max_dims)))]
+        if shape and _rarely(draw):  # now and then an empty tensor
+            shape[draw(st.integers(0, len(shape) - 1))] = 0
+        return [tuple(shape)]
     return draw_shapes
 
 
@@ -300,7 +309,7 @@ def _select_args(draw, shapes):
     shape = shapes[0]
     dim = draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[dim]
-    values = draw(st.lists(st.integers(0, n - 1), max_size=5)) if n else []
+    values = draw(st.lists(st.integers(0, n - 1), min_size=0 if _rarely(draw) else 1, max_size=5)) if n else []
     return dim, np.array(values, dtype=np.int64)
 
 
@@ -310,8 +319,11 @@ def _gather_args(draw, shapes):
     shape = shapes[0]
     dim = draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[dim]
-    sizes = tuple(draw(st.integers(0, 4) if n else st.just(0)) if d == dim % len(shape)
-                  else draw(st.integers(0, s)) for d, s in enumerate(shape))
+    sizes = [(draw(st.integers(1, 4)) if n else 0) if d == dim % len(shape) else draw(st.integers(min(s, 1), s))
+             for d, s in enumerate(shape)]
+    if sizes and _rarely(draw):  # now and then an empty index
+        sizes[draw(st.integers(0, len(sizes) - 1))] = 0
+    sizes = tuple(sizes)
     count = math.prod(sizes)
     values = draw(st.lists(st.integers(0, max(n - 1, 0)), min_size=count, max_size=count))
     return dim, np.array(values, dtype=np.int64).reshape(sizes)

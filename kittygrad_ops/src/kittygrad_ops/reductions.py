@@ -56,6 +56,20 @@ def _centered(op, input, dim, correction):
     return axes, deviations, max(count - correction, 0)
 
 
+def _mean_square(xp, deviations, axes, keepdim, divisor):
+    """``sum(deviations ** 2) / divisor`` as ``(scale, ratio)`` with the result ``scale ** 2 * ratio``.
+
+    Scaling by the largest ``|deviation|`` keeps the squares from overflowing where the spread itself
+    does not (the std of ``[-1e30, 0, 1]`` in float32 is 5.8e29, not inf)."""
+    scale = xp.abs(deviations).max(axis=axes, keepdims=True, initial=0.0)
+    scale = xp.where(scale == 0, 1, scale).astype(deviations.dtype, copy=False)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        ratio = ((deviations / scale) ** 2).sum(axis=axes, keepdims=True) / divisor
+    if not keepdim:
+        scale, ratio = xp.squeeze(scale, axis=axes), xp.squeeze(ratio, axis=axes)
+    return scale, ratio.astype(deviations.dtype, copy=False)
+
+
 class Var(Op):
     """var(input, dim=None, *, correction=1, keepdim=False) -> Tensor
 
@@ -69,8 +83,9 @@ class Var(Op):
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("var", input, dim, correction)
         self.shape, self.keepdim = input.shape, keepdim
-        with xp.errstate(divide="ignore", invalid="ignore"):
-            return (self.deviations ** 2).sum(axis=self.axes, keepdims=keepdim) / self.divisor
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        with xp.errstate(over="ignore", invalid="ignore"):
+            return scale * (scale * ratio)  # inf only where the variance itself overflows, as torch
 
     def backward(self, xp, grad):
         grad = expand_reduced(xp, grad, self.shape, self.axes, self.keepdim)
@@ -84,19 +99,20 @@ class Std(Op):
 
     name = "std"
     saves_output = True
-    conformance = Conformance(torch="torch.std", shapes="same", empty=False, domain=(-3.0, 3.0),
+    conformance = Conformance(torch="torch.std", shapes="same", empty=False,
                               options={"dim": "dims", "correction": [0, 1], "keepdim": "bool"})
 
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("std", input, dim, correction)
         self.shape, self.keepdim = input.shape, keepdim
-        with xp.errstate(divide="ignore", invalid="ignore"):
-            self.out = xp.sqrt((self.deviations ** 2).sum(axis=self.axes, keepdims=keepdim) / self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        with xp.errstate(invalid="ignore"):
+            self.out = scale * xp.sqrt(ratio)
         return self.out
 
     def backward(self, xp, grad):
         with xp.errstate(divide="ignore", invalid="ignore"):
-            scale = grad / (self.out * self.divisor)
+            scale = grad / self.out / self.divisor  # one product could overflow where the quotients do not
         # torch: no gradient where the standard deviation is exactly 0 (all deviations are 0 there)
         scale = xp.where(self.out == 0, 0, scale).astype(grad.dtype, copy=False)
         return expand_reduced(xp, scale, self.shape, self.axes, self.keepdim) * self.deviations

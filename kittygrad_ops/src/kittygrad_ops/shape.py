@@ -36,7 +36,10 @@ def _record(name):
 def _shapes(min_dims=1, max_dims=4, min_side=0, count=1):
     def draw_shapes(draw):
         from hypothesis import strategies as st
-        shape = tuple(draw(st.lists(st.integers(min_side, 4), min_size=min_dims, max_size=max_dims)))
+        shape = [draw(st.integers(max(min_side, 1), 4)) for _ in range(draw(st.integers(min_dims, max_dims)))]
+        if shape and min_side == 0 and draw(st.integers(1, 10)) == 5:  # now and then an empty tensor
+            shape[draw(st.integers(0, len(shape) - 1))] = 0
+        shape = tuple(shape)
         return [shape] * count
     return draw_shapes
 
@@ -111,9 +114,20 @@ def _narrow_args(draw, shapes):
 
 
 def _narrow_strategy(shape):
+    """``(dim, start, length)``: mostly a non-empty slice; a negative start or a zero length at times."""
     from hypothesis import strategies as st
-    return st.integers(0, len(shape) - 1).flatmap(lambda d: st.integers(0, shape[d]).flatmap(
-        lambda s: st.tuples(st.just(d), st.just(s), st.integers(0, shape[d] - s))))
+
+    @st.composite
+    def args(draw):
+        dim = draw(st.integers(0, len(shape) - 1))
+        n = shape[dim]
+        start = draw(st.integers(0, max(n - 1, 0)))
+        empty = n == 0 or draw(st.integers(1, 10)) == 5  # now and then an empty slice
+        length = 0 if empty else draw(st.integers(1, n - start))
+        if start and draw(st.booleans()):
+            start -= n  # the same position counted from the end
+        return dim, start, length
+    return args()
 
 
 # ---------------------------------------------------------------- views
@@ -180,7 +194,8 @@ class Permute(Composite):
     ``permute(x, (1, 0))``."""
 
     name = "permute"
-    conformance = Conformance(torch=lambda torch, x, dims: x.permute(*dims), shapes=_shapes(0),
+    conformance = Conformance(torch=lambda torch, x, dims: x.permute(*dims) if dims else x.permute(()),
+                              shapes=_shapes(0),
                               inputs=1, options={"dims": _permutation},
                               call=lambda kitty, x, dims: x.permute(*dims))
 

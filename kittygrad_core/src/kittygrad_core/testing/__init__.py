@@ -12,8 +12,9 @@ Each op is read from its record's :class:`~kittygrad_core.Conformance` metadata.
 profile is ``ci`` (bounded) unless ``KITTYGRAD_HYPOTHESIS_PROFILE`` says ``thorough``.
 """
 try:
-    from ._checks import (call_kitty, call_torch, check_case, check_op, conformance_tests,
-                          differentiable_inputs, op_names, ops_without_conformance, torch_reference)
+    from ._checks import (STATS, call_kitty, call_torch, check_case, check_op, conformance_stats,
+                          conformance_tests, differentiable_inputs, op_names, ops_without_conformance,
+                          reset_stats, torch_reference)
     from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
     from ._strategies import Case, cases
 except ModuleNotFoundError as _error:
@@ -26,7 +27,8 @@ except ModuleNotFoundError as _error:
 from ._declarations import check_provides
 
 __all__ = [
-    "Case", "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "call_kitty", "call_torch", "cases",
-    "check_case", "check_provides", "check_op", "conformance_tests", "differentiable_inputs", "op_names",
-    "ops_without_conformance", "profile_settings", "torch_reference",
+    "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
+    "cases", "check_case", "check_op", "check_provides", "conformance_stats", "conformance_tests",
+    "differentiable_inputs", "op_names", "ops_without_conformance", "profile_settings",
+    "reset_stats", "torch_reference",
 ]

@@ -2,12 +2,14 @@
 
 ``check_op`` runs hypothesis over :func:`~._strategies.cases`; each case goes through
 :class:`_CaseCheck`, which compares forward values, dtypes and shapes with torch, then gradients with
-torch's (and, in float64, with central finite differences), then the op's view contract and each
-in-place binding. Every failure is an ``AssertionError`` naming the op, the case and what differed.
+torch's (and, in float64 and away from kinks and ties, with central finite differences), then the
+call under ``no_grad``, the op's view contract and each in-place binding (also on a leaf under
+``no_grad``). Every failure is an ``AssertionError`` naming the op, the case and what differed.
 """
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -17,12 +19,30 @@ from hypothesis import given, settings
 import kittygrad_core as kitty
 
 from ._profiles import profile_settings
-from ._strategies import Case, cases
+from ._strategies import Case, cases, specials_of
 
 FLOAT64_RTOL, FLOAT64_ATOL = 1e-7, 1e-9
 FD_EPS, FD_RTOL, FD_ATOL = 1e-6, 1e-5, 1e-6
 #: Rounding error of a float64 objective, relative to the sum of its terms' magnitudes, over 2 * eps.
 FD_ROUNDING = 1e-9
+#: Values this close (relative to 1 + |value|) count as a tie or as sitting on a kink: no finite
+#: differences there.
+NEAR = 1e-5
+
+#: What the checks saw since the last ``reset_stats()``: cases tried and accepted, cases whose inputs
+#: hold each kind of edge value, mixed-dtype and number operands, non-empty inputs and outputs, float64 cases
+#: checked against finite differences.
+STATS: Counter = Counter()
+
+
+def conformance_stats() -> dict[str, int]:
+    """A copy of the counts the checks keep (see ``STATS``), e.g. ``{"cases": 5150, "edge": 2900}``."""
+    return dict(STATS)
+
+
+def reset_stats() -> None:
+    """Sets the counts of ``conformance_stats()`` back to zero."""
+    STATS.clear()
 
 
 # ----------------------------------------------------------------------------- the registry
@@ -58,9 +78,9 @@ def _first(names: tuple[str, ...] | None, default: str) -> str | None:
     return names[0] if names else None
 
 
-def call_kitty(record: type, inputs: list, options: dict) -> Any:
+def call_kitty(record: type, inputs: list, options: dict, meta: Any = None) -> Any:
     """Calls the op as the metadata says: ``call``, else its first module function, else first method."""
-    meta = record.conformance
+    meta = meta or record.conformance
     if meta.call is not None:
         return meta.call(kitty, *inputs, **options)
     function = _first(record.functions, record.name)
@@ -91,9 +111,9 @@ def to_torch(value: Any) -> Any:
     return value
 
 
-def call_torch(record: type, inputs: list, options: dict) -> Any:
+def call_torch(record: type, inputs: list, options: dict, meta: Any = None) -> Any:
     """Calls the torch reference: a callable gets ``(torch, *inputs)``; a ``*inputs`` op's name a list."""
-    reference = record.conformance.torch
+    reference = (meta or record.conformance).torch
     options = {name: to_torch(value) for name, value in options.items()}
     if callable(reference):
         return reference(torch, *inputs, **options)
@@ -112,7 +132,7 @@ class _Copy(kitty.Function):
 
     @staticmethod
     def forward(ctx: Any, x: kitty.Tensor) -> kitty.Tensor:
-        return kitty.tensor(x.numpy())
+        return kitty.tensor(x.numpy().copy())  # kitty.tensor shares a NumPy array
 
     @staticmethod
     def backward(ctx: Any, grad: kitty.Tensor) -> kitty.Tensor:
@@ -134,13 +154,37 @@ class _CaseCheck:
     """Checks one :class:`Case` of one op; ``run`` returns False when torch rejects the case."""
 
     def __init__(self, record: type, case: Case) -> None:
-        self.record, self.case, self.meta = record, case, record.conformance
-        self.wants_grad = differentiable_inputs(record, len(case.arrays))
+        self.record, self.case, self.meta = record, case, case.meta or record.conformance
+        self.tensors = [isinstance(a, np.ndarray) for a in case.arrays]
+        self.wants_grad = [w and t for w, t in zip(differentiable_inputs(record, len(case.arrays)),
+                                                   self.tensors)]
         self.differentiable = any(self.wants_grad)
         float32 = case.dtype == "float32"
         self.rtol = self.meta.rtol if float32 else FLOAT64_RTOL
         self.atol = self.meta.atol if float32 else FLOAT64_ATOL
         self.rng = case.rng()
+        self.edges = self.edge_kinds()
+        # Finite differences are one-sided (or meaningless) at kinks and ties: torch is the reference there.
+        self.smooth = not {"tie", "special"} & self.edges
+
+    def edge_kinds(self) -> set[str]:
+        """Which kinds of edge values the inputs hold: "zero", "tie", "special", "large"."""
+        # numbers count too: minimum(x, 1.25) has a kink wherever x holds 1.25
+        flat = np.concatenate([np.ravel(a).astype(np.float64) for a in self.case.arrays]
+                              or [np.zeros(0)])
+        kinds = set()
+        if (flat == 0).any():
+            kinds.add("zero")
+        # "at" means within what a central difference would straddle (a float32 copy of a float64 tie)
+        finite = np.sort(flat[np.isfinite(flat)])
+        if (np.diff(finite) <= NEAR * (1 + np.abs(finite[1:]))).any():
+            kinds.add("tie")
+        points = np.asarray(specials_of(self.meta, self.case.options))
+        if points.size and (np.abs(finite[:, None] - points) <= NEAR * (1 + np.abs(points))).any():
+            kinds.add("special")
+        if (np.abs(flat) > 3).any():
+            kinds.add("large")
+        return kinds
 
     def fail(self, what: str) -> AssertionError:
         """The error for a failed check: the op, what differed, and the case."""
@@ -149,12 +193,21 @@ class _CaseCheck:
 
     # -------------------------------------------------------------- inputs and calls
 
-    def kitty_inputs(self, requires_grad: list[bool]) -> list[kitty.Tensor]:
-        return [kitty.tensor(a, requires_grad=r) for a, r in zip(self.case.arrays, requires_grad)]
+    def kitty_inputs(self, requires_grad: list[bool]) -> list[Any]:
+        """The inputs as kittygrad tensors of their own (``kitty.tensor`` shares a float NumPy array,
+        as the original did, and in-place checks must not write into the case); numbers stay numbers."""
+        return [kitty.tensor(a.copy(), requires_grad=r) if t else a
+                for a, r, t in zip(self.case.arrays, requires_grad, self.tensors)]
 
-    def torch_inputs(self) -> list[torch.Tensor]:
-        return [torch.from_numpy(a.copy()).requires_grad_(r)
-                for a, r in zip(self.case.arrays, self.wants_grad)]
+    def torch_inputs(self) -> list[Any]:
+        """The inputs as torch tensors (Python numbers stay numbers)."""
+        return [torch.from_numpy(a.copy()).requires_grad_(r) if t else a
+                for a, r, t in zip(self.case.arrays, self.wants_grad, self.tensors)]
+
+    def call(self, inputs: list, options: dict | None = None) -> Any:
+        """The kittygrad op on ``inputs`` as the case's metadata calls it."""
+        return call_kitty(self.record, inputs, self.case.options if options is None else options,
+                          self.meta)
 
     def kitty_call(self, what: str, call: Any) -> Any:
         """Runs a kittygrad call; an exception becomes a failure naming ``what``."""
@@ -187,25 +240,61 @@ class _CaseCheck:
         """Runs every check of the case; False if torch rejects the inputs (and kittygrad does too)."""
         options = self.case.options
         torch_inputs = self.torch_inputs()
-        kitty_inputs = self.kitty_inputs(self.wants_grad if self.differentiable
-                                         else [True] * len(torch_inputs))
+        grad_flags = self.wants_grad if self.differentiable else self.tensors
+        kitty_inputs = self.kitty_inputs(grad_flags)
         try:
-            expected = call_torch(self.record, torch_inputs, options)
+            expected = self.call_reference(torch_inputs, options)
         except Exception as error:
-            self.expect_rejection("the call", error,
-                                  lambda: call_kitty(self.record, kitty_inputs, options))
+            self.expect_rejection("the call", error, lambda: self.call(kitty_inputs))
             return False
-        actual = self.kitty_call("the call", lambda: call_kitty(self.record, kitty_inputs, options))
+        actual = self.kitty_call("the call", lambda: self.call(kitty_inputs))
+        first = _outputs(expected)[0] if _outputs(expected) else None
+        self.out_dtype = first.dtype if isinstance(first, torch.Tensor) else None
         self.compare_outputs("output", actual, expected)
+        self.filled = any(np.size(o.numpy() if isinstance(o, kitty.Tensor) else o) for o in _outputs(actual))
         if self.record.view:
             self.check_view(actual, kitty_inputs[0])
         if self.differentiable:
             self.check_gradients(actual, expected, kitty_inputs, torch_inputs)
         else:
             self.check_no_grad(actual)
+        self.check_grad_mode(actual, grad_flags)
         for binding in self.record.inplace:
             self.check_inplace(binding)
         return True
+
+    def call_reference(self, torch_inputs: list, options: dict) -> Any:
+        """torch's result; where torch takes no number there (``torch.maximum(x, 2.0)`` raises
+        TypeError, ``F.l1_loss(x, 2.0)`` AttributeError), with the number as a 0-d tensor of the dtype
+        the number would have promoted to (the same result)."""
+        try:
+            return call_torch(self.record, torch_inputs, options, self.meta)
+        except (TypeError, AttributeError):
+            tensors = [x for x in torch_inputs if isinstance(x, torch.Tensor)]
+            if not tensors or len(tensors) == len(torch_inputs):
+                raise
+        as_tensors = [x if isinstance(x, torch.Tensor)
+                      else torch.tensor(x, dtype=torch.result_type(tensors[0], x))
+                      for x in torch_inputs]
+        return call_torch(self.record, as_tensors, options, self.meta)
+
+    def check_grad_mode(self, actual: Any, grad_flags: list[bool]) -> None:
+        """Under ``no_grad`` the op records nothing: no output requires grad or has a grad_fn, and
+        the values are those of the call with grad mode on."""
+        inputs = self.kitty_inputs(grad_flags)
+        with kitty.no_grad():
+            quiet = self.kitty_call("the call under no_grad", lambda: self.call(inputs))
+        for i, (out, reference) in enumerate(zip(_outputs(quiet), _outputs(actual))):
+            if not isinstance(out, kitty.Tensor) or any(out is x for x in inputs):
+                continue  # an input returned as it is (x.double() of a float64 x) keeps its flags
+            if out.requires_grad or out.grad_fn is not None:
+                raise self.fail(f"under no_grad, output {i} requires grad (grad_fn {out.grad_fn!r}) "
+                                "from inputs that require grad")
+            try:
+                np.testing.assert_array_equal(out.numpy(), np.asarray(reference.numpy()))
+            except AssertionError as error:
+                raise self.fail(f"under no_grad, output {i} differs from the call with grad "
+                                f"mode on:{error}") from None
 
     def compare_outputs(self, label: str, actual: Any, expected: Any) -> None:
         """Same structure, and each output equal to torch's (see ``compare``)."""
@@ -294,15 +383,18 @@ class _CaseCheck:
             grad = x.grad.numpy() if x.grad is not None else np.zeros_like(x.numpy())
             self.compare_arrays(f"gradient of input {j}", grad, expected_grads[j])
             grads.append((j, grad))
-        if self.meta.fd and pairs and all(g.dtype == np.float64 for _, g in pairs) \
-                and all(x.dtype == np.float64 for x in kitty_inputs):
-            self.check_finite_differences(pairs, [x.numpy() for x in kitty_inputs], grads)
+        if self.meta.fd and self.smooth and pairs and all(g.dtype == np.float64 for _, g in pairs) \
+                and all(x.dtype == np.float64 for x in kitty_inputs if isinstance(x, kitty.Tensor)):
+            STATS["finite differences"] += 1
+            self.check_finite_differences(
+                pairs, [x.numpy() if isinstance(x, kitty.Tensor) else x for x in kitty_inputs], grads)
 
     def objective(self, arrays: list[np.ndarray], pairs: list) -> tuple[float, float]:
         """``sum_i <g_i, out_i>`` of the op at ``arrays`` (no graph), and the sum of the terms' magnitudes."""
+        inputs = [kitty.tensor(a) if t else a for a, t in zip(arrays, self.tensors)]
         with kitty.no_grad():
-            outputs = _outputs(self.kitty_call("the call at a perturbed input", lambda: call_kitty(
-                self.record, [kitty.tensor(a) for a in arrays], self.case.options)))
+            outputs = _outputs(self.kitty_call("the call at a perturbed input",
+                                               lambda: self.call(inputs)))
         terms = [g * outputs[i].numpy() for i, g in pairs]
         return float(sum(t.sum() for t in terms)), float(sum(np.abs(t).sum() for t in terms))
 
@@ -334,8 +426,25 @@ class _CaseCheck:
 
     # -------------------------------------------------------------- in-place bindings
 
+    def check_inplace_no_grad(self, binding: str, options: dict, expected: Any) -> None:
+        """Under ``no_grad``, ``binding`` on a leaf that requires grad is allowed and records nothing
+        (what optimizers do to parameters)."""
+        inputs = self.kitty_inputs(self.wants_grad)
+        leaf = kitty.tensor(self.case.arrays[0].copy(), requires_grad=True)
+        with kitty.no_grad():
+            result = self.kitty_call(f"'{binding}' on a leaf that requires grad, under no_grad",
+                                     lambda: getattr(leaf, binding)(*inputs[1:], **options))
+        if result is not leaf:
+            raise self.fail(f"'{binding}' under no_grad returns a new tensor instead of its input")
+        if leaf.grad_fn is not None or not leaf.requires_grad:
+            raise self.fail(f"'{binding}' under no_grad recorded a node on a leaf (grad_fn "
+                            f"{leaf.grad_fn!r}, requires_grad {leaf.requires_grad})")
+        self.compare(f"'{binding}' result under no_grad", leaf, expected)
+
     def check_inplace(self, binding: str) -> None:
         """``binding`` on a non-leaf copy of input 0: torch's values, version + 1, torch's gradients."""
+        if not self.tensors[0]:
+            return
         options = {} if binding.startswith("__") else self.case.options  # operators take no options
         torch_inputs = self.torch_inputs()
         torch_target = torch_inputs[0].clone()
@@ -352,6 +461,14 @@ class _CaseCheck:
         except Exception as error:
             self.expect_rejection(f"'{binding}'", error, apply)
             return
+        if self.out_dtype is not None and self.out_dtype != torch_target.dtype:
+            # kittygrad keeps the original's rule: an in-place op may not change its target's dtype
+            try:
+                apply()
+            except RuntimeError:
+                return
+            raise self.fail(f"'{binding}' on a {torch_target.dtype} target whose result promotes "
+                            "to another dtype must raise RuntimeError (the original's rule)")
         result = self.kitty_call(f"'{binding}'", apply)
         if result is not target:
             raise self.fail(f"'{binding}' returns a new tensor instead of its (modified) input")
@@ -359,6 +476,7 @@ class _CaseCheck:
             raise self.fail(f"'{binding}' moved the version from {version} to {target.version}, "
                             "expected one bump")
         self.compare(f"'{binding}' result", target, torch_target)
+        self.check_inplace_no_grad(binding, options, torch_target)
         if not (self.differentiable and target.requires_grad):
             return
         g = self.rng.uniform(-1.0, 1.0, target.shape).astype(target.dtype)
@@ -374,7 +492,7 @@ def _torch_grads(outputs: list, pairs: list, inputs: list) -> dict[int, np.ndarr
     """torch's vector-Jacobian product for the upstream ``pairs``, by input index (zeros if unused)."""
     roots = [(outputs[i], torch.from_numpy(g)) for i, g in pairs
              if isinstance(outputs[i], torch.Tensor) and outputs[i].requires_grad]
-    wanted = [j for j, x in enumerate(inputs) if x.requires_grad]
+    wanted = [j for j, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.requires_grad]
     grads: list = [None] * len(wanted)
     if roots and wanted:
         grads = torch.autograd.grad([r for r, _ in roots], [inputs[j] for j in wanted],
@@ -390,7 +508,28 @@ def check_case(record: type, case: Case) -> bool:
     """Checks one case of op ``record``; returns False if torch (and kittygrad) reject its inputs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NumPy's divide-by-zero, torch's dof <= 0, partial backward
-        return _CaseCheck(record, case).run()
+        check = _CaseCheck(record, case)
+        accepted = check.run()
+    _count(check, accepted)
+    return accepted
+
+
+def _count(check: _CaseCheck, accepted: bool) -> None:
+    STATS["cases"] += 1
+    if not accepted:
+        return
+    STATS["accepted"] += 1
+    arrays = [a for a in check.case.arrays if isinstance(a, np.ndarray)]
+    if check.edges:
+        STATS["edge"] += 1
+    for kind in sorted(check.edges):
+        STATS[f"edge: {kind}"] += 1
+    if len({a.dtype for a in arrays}) > 1:
+        STATS["mixed dtypes"] += 1
+    if len(arrays) < len(check.case.arrays):
+        STATS["number operands"] += 1
+    if arrays and all(a.size for a in arrays) and check.filled:
+        STATS["non-empty"] += 1
 
 
 def check_op(record_or_name: Any, profile: str | None = None) -> None:

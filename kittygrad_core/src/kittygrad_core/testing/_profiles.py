@@ -25,6 +25,7 @@ _COMMON = {
     "deadline": None,  # op timings vary with the machine; a slow op is not a wrong op
     "database": None,  # nothing is written into the working tree
     "print_blob": True,  # a failure prints a @reproduce_failure line, since there is no database
+    "report_multiple_bugs": False,  # one AssertionError per op, not an ExceptionGroup of several
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 
