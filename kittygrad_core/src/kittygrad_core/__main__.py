@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def bindings(op: type) -> list[str]:
+def bindings(op: Any) -> list[str]:
     """The public names an op binds: module functions, Tensor methods, operators and properties."""
     names = list(op.functions if op.functions is not None else (op.name,))
     names += op.methods if op.methods is not None else (op.name,)
@@ -61,7 +62,7 @@ def bindings(op: type) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def provides(registry: object, distribution: str, plugins: object) -> str:
+def provides(registry: Any, distribution: str, plugins: Any) -> str:
     """The ``kittygrad.provides`` table of ``distribution``'s pyproject.toml, from the live registry.
 
     One entry per public name its ops bind, ``name = "plugin.module:op"``: core reads these without
