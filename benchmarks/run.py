@@ -299,7 +299,8 @@ def main(argv=None) -> int:
                    kitty_over_torch=kitty_s / torch_s if torch_s else None,
                    kitty_over_numpy=kitty_s / numpy_s if numpy_s else None, target=target)
         rows.append(row)
-        print(f"{name:<34} kitty {kitty_s:10.4g}  torch {torch_s if torch_s is not None else float('nan'):10.4g}"
+        print(f"{name:<34} kitty {kitty_s:10.4g}  "
+              f"torch {torch_s if torch_s is not None else float('nan'):10.4g}"
               f"  numpy {numpy_s if numpy_s is not None else float('nan'):10.4g}  {unit}")
 
     inner = 300 if args.quick else 2000

@@ -88,7 +88,8 @@ def test_unused_inputs_raise_unless_allowed_or_materialized():
         x, w = t(DATA, requires_grad=True), t(DATA, requires_grad=True)
         return lib.autograd.grad((x * 2).sum(), [x, w], **options)
 
-    for lib, t in ((kitty, lambda d, **kw: kitty.tensor(d, **kw)), (torch, lambda d, **kw: torch.tensor(d, **kw))):
+    for lib, t in ((kitty, lambda d, **kw: kitty.tensor(d, **kw)),
+                   (torch, lambda d, **kw: torch.tensor(d, **kw))):
         with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
             program(lib, t)
         assert program(lib, t, allow_unused=True)[1] is None
@@ -282,8 +283,8 @@ def test_detect_anomaly_names_the_op_and_where_it_was_recorded():
     x = kitty.tensor([0., 1.], requires_grad=True)
     with kitty.autograd.detect_anomaly():
         y = x.sqrt()  # the line the note must show
-        with pytest.raises(RuntimeError, match="^Function 'SqrtBackward' returned nan values in its 0th output.") \
-                as info:
+        with pytest.raises(RuntimeError,
+                           match="^Function 'SqrtBackward' returned nan values in its 0th output.") as info:
             (y * 0).sum().backward()
     assert "y = x.sqrt()" in info.value.__notes__[0] and "op 'sqrt'" in info.value.__notes__[0]
     (x.sqrt() * 0).sum().backward()  # outside the block: no check, as torch

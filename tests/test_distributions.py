@@ -50,7 +50,8 @@ for use in (lambda: kitty.exp, lambda: kitty.tensor([1.]) + 1, lambda: kitty.no_
         print(type(error).__name__, "|", error)
 print(hasattr(kitty, "exp"), hasattr(kitty.tensor([1.]), "exp"))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            check=False,
                             env=dict(os.environ, KITTYGRAD_BLOCK_PLUGINS="ops", PYTHONWARNINGS="ignore"))
     exp, add, other, has = result.stdout.splitlines()
     assert exp.startswith("MissingOpError | module 'kittygrad' has no attribute 'exp': 'exp' belongs to op "

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import numpy as np
+
 from kittygrad_core.testing import fuzz
 
 ROOT = Path(__file__).resolve().parents[1]

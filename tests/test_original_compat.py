@@ -25,8 +25,8 @@ def test_size_and_scalar_are_type_aliases_usable_in_annotations():
 
 
 @pytest.mark.parametrize("path, names", [
-    ("kittygrad.core", ["ALL_DTYPES", "DEFAULT_DTYPE", "Size", "Scalar", "float16", "half", "float32", "float",
-                        "float64", "double"]),
+    ("kittygrad.core", ["ALL_DTYPES", "DEFAULT_DTYPE", "Size", "Scalar", "float16", "half", "float32",
+                        "float", "float64", "double"]),
     ("kittygrad.core.constants", ["ALL_DTYPES", "DEFAULT_DTYPE"]),
     ("kittygrad.autograd.interaction", ["no_grad", "Function"]),
     ("kittygrad.func.ops", ["mm", "dot", "mv", "bmm", "matmul"]),
@@ -184,7 +184,8 @@ def test_comp_graph_must_start_from_the_leaves_by_default():
     (lambda: kitty.ones(2, 3).permute(0, 1, 2), RuntimeError,
      "Number of dimensions in the tensor input does not match the length of the desired ordering of "
      "dimensions i.e. input.dim() = 2 is not equal to len(dims) = 3."),
-    (lambda: kitty.ones(2, 3).expand(-1, -2), RuntimeError, "The expanded size of the tensor (-2) isn't allowed."),
+    (lambda: kitty.ones(2, 3).expand(-1, -2), RuntimeError,
+     "The expanded size of the tensor (-2) isn't allowed."),
     (lambda: kitty.ones(3).expand(-1, 3), RuntimeError,
      "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0."),
     (lambda: kitty.ones(3).mT, RuntimeError,
@@ -196,7 +197,8 @@ def test_comp_graph_must_start_from_the_leaves_by_default():
      "requires_grad attribute."),
     (lambda: kitty.mm(kitty.ones(2, 3), kitty.ones(4, 3)), RuntimeError,
      "input and mat2 shapes cannot be multiplied (2x3 and 4x3)."),
-    (lambda: kitty.matmul(kitty.tensor(1.0), kitty.ones(2)), RuntimeError, "Input tensors must not be scalars."),
+    (lambda: kitty.matmul(kitty.tensor(1.0), kitty.ones(2)), RuntimeError,
+     "Input tensors must not be scalars."),
     (lambda: kitty.ones(2, requires_grad=True).backward(), RuntimeError,
      "Gradient can be implicitly created only for scalar outputs."),
     (lambda: (kitty.ones(2, requires_grad=True) * 2).backward(kitty.ones(3)), RuntimeError,
@@ -231,9 +233,9 @@ def test_requires_grad_of_a_non_leaf_keeps_the_originals_text():
     y = kitty.ones(1, requires_grad=True) * 2
     with pytest.raises(RuntimeError) as caught:
         y.requires_grad = False
-    assert str(caught.value) == ("You can only change requires_grad flags of leaf variables.If you want to use "
-                                 "a computed variable in a subgraph that doesn't require differentiation use "
-                                 "var_no_grad = var.detach().")
+    assert str(caught.value) == ("You can only change requires_grad flags of leaf variables."
+                                 "If you want to use a computed variable in a subgraph that doesn't require "
+                                 "differentiation use var_no_grad = var.detach().")
 
 
 def test_the_originals_initializers_make_new_tensors():

@@ -26,7 +26,7 @@ def test_threads_backpropagating_into_a_shared_leaf_lose_no_contribution():
         barrier = threading.Barrier(len(scales))
         errors = []
 
-        def work(c):
+        def work(c, barrier=barrier, errors=errors):  # this iteration's, joined below
             try:
                 loss = (w * c).sum()
                 barrier.wait()

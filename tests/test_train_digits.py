@@ -28,8 +28,8 @@ def test_short_run_writes_outputs(script, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "final test accuracy" in out
     # the graph's line comes after epoch 1's bar is closed and its summary printed, on a line of its own
-    assert re.search(r"(?:^|\r)epoch   1/3  loss [^\r\n]* test acc \d\.\d{4}\n(graph of one training step|graph picture "
-                     r"skipped)", out, re.MULTILINE), out
+    assert re.search(r"(?:^|\r)epoch   1/3  loss [^\r\n]* test acc \d\.\d{4}\n"
+                     r"(graph of one training step|graph picture skipped)", out, re.MULTILINE), out
 
 
 def test_user_data(script, tmp_path):

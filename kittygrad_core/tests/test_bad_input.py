@@ -7,7 +7,8 @@ import kittygrad_core as kc
 
 def test_size_of_a_dim_out_of_range_or_not_an_int():
     x = kc.ones(3)
-    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 5\)"):
+    with pytest.raises(IndexError,
+                       match=r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 5\)"):
         x.size(5)
     with pytest.raises(TypeError, match="dim must be an int"):
         x.size(kc.ones(()))

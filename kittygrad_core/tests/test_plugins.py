@@ -391,7 +391,8 @@ def test_override_is_announced_naming_both_distributions_and_listed(host, module
     assert host.registry.overrides("twin") == ["distribution 'kittygrad-ops' (plugin 'ops')"]
 
 
-@pytest.mark.parametrize("exit_kind", [SystemExit(3), GeneratorExit(), type("Custom", (BaseException,), {})()])
+@pytest.mark.parametrize("exit_kind",
+                         [SystemExit(3), GeneratorExit(), type("Custom", (BaseException,), {})()])
 def test_a_plugin_raising_a_base_exception_at_import_is_isolated(host, exit_kind):
     with pytest.warns(kitty.PluginWarning, match="plugin 'quitter' \\(distribution 'dist-quit'\\) failed "
                                                  "to import"):
@@ -449,7 +450,7 @@ def test_an_autoloaded_plugin_binding_a_core_name_is_warned_about_and_skipped(ho
     assert host.plugins["evil"].ops == ["harmless"]
 
 
-# ----------------------------------------------------------------------------- declared names (kittygrad.provides)
+# ------------------------------------------------------------------------ declared names (kittygrad.provides)
 
 
 def run_code(path, code, **env):
@@ -506,11 +507,13 @@ def test_a_blocked_plugins_declared_names_name_the_op_and_the_distribution(decla
 def test_a_failed_plugins_declared_names_say_why_it_failed(declaring_fake_plugin):
     (declaring_fake_plugin / "fakeplug.py").write_text("raise ImportError('cannot load me')\n")
     out = missing_lines(run_code(declaring_fake_plugin, MISSING, KITTYGRAD_PLUGINS="fakeplug"))
-    assert "whose plugin 'fakeplug' failed: failed to import: ImportError('cannot load me')" in out["function"]
+    assert ("whose plugin 'fakeplug' failed: failed to import: ImportError('cannot load me')"
+            in out["function"])
 
 
 def test_a_loaded_plugin_provides_its_declared_names(declaring_fake_plugin):
-    out = run_code(declaring_fake_plugin, "import kittygrad_core as k; print(k.twice(k.tensor([2.])).tolist())",
+    out = run_code(declaring_fake_plugin,
+                   "import kittygrad_core as k; print(k.twice(k.tensor([2.])).tolist())",
                    KITTYGRAD_PLUGINS="fakeplug")
     assert out.split() == ["[4.0]"]
 

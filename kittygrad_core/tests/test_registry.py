@@ -148,9 +148,11 @@ def test_operators_return_not_implemented_for_unsupported_operands(registry, ten
         t * "a"
     with pytest.raises(TypeError, match="^Unsupported operand type\\(s\\) for \\*: 'str' and 'FakeTensor'.$"):
         "a" * t
-    with pytest.raises(TypeError, match="^Unsupported operand type\\(s\\) for \\*=: 'FakeTensor' and 'complex'.$"):
+    with pytest.raises(TypeError,
+                       match="^Unsupported operand type\\(s\\) for \\*=: 'FakeTensor' and 'complex'.$"):
         t *= 1j
-    with pytest.raises(TypeError, match="^Unsupported argument type\\(s\\) for mul: 'Tensor' and 'str'.") as info:
+    with pytest.raises(TypeError,
+                       match="^Unsupported argument type\\(s\\) for mul: 'Tensor' and 'str'.") as info:
         t.mul("a")
     assert info.value.__notes__ == ["(argument 1 must be a Tensor, a number or a NumPy array)"]
 
@@ -215,7 +217,8 @@ def test_override_of_a_binding_and_unregister_gives_it_back(registry, tensor_typ
 def test_unregister_restores_the_missing_op_stub(registry, tensor_type, records, declared):
     registry.register(records.Mul)
     registry.unregister("mul")
-    with pytest.raises(NotImplementedError, match="'__mul__' belongs to op 'mul' of the distribution 'kittygrad-ops'"):
+    with pytest.raises(NotImplementedError,
+                       match="'__mul__' belongs to op 'mul' of the distribution 'kittygrad-ops'"):
         tensor_type([1.]) * 2
     assert not hasattr(tensor_type([1.]), "mul")
 

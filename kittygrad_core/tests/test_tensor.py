@@ -45,18 +45,21 @@ def test_a_declared_name_without_its_plugin_names_the_op_and_distribution(declar
                                                                           dist):
     t = kitty.tensor([1.])
     with pytest.raises(kitty.MissingOpError,
-                       match=rf"'{attribute}' belongs to op '{op}' of the distribution '{dist}', whose plugin "
-                             rf"is not loaded: blocked \(KITTYGRAD_BLOCK_PLUGINS\).*pip install {dist}") as info:
+                       match=rf"'{attribute}' belongs to op '{op}' of the distribution '{dist}', "
+                             rf"whose plugin is not loaded: blocked \(KITTYGRAD_BLOCK_PLUGINS\)"
+                             rf".*pip install {dist}") as info:
         call(t)
     assert isinstance(info.value, NotImplementedError) and isinstance(info.value, AttributeError)
 
 
 def test_the_message_names_the_module_or_type_looked_up(declared):
-    with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute 'exp': 'exp' belongs"):
+    with pytest.raises(AttributeError,
+                       match="^module 'kittygrad_core' has no attribute 'exp': 'exp' belongs"):
         kitty.exp  # noqa: B018
     with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'exp': 'exp' belongs"):
         kitty.tensor([1.]).exp  # noqa: B018
-    with pytest.raises(AttributeError, match=r"^'Tensor' object has no operator \+ \('__add__'\): '__add__' b"):
+    with pytest.raises(AttributeError,
+                       match=r"^'Tensor' object has no operator \+ \('__add__'\): '__add__' b"):
         kitty.tensor([1.]) + 1
 
 
@@ -71,7 +74,8 @@ def test_a_name_nobody_declares_is_a_plain_attribute_error(declared):
     with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'no_such_thing'$") as info:
         kitty.tensor([1.]).no_such_thing  # noqa: B018
     assert not isinstance(info.value, NotImplementedError)
-    with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute 'no_such_thing'$") as info:
+    with pytest.raises(AttributeError,
+                       match="^module 'kittygrad_core' has no attribute 'no_such_thing'$") as info:
         kitty.no_such_thing  # noqa: B018
     assert not isinstance(info.value, NotImplementedError)
     with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute '__add__'$"):

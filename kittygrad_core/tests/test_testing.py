@@ -22,9 +22,17 @@ except ImportError as error:
     raise ImportError(f"kittygrad_core.testing's tests need torch and hypothesis ({error}): install the "
                       'test extra, `pip install "kittygrad-core[testing]"`') from None
 
-from kittygrad_core.testing import (PROFILE_ENV, PROFILES, check_op, conformance_stats,  # noqa: E402
-                                    conformance_tests, op_names, ops_without_conformance,
-                                    profile_settings, reset_stats)
+from kittygrad_core.testing import (  # noqa: E402
+    PROFILE_ENV,
+    PROFILES,
+    check_op,
+    conformance_stats,
+    conformance_tests,
+    op_names,
+    ops_without_conformance,
+    profile_settings,
+    reset_stats,
+)
 from kittygrad_core.testing._strategies import LARGE, draw_values  # noqa: E402
 
 DIST = "kittygrad-testing-tests"
@@ -543,8 +551,10 @@ def test_a_missing_test_dependency_names_the_testing_extra(missing):
     code = (f"import sys; sys.modules[{missing!r}] = None\n"
             "try:\n    import kittygrad_core.testing\n"
             "except ImportError as error:\n    print(type(error).__name__, error.name, '|', error)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            check=False,
                             env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(kitty.__file__))))
     assert result.stdout.strip() == (
-        f"ModuleNotFoundError {missing} | kittygrad_core.testing needs {missing}, which is missing: install "
-        'the testing extra, pip install "kittygrad-core[testing]" (torch, hypothesis, pytest).'), result.stderr
+        f"ModuleNotFoundError {missing} | kittygrad_core.testing needs {missing}, which is missing: "
+        'install the testing extra, pip install "kittygrad-core[testing]" (torch, hypothesis, pytest).'
+    ), result.stderr

@@ -118,7 +118,8 @@ def test_inplace_on_a_leaf_requiring_grad_raises():
 def test_inplace_on_a_view_of_a_leaf_requiring_grad_raises():
     x = kitty.tensor([[1., 2.]], requires_grad=True)
     v = x.t()
-    with pytest.raises(RuntimeError, match=r"(?s)^A leaf Variable that requires grad.*in-place mul on a view of a leaf"):
+    with pytest.raises(RuntimeError,
+                       match=r"(?s)^A leaf Variable that requires grad.*in-place mul on a view of a leaf"):
         v *= 2
     assert x.version == 0 and x.tolist() == [[1., 2.]]
     with kitty.no_grad():

@@ -1,10 +1,9 @@
 """CompGraph: what a recording draws (nodes, edges, colours, shapes), and when it records."""
 import pytest
+from viz_dot import parse_dot
 
 import kittygrad_core as kitty
 from kittygrad_viz import CompGraph, _state
-
-from viz_dot import parse_dot
 
 GREEN, BROWN, YELLOW, BLUE = "#7ba763", "#63473d", "#cdad56", "#22709a"
 FILL = {GREEN: "#d1e4cf", BROWN: "#c5b9b7", YELLOW: "#ffefc7", BLUE: "#a9d8ee"}
@@ -212,7 +211,7 @@ def test_recording_stops_after_an_exception_in_the_block():
     with pytest.raises(ZeroDivisionError):
         with CompGraph() as graph:
             a * 2
-            1 / 0
+            1 / 0  # noqa: B018 - the error the block must survive
     assert not kitty._tracing.active_tracers() and _state.active.get() is None
     a + 1
     assert "label=add" not in graph.source

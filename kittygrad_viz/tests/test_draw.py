@@ -1,10 +1,9 @@
 """draw(): the backward graph of existing tensors, after the fact."""
 import pytest
+from viz_dot import parse_dot
 
 import kittygrad_core as kitty
 from kittygrad_viz import CompGraph, draw
-
-from viz_dot import parse_dot
 
 BROWN, GREEN, YELLOW, BLUE = "#63473d", "#7ba763", "#cdad56", "#22709a"
 

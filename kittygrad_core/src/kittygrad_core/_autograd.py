@@ -10,7 +10,8 @@ the call warn "Backpropagation not completed" and keeps what it received for a l
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

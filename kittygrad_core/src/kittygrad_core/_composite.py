@@ -1,7 +1,8 @@
 """Composite ops: functions built from other ops, bound and tested like ops."""
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from ._op import Conformance
 

@@ -1,9 +1,9 @@
 """Tensor creation functions, with PyTorch's signatures."""
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

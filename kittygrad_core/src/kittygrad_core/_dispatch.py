@@ -244,7 +244,8 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
                                   f"{out.shape}."), f"(in-place {op.name}, input shapes {_shapes(operands)})")
     if out.dtype != data.dtype:
         raise _noted(RuntimeError(f"Output with dtype '{data.dtype}' doesn't match the promotion dtype "
-                                  f"'{out.dtype}'."), f"(in-place {op.name}, input dtypes {_dtypes(operands)})")
+                                  f"'{out.dtype}'."),
+                     f"(in-place {op.name}, input dtypes {_dtypes(operands)})")
     plan: list = []
     if record:
         locks: dict = {}
@@ -342,7 +343,8 @@ def _coerce(op: type, value: Any, index: int) -> Any:
             return value
     raise _noted(UnsupportedOperand(f"Unsupported argument type(s) for {op.name}: 'Tensor' and "
                                     f"'{type(value).__name__}'."),  # the original's text
-                 f"(argument {index} must be a Tensor{', a number' if op.broadcast else ''} or a NumPy array)")
+                 f"(argument {index} must be a Tensor{', a number' if op.broadcast else ''} "
+                 "or a NumPy array)")
 
 
 def _align(op: type, arrays: list, operands: tuple) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,7 +24,7 @@ class _GradModeContext:
 
     _mode: bool
 
-    def __new__(cls, func: Callable | None = None, *args: Any, **kwargs: Any):
+    def __new__(cls, func: Callable[..., Any] | None = None, *args: Any, **kwargs: Any) -> Any:
         self = super().__new__(cls)
         if callable(func) and not args and not kwargs:  # bare decorator: @no_grad
             self.__init__()
@@ -143,7 +144,7 @@ class inference_mode(_GradModeContext):
 
     _mode = False
 
-    def __new__(cls, mode: Any = True, *args: Any, **kwargs: Any):
+    def __new__(cls, mode: Any = True, *args: Any, **kwargs: Any) -> Any:
         if callable(mode) and not args and not kwargs:  # bare decorator: @inference_mode
             self = super().__new__(cls)
             self.__init__()

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -141,7 +142,8 @@ class PluginHost:
 
 def _load_order(ep: Any) -> tuple:
     dist = _dist_name(ep) or ""
-    rank = STANDARD_DISTRIBUTIONS.index(dist) if dist in STANDARD_DISTRIBUTIONS else len(STANDARD_DISTRIBUTIONS)
+    standard = STANDARD_DISTRIBUTIONS
+    rank = standard.index(dist) if dist in standard else len(standard)
     return rank, dist, ep.name
 
 

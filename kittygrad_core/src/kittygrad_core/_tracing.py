@@ -10,8 +10,9 @@ again by the :func:`stop_tracing` that ends it, after the op (whose result stand
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any
 
 Tracer = Callable[[type, tuple, Any], None]
 

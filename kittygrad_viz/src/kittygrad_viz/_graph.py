@@ -50,8 +50,9 @@ class CompGraph(graphviz.Digraph):
 
     An op whose input has a history recorded before the ``with`` block raises the original kittygrad's
     error ("must be built starting from the leaves"); with ``require_leaves=False`` that input's backward
-    node is drawn dashed and labelled ``history not recorded`` instead. Other keyword arguments (``graph_attr``, ``node_attr``, ``edge_attr``, ``format``,
-    ``strict``, ...) go to ``graphviz.Digraph``; ``strict`` defaults to True.
+    node is drawn dashed and labelled ``history not recorded`` instead. Other keyword arguments
+    (``graph_attr``, ``node_attr``, ``edge_attr``, ``format``, ``strict``, ...) go to ``graphviz.Digraph``;
+    ``strict`` defaults to True.
     """
 
     def __init__(self, *,

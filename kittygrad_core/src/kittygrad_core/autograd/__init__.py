@@ -9,7 +9,6 @@ from .._autograd import backward, grad
 from .._engine import RemovableHandle
 from .._function import Function, FunctionCtx
 from .._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-
 from . import functional
 from .gradcheck import GradcheckError, gradcheck
 

@@ -5,7 +5,8 @@ gradients of gradients (``create_graph=True``), which kittygrad does not compute
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,8 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     ``output.shape + input.shape`` (nested tuples when ``func`` or ``inputs`` are tuples)."""
     _no_create_graph(create_graph, "jacobian")
     if strategy not in ("reverse-mode", "forward-mode"):
-        raise ValueError(f"Expected strategy to be either 'forward-mode' or 'reverse-mode', got {strategy!r}.")
+        raise ValueError("Expected strategy to be either 'forward-mode' or 'reverse-mode', "
+                         f"got {strategy!r}.")
     xs, in_tuple = _prepare(inputs)
     outs, out_tuple = _outputs(func, xs)
     rows = []
@@ -119,8 +121,8 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     xs, in_tuple = _prepare(inputs)
     if v is None:
         if len(xs) != 1 or xs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function "
+                               "is a single Tensor with a single element.")
         vs = (make_tensor(np.ones_like(xs[0]._data)),)
     else:
         vs = _as_tuple(v, "v")[0]

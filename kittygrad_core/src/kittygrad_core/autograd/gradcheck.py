@@ -1,7 +1,8 @@
 """``gradcheck``: an op's or function's gradients against float64 central differences."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -12,9 +12,20 @@ Each op is read from its record's :class:`~kittygrad_core.Conformance` metadata.
 profile is ``ci`` (bounded) unless ``KITTYGRAD_HYPOTHESIS_PROFILE`` says ``thorough``.
 """
 try:
-    from ._checks import (STATS, call_kitty, call_torch, check_case, check_op, conformance_stats,
-                          conformance_tests, differentiable_inputs, op_names, ops_without_conformance,
-                          reset_stats, torch_reference)
+    from ._checks import (
+        STATS,
+        call_kitty,
+        call_torch,
+        check_case,
+        check_op,
+        conformance_stats,
+        conformance_tests,
+        differentiable_inputs,
+        op_names,
+        ops_without_conformance,
+        reset_stats,
+        torch_reference,
+    )
     from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
     from ._strategies import Case, cases
 except ModuleNotFoundError as _error:

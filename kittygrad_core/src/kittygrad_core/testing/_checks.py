@@ -374,7 +374,7 @@ class _CaseCheck:
         pairs = self.upstream(actual, expected)
         outputs = _outputs(actual)
         for i, g in pairs:
-            self.kitty_call("backward", lambda: outputs[i].backward(kitty.tensor(g)))
+            self.kitty_call("backward", lambda i=i, g=g: outputs[i].backward(kitty.tensor(g)))
         expected_grads = _torch_grads(_outputs(expected), pairs, torch_inputs)
         grads = []
         for j, x in enumerate(kitty_inputs):

@@ -844,7 +844,7 @@ def run(calls: int, seed: int = 0, distribution: str | None = None, grad_sample:
     start = time.perf_counter()
     made = 0
     try:
-        for made in range(1, calls + 1):
+        for made in range(1, calls + 1):  # noqa: B007 - read after the loop
             target = rng.choice(all_targets)
             try:
                 args, kwargs = build_call(target, gen)
