@@ -18,14 +18,14 @@ ENABLED: ContextVar[bool] = ContextVar("kittygrad_detect_anomaly", default=False
 _INTERNAL = ("kittygrad_core", "kittygrad_ops", "kittygrad_nn", "<kittygrad op")
 
 
-def _record_stack(op: type, operands: tuple, output: Any) -> None:
+def _record_stack(op: type, operands: tuple[Any, ...], output: Any) -> None:
     node = getattr(output, "_grad_fn", None)
     if node is not None and getattr(node, "_anomaly", None) is None:
         frames = [f for f in traceback.extract_stack()[:-1] if not any(p in f.filename for p in _INTERNAL)]
         node._anomaly = "".join(traceback.format_list(frames[-8:]))
 
 
-def check(node: Any, grads: tuple) -> None:
+def check(node: Any, grads: tuple[Any, ...]) -> None:
     """Raises if a rule's gradient has a NaN, naming the node and where its op was recorded."""
     for i, g in enumerate(grads):
         if g is not None and np.isnan(np.asarray(g)).any():

@@ -103,7 +103,7 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
     pending: dict[int, np.ndarray] = {}
     received: dict[int, int] = {}
     ran: list[Node] = []
-    stack: list = list(reversed(roots))
+    stack: list[Any] = list(reversed(roots))
     for leaf, g in leaf_roots:
         _deliver_leaf(leaf, accumulator(leaf), g, target_ids, captured, accumulate)
     while stack:
@@ -213,7 +213,7 @@ def _check_versions(node: Node) -> None:
 # ---------------------------------------------------------------------------------------- public API
 
 
-def _as_list(value: Any, what: str) -> list:
+def _as_list(value: Any, what: str) -> list[Any]:
     if isinstance(value, Tensor) or value is None:
         return [value]
     try:
@@ -223,7 +223,7 @@ def _as_list(value: Any, what: str) -> list:
                         f"{type(value).__name__}.") from None
 
 
-def _initial_grads(outputs: list, grads: list, what: str) -> list[np.ndarray]:
+def _initial_grads(outputs: list[Any], grads: list[Any], what: str) -> list[np.ndarray]:
     if len(grads) != len(outputs):
         raise RuntimeError(f"{what}: got {len(grads)} gradients for {len(outputs)} outputs.")
     arrays = []

@@ -24,7 +24,7 @@ def generator() -> np.random.Generator:
     return _generator
 
 
-def _size(sizes: tuple) -> tuple[int, ...]:
+def _size(sizes: tuple[Any, ...]) -> tuple[int, ...]:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     for n in sizes:

@@ -16,7 +16,7 @@ from ._engine import UNCOUNTED, Observer, accumulator, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
-EMPTY: dict = {}
+EMPTY: dict[Any, Any] = {}
 NUMBERS = (int, float, bool)
 _AxisError = np.exceptions.AxisError
 # What a forward's NumPy or Python code raises on bad input; retyped by ``_forward_error``.
@@ -28,7 +28,7 @@ class UnsupportedOperand(TypeError):
     """An operand of a type no op accepts; operators turn it into ``NotImplemented``."""
 
 
-def sequence(op: type, tensors: Any) -> tuple:
+def sequence(op: type, tensors: Any) -> tuple[Any, ...]:
     """The operands of an op taking a sequence of tensors (``cat``, ``stack``), as a tuple."""
     if not isinstance(tensors, (Tensor, np.ndarray, str, bytes)):
         try:
@@ -39,7 +39,8 @@ def sequence(op: type, tensors: Any) -> tuple:
                     f"{type(tensors).__name__}.")
 
 
-def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
+def apply(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (),
+          kwargs: dict[str, Any] = EMPTY) -> Tensor:
     """Runs ``op`` on ``operands`` and records a backward node when a gradient can flow."""
     arrays, requires_grad = _arrays(op, operands)
     node = op.__new__(op)
@@ -63,7 +64,7 @@ def apply(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> 
     return result
 
 
-def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
+def apply1(op: type, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     """``apply`` for a one-input op that is differentiable and no view: the common case, inlined."""
     if not isinstance(x, Tensor):
         return apply(op, (x,), args, kwargs)
@@ -110,7 +111,7 @@ def apply1(op: type, x: Any, args: tuple, kwargs: dict) -> Tensor:
     return result
 
 
-def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
+def apply2(op: type, x: Any, y: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     """``apply`` for a two-input op that is differentiable and no view: the common case, inlined."""
     if isinstance(x, Tensor):
         a, x_grad = x._data, x._requires_grad
@@ -198,7 +199,8 @@ def apply2(op: type, x: Any, y: Any, args: tuple, kwargs: dict) -> Tensor:
     return result
 
 
-def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EMPTY) -> Tensor:
+def apply_inplace(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (),
+                  kwargs: dict[str, Any] = EMPTY) -> Tensor:
     """Runs ``op`` and writes its output into the first operand, bumping its version.
 
     Atomic under interruption: everything is prepared first (output, node, new locks, rewritten view
@@ -220,7 +222,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     record = requires_grad and grad_mode and op.differentiable
     if record and target._base is not None:
         _views.check_view_inplace(op.name, target)
-    copied: tuple = ()
+    copied: tuple[Any, ...] = ()
     if record and op.saves:
         # backward must see the inputs as they were, not as this op leaves them
         copied = tuple(i for i in op.saves
@@ -246,9 +248,9 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
         raise _noted(RuntimeError(f"Output with dtype '{data.dtype}' doesn't match the promotion dtype "
                                   f"'{out.dtype}'."),
                      f"(in-place {op.name}, input dtypes {_dtypes(operands)})")
-    plan: list = []
+    plan: list[Any] = []
     if record:
-        locks: dict = {}
+        locks: dict[Any, Any] = {}
         _plan_links(op, node, operands, out, locks)
         if op.snapshots:
             flat = list(_versions(op, operands, target, copied))
@@ -291,7 +293,8 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     return target
 
 
-def _plan_links(op: type, node: Any, operands: tuple, out: np.ndarray, locks: dict) -> None:
+def _plan_links(op: type, node: Any, operands: tuple[Any, ...], out: np.ndarray,
+                locks: dict[Any, Any]) -> None:
     """``_link`` for an in-place op: the inputs' new lock values go to ``locks``, not to the nodes."""
     nexts = []
     differentiable = op.differentiable
@@ -314,7 +317,7 @@ def _plan_links(op: type, node: Any, operands: tuple, out: np.ndarray, locks: di
     node._retained = None
 
 
-def _arrays(op: type, operands: tuple) -> tuple[list, bool]:
+def _arrays(op: type, operands: tuple[Any, ...]) -> tuple[list[Any], bool]:
     arrays = []
     requires_grad = False
     differentiable = op.differentiable
@@ -347,7 +350,7 @@ def _coerce(op: type, value: Any, index: int) -> Any:
                  "or a NumPy array)")
 
 
-def _align(op: type, arrays: list, operands: tuple) -> None:
+def _align(op: type, arrays: list[Any], operands: tuple[Any, ...]) -> None:
     """Applies torch's dtype promotion and checks that shapes broadcast, in place on ``arrays``."""
     # Inputs without a gradient (where's condition) neither promote nor get cast.
     differentiable = op.differentiable
@@ -379,7 +382,8 @@ def _align(op: type, arrays: list, operands: tuple) -> None:
                                "together.") from None
 
 
-def _forward(op: type, node: Any, operands: tuple, arrays: list, args: tuple, kwargs: dict) -> np.ndarray:
+def _forward(op: type, node: Any, operands: tuple[Any, ...], arrays: list[Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> np.ndarray:
     try:
         out = node.forward(np, *arrays, *args, **kwargs)
     except _FORWARD_ERRORS as error:
@@ -395,7 +399,7 @@ def _noted(error: Exception, note: str) -> Exception:
     return error
 
 
-def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
+def _forward_error(op: type, error: Exception, operands: tuple[Any, ...]) -> Exception:
     """NumPy's and Python's errors from inside a forward, retyped as torch's, naming the op and inputs.
 
     An error the forward raised on purpose (its message names the op) passes through unchanged, apart
@@ -415,7 +419,7 @@ def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
                 f"dtypes {_dtypes(operands)})")
 
 
-def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool = True) -> None:
+def _link(op: type, node: Any, operands: tuple[Any, ...], out: np.ndarray, counted: bool = True) -> None:
     """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use."""
     nexts = []
     differentiable = op.differentiable
@@ -443,7 +447,7 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool =
     node._retained = None
 
 
-def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
+def _versions(op: type, operands: tuple[Any, ...], output: Tensor, skip: tuple[Any, ...]) -> tuple[Any, ...]:
     """The version snapshot a node checks before running: flat (counter, version, counter, ...).
 
     With ``saves_for``, an input is checked only if an input whose gradient reads it requires grad.
@@ -466,7 +470,7 @@ def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:
     return tuple(saved)
 
 
-def _share(view: Tensor, base: Tensor, op: type, args: tuple, kwargs: dict) -> None:
+def _share(view: Tensor, base: Tensor, op: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Makes ``view`` share ``base``'s version counter and remember how it derives from the root base."""
     view._version = base._version
     if base._base is None:
@@ -477,9 +481,9 @@ def _share(view: Tensor, base: Tensor, op: type, args: tuple, kwargs: dict) -> N
         view._base = base._base
 
 
-def _shapes(operands: tuple) -> str:
+def _shapes(operands: tuple[Any, ...]) -> str:
     return ", ".join(str(getattr(x, "shape", type(x).__name__)) for x in operands)
 
 
-def _dtypes(operands: tuple) -> str:
+def _dtypes(operands: tuple[Any, ...]) -> str:
     return ", ".join(str(getattr(x, "dtype", type(x).__name__)) for x in operands)

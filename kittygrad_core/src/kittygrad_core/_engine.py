@@ -44,7 +44,7 @@ class Node:
     distribution: str | None = None
     broadcast: bool = False
 
-    def backward(self, xp: Any, grad: np.ndarray) -> tuple:
+    def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         """Returns one gradient (or ``None``) per input, given the gradient of the output."""
         raise NotImplementedError
 
@@ -119,7 +119,7 @@ class RemovableHandle:
     __slots__ = ("_hooks", "id")
     _next_id = 0
 
-    def __init__(self, hooks: dict) -> None:
+    def __init__(self, hooks: dict[int, Any]) -> None:
         RemovableHandle._next_id += 1
         self._hooks, self.id = hooks, RemovableHandle._next_id
 
@@ -266,8 +266,8 @@ def _second_backward() -> None:
 
 def _run(root: Node, root_grad: np.ndarray) -> bool:
     """Runs the graph below ``root``; returns True if some node still waits for gradients."""
-    stack: list = [(root, root_grad)]
-    waiting: set = set()
+    stack: list[Any] = [(root, root_grad)]
+    waiting: set[Any] = set()
     pop, push = stack.pop, stack.append
     while stack:
         node, grad = pop()
@@ -337,7 +337,7 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
     return bool(waiting)
 
 
-def store_snapshot(node: Node, flat: tuple) -> None:
+def store_snapshot(node: Node, flat: tuple[Any, ...]) -> None:
     """Stores a flat (counter, version, counter, version, ...) snapshot in ``node``."""
     if flat:
         node._vc, node._vv, node._saved = flat[0], flat[1], flat[2:]
@@ -396,7 +396,7 @@ def observe(observer: Observer, grad: np.ndarray, retain: bool) -> np.ndarray:
     return grad
 
 
-def _call_hooks(hooks: dict, grad: np.ndarray, tensor: Any) -> np.ndarray:
+def _call_hooks(hooks: dict[int, Any], grad: np.ndarray, tensor: Any) -> np.ndarray:
     for hook in list(hooks.values()):
         result = hook(_make_tensor(grad))
         if result is None:

@@ -108,7 +108,8 @@ class Function(ABC):
         return _record(cls, cls, ctx, inputs, out, torch_args=args)
 
 
-def _tensor_inputs(signature: inspect.Signature, args: tuple, kwargs: dict, skip_first: bool) -> list:
+def _tensor_inputs(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   skip_first: bool) -> list[Any]:
     if kwargs:  # order tensors as the signature does; raises TypeError for missing arguments
         bound = signature.bind(*args, **kwargs)
         values = []
@@ -125,7 +126,7 @@ def _tensor_inputs(signature: inspect.Signature, args: tuple, kwargs: dict, skip
     return [v for v in values if isinstance(v, Tensor)]
 
 
-def _run_forward(call: Any, inputs: list) -> Tensor:
+def _run_forward(call: Any, inputs: list[Any]) -> Tensor:
     token = GRAD_ENABLED.set(False)
     try:
         out = call()
@@ -151,8 +152,8 @@ def _alias(out: Tensor) -> Tensor:
     return alias
 
 
-def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
-            torch_args: tuple | None = None) -> Tensor:
+def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
+            torch_args: tuple[Any, ...] | None = None) -> Tensor:
     alias = ctx.out = _alias(out)
     saved = ctx.saved_tensors
     for i, t in enumerate(saved):
@@ -165,8 +166,8 @@ def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
     return out
 
 
-def _link_function_node(cls: type, fn: Any, ctx: FunctionCtx, inputs: list, out: Tensor,
-                        torch_args: tuple | None) -> None:
+def _link_function_node(cls: type, fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
+                        torch_args: tuple[Any, ...] | None) -> None:
     node = object.__new__(cls._node_type)
     node.fn, node.ctx, node.torch_args = fn, ctx, torch_args
     _link(node, node, tuple(inputs), out._data)
@@ -187,7 +188,7 @@ class _FunctionNode(Node):
     differentiable = True
     view = False
 
-    def backward(self, xp: Any, grad: np.ndarray) -> tuple:
+    def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         token = GRAD_ENABLED.set(False)
         try:
             if self.torch_args is not None:

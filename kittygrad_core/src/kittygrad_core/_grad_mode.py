@@ -32,7 +32,7 @@ class _GradModeContext:
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._tokens: list = []
+        self._tokens: list[Any] = []
 
     def __enter__(self) -> None:
         self._tokens.append(GRAD_ENABLED.set(self._mode))

@@ -135,12 +135,12 @@ class PluginHost:
         warnings.warn(f"kittygrad plugin '{name}' (distribution '{distribution}') {reason}; "
                       "it was skipped.", PluginWarning, stacklevel=3)
 
-    def trace_hook(self, op: type, inputs: tuple, output: Any) -> None:
+    def trace_hook(self, op: type, inputs: tuple[Any, ...], output: Any) -> None:
         """A tracer that forwards every op call to the ``kittygrad_trace_op`` hook."""
         self.manager.hook.kittygrad_trace_op(op=op, inputs=inputs, output=output)
 
 
-def _load_order(ep: Any) -> tuple:
+def _load_order(ep: Any) -> tuple[Any, ...]:
     dist = _dist_name(ep) or ""
     standard = STANDARD_DISTRIBUTIONS
     rank = standard.index(dist) if dist in standard else len(standard)

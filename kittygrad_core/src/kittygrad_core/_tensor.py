@@ -59,8 +59,8 @@ class Tensor:
     _retains_grad: bool = False
     _accumulator: Any = None
     _base: Tensor | None = None
-    _view_chain: tuple | None = None  # how a view derives from its base: ((op, args, kwargs), ...)
-    _hooks: tuple[dict, dict] | None = None  # a leaf's (gradient hooks, post-accumulate hooks)
+    _view_chain: tuple[Any, ...] | None = None  # how a view derives from its base: ((op, args, kwargs), ...)
+    _hooks: tuple[dict[int, Any], dict[int, Any]] | None = None  # a leaf's (gradient, post-accumulate) hooks
 
     # NumPy must defer to our reflected operators instead of treating a Tensor as an array.
     __array_ufunc__ = None
@@ -402,7 +402,7 @@ class Tensor:
         hooks[handle.id] = hook
         return handle
 
-    def _leaf_hooks(self) -> tuple[dict, dict]:
+    def _leaf_hooks(self) -> tuple[dict[Any, Any], dict[Any, Any]]:
         if self._hooks is None:
             self._hooks = ({}, {})
         return self._hooks

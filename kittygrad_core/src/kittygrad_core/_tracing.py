@@ -14,14 +14,14 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-Tracer = Callable[[type, tuple, Any], None]
+Tracer = Callable[[type, tuple[Any, ...], Any], None]
 
 #: How many tracers are started, in any context: the op path's fast check.
 ACTIVE = 0
 _COUNT_LOCK = threading.Lock()
 # The tracers of this context, and (one per failed tracer) the error it raised.
-_TRACERS: ContextVar[tuple] = ContextVar("kittygrad_tracers", default=())
-_FAILED: ContextVar[tuple] = ContextVar("kittygrad_failed_tracers", default=())
+_TRACERS: ContextVar[tuple[Any, ...]] = ContextVar("kittygrad_tracers", default=())
+_FAILED: ContextVar[tuple[Any, ...]] = ContextVar("kittygrad_failed_tracers", default=())
 
 
 def start_tracing(tracer: Tracer) -> None:
@@ -53,12 +53,12 @@ def stop_tracing(tracer: Tracer) -> None:
         raise error
 
 
-def active_tracers() -> tuple:
+def active_tracers() -> tuple[Any, ...]:
     """The tracers started in the current context, outermost first."""
     return _TRACERS.get()
 
 
-def notify(op: type, operands: tuple, output: Any) -> None:
+def notify(op: type, operands: tuple[Any, ...], output: Any) -> None:
     """Reports an op call to this context's tracers; a tracer that raises is stopped (see above)."""
     for tracer in _TRACERS.get():
         try:

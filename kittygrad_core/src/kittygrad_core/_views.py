@@ -15,7 +15,7 @@ import numpy as np
 from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer
 
 
-def apply_chain(chain: tuple, array: np.ndarray) -> np.ndarray:
+def apply_chain(chain: tuple[Any, ...], array: np.ndarray) -> np.ndarray:
     """The view of ``array`` (shaped like the base) that ``chain`` describes."""
     for op, args, kwargs in chain:
         array = op.__new__(op).forward(np, array, *args, **kwargs)
@@ -27,7 +27,7 @@ class CopySlices(Node):
 
     name = "copy_slices"
 
-    def backward(self, xp: Any, grad: np.ndarray) -> tuple:
+    def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         rest = grad.copy()
         region = apply_chain(self.chain, rest)
         grad_view = region.copy()
@@ -52,13 +52,13 @@ class AsStrided(Node):
         self.chain = ()
 
 
-def planned_lock(fn: Node, locks: dict) -> int:
+def planned_lock(fn: Node, locks: dict[Any, Any]) -> int:
     """``fn``'s lock as planned in ``locks`` (id -> (node, lock)), or its current one."""
     entry = locks.get(id(fn))
     return fn._lock if entry is None else entry[1]
 
 
-def count(fn: Node, locks: dict) -> None:
+def count(fn: Node, locks: dict[Any, Any]) -> None:
     """Plans one more consumer for ``fn``; an uncounted view node is activated (in the plan) first."""
     lock = planned_lock(fn, locks)
     if lock == UNCOUNTED:
@@ -68,7 +68,7 @@ def count(fn: Node, locks: dict) -> None:
         locks[id(fn)] = (fn, lock + 1)
 
 
-def _plan_activate(node: Node, locks: dict) -> None:
+def _plan_activate(node: Node, locks: dict[Any, Any]) -> None:
     """``Node._activate`` as a plan: ``node`` starts counting as a consumer of what it reads."""
     locks[id(node)] = (node, 0)
     pending = [node]
@@ -84,7 +84,7 @@ def _plan_activate(node: Node, locks: dict) -> None:
                 locks[id(fn)] = (fn, lock + 1)
 
 
-def _node(cls: type, nexts: tuple, like: Any, locks: dict) -> Node:
+def _node(cls: type, nexts: tuple[Any, ...], like: Any, locks: dict[Any, Any]) -> Node:
     node = object.__new__(cls)
     for fn in nexts:
         if fn is not None:
@@ -112,7 +112,7 @@ def check_view_inplace(op_name: str, view: Any) -> None:
         raise error
 
 
-def plan_rebase(view: Any, node: Node, plan: list, locks: dict, version: int) -> None:
+def plan_rebase(view: Any, node: Node, plan: list[Any], locks: dict[Any, Any], version: int) -> None:
     """Plans the new histories of ``view`` and its base after the in-place op ``node`` on the view.
 
     New nodes are built here; what existing objects must change is appended to ``plan`` as
@@ -141,7 +141,7 @@ def register(view: Any) -> None:
     views.add(view)
 
 
-def plan_refresh(base: Any, base_node: Node, plan: list, but: Any = None) -> None:
+def plan_refresh(base: Any, base_node: Node, plan: list[Any], but: Any = None) -> None:
     """Plans re-deriving the histories of ``base``'s other live views from its new node ``base_node``."""
     views = base.__dict__.get("_views")
     for view in list(views or ()):

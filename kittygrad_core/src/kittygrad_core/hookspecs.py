@@ -31,7 +31,7 @@ def kittygrad_register_ops() -> list[type]:
 
 
 @hookspec
-def kittygrad_trace_op(op: type, inputs: tuple, output: Any) -> None:
+def kittygrad_trace_op(op: type, inputs: tuple[Any, ...], output: Any) -> None:
     """Observe one op call while tracing is on (see ``kittygrad_core.start_tracing``).
 
     ``op`` is the registered node class, ``inputs`` the operands as passed (tensors, numbers,

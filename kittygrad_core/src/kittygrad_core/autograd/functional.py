@@ -17,7 +17,7 @@ from .._tensor import Tensor, make_tensor
 __all__ = ["jacobian", "jvp", "vjp"]
 
 
-def _as_tuple(value: Any, what: str) -> tuple[tuple, bool]:
+def _as_tuple(value: Any, what: str) -> tuple[tuple[Any, ...], bool]:
     if isinstance(value, Tensor):
         return (value,), False
     if isinstance(value, (tuple, list)) and all(isinstance(v, Tensor) for v in value):
@@ -25,7 +25,7 @@ def _as_tuple(value: Any, what: str) -> tuple[tuple, bool]:
     raise TypeError(f"{what} must be a Tensor or a tuple of Tensors, not {type(value).__name__}.")
 
 
-def _prepare(inputs: Any) -> tuple[tuple, bool]:
+def _prepare(inputs: Any) -> tuple[tuple[Any, ...], bool]:
     values, is_tuple = _as_tuple(inputs, "inputs")
     return tuple(make_tensor(v._data.copy(), True) for v in values), is_tuple
 
@@ -36,17 +36,18 @@ def _no_create_graph(create_graph: bool, name: str) -> None:
                                   "does not compute yet.")
 
 
-def _outputs(func: Callable, inputs: tuple) -> tuple[tuple, bool]:
+def _outputs(func: Callable[..., Any], inputs: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
     with enable_grad():
         out = func(*inputs)
     return _as_tuple(out, "The outputs of func")
 
 
-def _grads(outputs: tuple, inputs: tuple, grad_outputs: list, strict: bool) -> list[Tensor]:
+def _grads(outputs: tuple[Any, ...], inputs: tuple[Any, ...], grad_outputs: list[Any],
+           strict: bool) -> list[Tensor]:
     wanting = [o for o in outputs if o.requires_grad]
     vectors = [g for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if not wanting:
-        found: tuple = (None,) * len(inputs)
+        found: tuple[Any, ...] = (None,) * len(inputs)
     else:
         found = _grad(wanting, list(inputs), vectors, retain_graph=True, allow_unused=True)
     result = []
@@ -60,7 +61,7 @@ def _grads(outputs: tuple, inputs: tuple, grad_outputs: list, strict: bool) -> l
     return result
 
 
-def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
+def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """Computes the dot product of a vector ``v`` and the Jacobian of ``func`` at ``inputs``.
 
@@ -84,7 +85,7 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
     return (detached if out_tuple else detached[0]), (tuple(result) if in_tuple else result[0])
 
 
-def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bool = False,
+def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False, strict: bool = False,
              vectorize: bool = False, strategy: str = "reverse-mode") -> Any:
     """The Jacobian of ``func`` at ``inputs``: for each output and input, a tensor of shape
     ``output.shape + input.shape`` (nested tuples when ``func`` or ``inputs`` are tuples)."""
@@ -110,7 +111,7 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     return tuple(rows) if out_tuple else rows[0]
 
 
-def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
+def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """Computes the product of the Jacobian of ``func`` at ``inputs`` and a vector ``v``.
 

@@ -16,7 +16,7 @@ class GradcheckError(RuntimeError):
     """The analytical and numerical Jacobians differ."""
 
 
-def _numerical(func: Callable, inputs: tuple, eps: float) -> list[list[np.ndarray]]:
+def _numerical(func: Callable[..., Any], inputs: tuple[Any, ...], eps: float) -> list[list[np.ndarray]]:
     outs = func(*inputs)
     outs = outs if isinstance(outs, tuple) else (outs,)
     blocks = [[np.zeros(o.shape + x.shape) for x in inputs] for o in outs]

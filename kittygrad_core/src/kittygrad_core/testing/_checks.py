@@ -32,7 +32,7 @@ NEAR = 1e-5
 #: What the checks saw since the last ``reset_stats()``: cases tried and accepted, cases whose inputs
 #: hold each kind of edge value, mixed-dtype and number operands, non-empty inputs and outputs, float64 cases
 #: checked against finite differences.
-STATS: Counter = Counter()
+STATS: Counter[Any] = Counter()
 
 
 def conformance_stats() -> dict[str, int]:
@@ -78,7 +78,7 @@ def _first(names: tuple[str, ...] | None, default: str) -> str | None:
     return names[0] if names else None
 
 
-def call_kitty(record: type, inputs: list, options: dict, meta: Any = None) -> Any:
+def call_kitty(record: type, inputs: list[Any], options: dict[Any, Any], meta: Any = None) -> Any:
     """Calls the op as the metadata says: ``call``, else its first module function, else first method."""
     meta = meta or record.conformance
     if meta.call is not None:
@@ -111,7 +111,7 @@ def to_torch(value: Any) -> Any:
     return value
 
 
-def call_torch(record: type, inputs: list, options: dict, meta: Any = None) -> Any:
+def call_torch(record: type, inputs: list[Any], options: dict[Any, Any], meta: Any = None) -> Any:
     """Calls the torch reference: a callable gets ``(torch, *inputs)``; a ``*inputs`` op's name a list."""
     reference = (meta or record.conformance).torch
     options = {name: to_torch(value) for name, value in options.items()}
@@ -122,7 +122,7 @@ def call_torch(record: type, inputs: list, options: dict, meta: Any = None) -> A
     return torch_reference(reference)(*inputs, **options)
 
 
-def _outputs(value: Any) -> list:
+def _outputs(value: Any) -> list[Any]:
     """An op's result as a list of outputs (one unless it returned a tuple or list)."""
     return list(value) if isinstance(value, (tuple, list)) else [value]
 
@@ -204,7 +204,7 @@ class _CaseCheck:
         return [torch.from_numpy(a.copy()).requires_grad_(r) if t else a
                 for a, r, t in zip(self.case.arrays, self.wants_grad, self.tensors)]
 
-    def call(self, inputs: list, options: dict | None = None) -> Any:
+    def call(self, inputs: list[Any], options: dict[Any, Any] | None = None) -> Any:
         """The kittygrad op on ``inputs`` as the case's metadata calls it."""
         return call_kitty(self.record, inputs, self.case.options if options is None else options,
                           self.meta)
@@ -263,7 +263,7 @@ class _CaseCheck:
             self.check_inplace(binding)
         return True
 
-    def call_reference(self, torch_inputs: list, options: dict) -> Any:
+    def call_reference(self, torch_inputs: list[Any], options: dict[Any, Any]) -> Any:
         """torch's result; where torch takes no number there (``torch.maximum(x, 2.0)`` raises
         TypeError, ``F.l1_loss(x, 2.0)`` AttributeError), with the number as a 0-d tensor of the dtype
         the number would have promoted to (the same result)."""
@@ -368,8 +368,8 @@ class _CaseCheck:
                 pairs.append((i, self.rng.uniform(-1.0, 1.0, a.shape).astype(a.dtype)))
         return pairs
 
-    def check_gradients(self, actual: Any, expected: Any, kitty_inputs: list,
-                        torch_inputs: list) -> None:
+    def check_gradients(self, actual: Any, expected: Any, kitty_inputs: list[Any],
+                        torch_inputs: list[Any]) -> None:
         """The gradient of every differentiable input, with torch's; in float64, with finite differences."""
         pairs = self.upstream(actual, expected)
         outputs = _outputs(actual)
@@ -389,7 +389,7 @@ class _CaseCheck:
             self.check_finite_differences(
                 pairs, [x.numpy() if isinstance(x, kitty.Tensor) else x for x in kitty_inputs], grads)
 
-    def objective(self, arrays: list[np.ndarray], pairs: list) -> tuple[float, float]:
+    def objective(self, arrays: list[np.ndarray], pairs: list[Any]) -> tuple[float, float]:
         """``sum_i <g_i, out_i>`` of the op at ``arrays`` (no graph), and the sum of the terms' magnitudes."""
         inputs = [kitty.tensor(a) if t else a for a, t in zip(arrays, self.tensors)]
         with kitty.no_grad():
@@ -398,7 +398,7 @@ class _CaseCheck:
         terms = [g * outputs[i].numpy() for i, g in pairs]
         return float(sum(t.sum() for t in terms)), float(sum(np.abs(t).sum() for t in terms))
 
-    def check_finite_differences(self, pairs: list, arrays: list[np.ndarray], grads: list) -> None:
+    def check_finite_differences(self, pairs: list[Any], arrays: list[np.ndarray], grads: list[Any]) -> None:
         """Directional central differences ``d/dt <g, f(x + t v)>`` against ``<v, grad>``, per input.
 
         One pair of evaluations per input along a random direction ``v`` catches a wrong rule without
@@ -426,7 +426,7 @@ class _CaseCheck:
 
     # -------------------------------------------------------------- in-place bindings
 
-    def check_inplace_no_grad(self, binding: str, options: dict, expected: Any) -> None:
+    def check_inplace_no_grad(self, binding: str, options: dict[Any, Any], expected: Any) -> None:
         """Under ``no_grad``, ``binding`` on a leaf that requires grad is allowed and records nothing
         (what optimizers do to parameters)."""
         inputs = self.kitty_inputs(self.wants_grad)
@@ -488,12 +488,12 @@ class _CaseCheck:
                 self.compare_arrays(f"gradient of input {j} through '{binding}'", grad, expected_grads[j])
 
 
-def _torch_grads(outputs: list, pairs: list, inputs: list) -> dict[int, np.ndarray]:
+def _torch_grads(outputs: list[Any], pairs: list[Any], inputs: list[Any]) -> dict[int, np.ndarray]:
     """torch's vector-Jacobian product for the upstream ``pairs``, by input index (zeros if unused)."""
     roots = [(outputs[i], torch.from_numpy(g)) for i, g in pairs
              if isinstance(outputs[i], torch.Tensor) and outputs[i].requires_grad]
     wanted = [j for j, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.requires_grad]
-    grads: list = [None] * len(wanted)
+    grads: list[Any] = [None] * len(wanted)
     if roots and wanted:
         grads = torch.autograd.grad([r for r, _ in roots], [inputs[j] for j in wanted],
                                     [g for _, g in roots], allow_unused=True)

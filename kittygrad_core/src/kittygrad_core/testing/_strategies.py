@@ -106,7 +106,7 @@ def _fixed_shapes(kind: str, draw: Any, min_side: int) -> list[tuple[int, ...]]:
     }[kind]
 
 
-def _cat_shapes(draw: Any, min_side: int, count: int) -> tuple[list[tuple[int, ...]], dict]:
+def _cat_shapes(draw: Any, min_side: int, count: int) -> tuple[list[tuple[int, ...]], dict[Any, Any]]:
     """Shapes equal except along a drawn ``dim`` (which becomes the option ``dim``)."""
     base = _shape(draw, 1, min_dims=1)
     dim = draw(st.integers(-len(base), len(base) - 1))
@@ -127,7 +127,7 @@ def input_count(record: type, conformance: Any, draw: Any) -> int:
     return max(len(record.input_names), 1)
 
 
-def draw_shapes(draw: Any, record: type, conformance: Any) -> tuple[list[tuple[int, ...]], dict]:
+def draw_shapes(draw: Any, record: type, conformance: Any) -> tuple[list[tuple[int, ...]], dict[Any, Any]]:
     """The input shapes of one case, and any option the shape kind fixes (``dim`` for ``cat``)."""
     kind = conformance.shapes
     if callable(kind):
@@ -279,7 +279,7 @@ def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, do
     return np.asarray(values, dtype=dtype)
 
 
-def specials_of(conformance: Any, options: dict) -> tuple[float, ...]:
+def specials_of(conformance: Any, options: dict[Any, Any]) -> tuple[float, ...]:
     """The values where an op's rule may change: its kinks and the float options of the case (clamp's
     bounds, softplus's threshold); int options are sizes, dims and strides, not values."""
     numeric = [v for v in options.values() if isinstance(v, float) and np.isfinite(v)]

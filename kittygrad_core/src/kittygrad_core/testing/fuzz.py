@@ -75,18 +75,18 @@ class Deviation:
     key: str
     outcome: tuple[str, ...]  # the classes whose outcomes it turns into ``deviation``
     description: str
-    matches: Callable[[dict], bool]
+    matches: Callable[[dict[Any, Any]], bool]
 
 
-def _kitty_error(*words: str) -> Callable[[dict], bool]:
+def _kitty_error(*words: str) -> Callable[[dict[Any, Any]], bool]:
     return lambda r: any(w in r["kitty_error"] for w in words)
 
 
-def _torch_error(*words: str) -> Callable[[dict], bool]:
+def _torch_error(*words: str) -> Callable[[dict[Any, Any]], bool]:
     return lambda r: any(w in r.get("torch_error", "") for w in words)
 
 
-def _torch_nonfloat(r: dict) -> bool:
+def _torch_nonfloat(r: dict[Any, Any]) -> bool:
     return r.get("torch_dtype", "") not in ("", "torch.float16", "torch.float32", "torch.float64")
 
 
@@ -220,7 +220,7 @@ class Pair:
 
     kitty: Any
     torch: Any
-    leaves: list = field(default_factory=list)
+    leaves: list[Any] = field(default_factory=list)
     numpy: bool = False
     string_dtype: bool = False
 
@@ -241,7 +241,7 @@ class Generator:
         self.rng = rng
         self.np = np.random.default_rng(rng.randrange(2**32))
 
-    def data(self, shape: tuple, dtype: Any = np.float32) -> np.ndarray:
+    def data(self, shape: tuple[Any, ...], dtype: Any = np.float32) -> np.ndarray:
         r = self.rng.random()
         if r < 0.08:
             values = self.np.choice([np.nan, np.inf, -np.inf, 0.0, 1.0, -2.0], size=shape)
@@ -253,7 +253,8 @@ class Generator:
             values = self.np.standard_normal(shape)
         return np.asarray(values, dtype=dtype)
 
-    def tensor(self, shape: tuple | None = None, dtype: Any = None, grad: bool | None = None) -> Pair:
+    def tensor(self, shape: tuple[Any, ...] | None = None, dtype: Any = None,
+               grad: bool | None = None) -> Pair:
         rng = self.rng
         shape = rng.choice(SHAPES) if shape is None else shape
         dtype = dtype or rng.choices([np.float32, np.float64, np.float16], [6, 3, 1])[0]
@@ -338,7 +339,7 @@ class Generator:
             v = rng.randrange(-ndim - 1, ndim + 1)
             return Pair(v, v)
         if spec == "dims" or name == "dims":
-            choices: list = [None, 0, -1, (0,), (0, -1), (-1, 0), (0, 0), (ndim,), (-ndim - 1,), ()]
+            choices: list[Any] = [None, 0, -1, (0,), (0, -1), (-1, 0), (0, 0), (ndim,), (-ndim - 1,), ()]
             v = rng.choice(choices)
             return Pair(v, v)
         if spec == "bool":
@@ -395,11 +396,11 @@ class Target:
     kind: str  # "function", "method", "operator", "property", "creation"
     attribute: str
     op: Any = None
-    params: list = field(default_factory=list)  # inspect.Parameter, "self" first for methods
-    torch_call: Callable | None = None
+    params: list[Any] = field(default_factory=list)  # inspect.Parameter, "self" first for methods
+    torch_call: Callable[..., Any] | None = None
 
 
-def _torch_function(attribute: str, op: Any) -> Callable | None:
+def _torch_function(attribute: str, op: Any) -> Callable[..., Any] | None:
     spec = getattr(getattr(op, "conformance", None), "torch", None)
     if op is not None and attribute == op.name and isinstance(spec, str) and not spec.startswith("Tensor."):
         obj: Any = torch
@@ -410,7 +411,7 @@ def _torch_function(attribute: str, op: Any) -> Callable | None:
     return getattr(torch, attribute, None) or getattr(torch.nn.functional, attribute, None)
 
 
-def _params(function: Any) -> list:
+def _params(function: Any) -> list[Any]:
     try:
         return list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
@@ -466,7 +467,7 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Hang()
 
 
-def _options(target: Target) -> dict:
+def _options(target: Target) -> dict[Any, Any]:
     conformance = getattr(target.op, "conformance", None)
     return dict(getattr(conformance, "options", {}) or {})
 
@@ -542,7 +543,7 @@ def build_call(target: Target, gen: Generator) -> tuple[list[Pair], dict[str, Pa
     return args, kwargs
 
 
-def _invoke(target: Target, world: str, args: list, kwargs: dict) -> Any:
+def _invoke(target: Target, world: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     a = args
     if target.kind == "creation":
         fn = getattr(kc, target.attribute) if world == "kitty" else target.torch_call
@@ -577,7 +578,7 @@ class Outcome:
     deliberate: bool = False
 
 
-def _run(target: Target, world: str, args: list, kwargs: dict) -> Outcome:
+def _run(target: Target, world: str, args: list[Any], kwargs: dict[str, Any]) -> Outcome:
     signal.setitimer(signal.ITIMER_REAL, TIMEOUT)
     try:
         with warnings.catch_warnings():
@@ -636,7 +637,7 @@ def _tolerance(dtype: np.dtype) -> tuple[float, float]:
     return {np.float16: (2e-2, 2e-2), np.float32: (1e-3, 1e-4)}.get(dtype.type, (1e-6, 1e-8))
 
 
-def compare(k: Any, t: Any, record: dict) -> str | None:
+def compare(k: Any, t: Any, record: dict[Any, Any]) -> str | None:
     """None if ``k`` (kittygrad's) equals ``t`` (torch's), else what differs."""
     if isinstance(t, (tuple, list)) and not isinstance(t, torch.Size):
         if not isinstance(k, (tuple, list)) or len(k) != len(t):
@@ -686,7 +687,7 @@ def compare(k: Any, t: Any, record: dict) -> str | None:
     return None  # graph nodes, iterators: not compared
 
 
-def _grad_check(k: Any, t: Any, args: list, kwargs: dict, gen: Generator) -> str | None:
+def _grad_check(k: Any, t: Any, args: list[Any], kwargs: dict[str, Any], gen: Generator) -> str | None:
     leaves = [leaf for p in [*args, *kwargs.values()] for leaf in p.leaves]
     if not leaves or not isinstance(k, kc.Tensor) or not isinstance(t, torch.Tensor):
         return None
@@ -723,7 +724,7 @@ def _grad_check(k: Any, t: Any, args: list, kwargs: dict, gen: Generator) -> str
 # ------------------------------------------------------------------------------------ the run
 
 
-def describe(target: Target, args: list, kwargs: dict) -> str:
+def describe(target: Target, args: list[Any], kwargs: dict[str, Any]) -> str:
     def short(v: Any) -> str:
         if isinstance(v, kc.Tensor):
             return f"tensor{tuple(v.shape)}:{v.dtype}"
@@ -736,7 +737,8 @@ def describe(target: Target, args: list, kwargs: dict) -> str:
     return f"{target.name}({', '.join(parts)})"
 
 
-def _torch_arguments(target: Target, args: list, kwargs: dict) -> tuple[list, dict]:
+def _torch_arguments(target: Target, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any],
+                     dict[Any, Any]]:
     """torch's arguments: options passed by position to kittygrad go to torch by keyword.
 
     torch's functions put extra parameters between the inputs and the options (``mse_loss``'s
@@ -758,9 +760,10 @@ def _torch_arguments(target: Target, args: list, kwargs: dict) -> tuple[list, di
     return positional, named
 
 
-def classify(target: Target, args: list, kwargs: dict, gen: Generator, grad_sample: float) -> dict:
+def classify(target: Target, args: list[Any], kwargs: dict[str, Any], gen: Generator,
+             grad_sample: float) -> dict[Any, Any]:
     """Calls the target in both worlds and returns the outcome record."""
-    record: dict = {"target": target.name, "call": describe(target, args, kwargs),
+    record: dict[Any, Any] = {"target": target.name, "call": describe(target, args, kwargs),
                     "numpy_arg": any(p.numpy for p in [*args, *kwargs.values()]),
                     "string_dtype": any(p.string_dtype for p in [*args, *kwargs.values()]),
                     "nonfinite": any(isinstance(p.kitty, kc.Tensor) and not np.isfinite(p.kitty.numpy()).all()
@@ -817,7 +820,7 @@ def rng_draw(gen: Generator) -> float:
     return gen.rng.random()
 
 
-def deviation_for(record: dict) -> Deviation | None:
+def deviation_for(record: dict[Any, Any]) -> Deviation | None:
     """The row of :data:`DEVIATIONS` that covers this outcome, if any."""
     record.setdefault("kitty_error", "")
     for deviation in DEVIATIONS:
@@ -827,7 +830,7 @@ def deviation_for(record: dict) -> Deviation | None:
 
 
 def run(calls: int, seed: int = 0, distribution: str | None = None, grad_sample: float = 0.3,
-        budget: float | None = None) -> dict:
+        budget: float | None = None) -> dict[Any, Any]:
     """Makes ``calls`` fuzzed calls (fewer if ``budget`` seconds run out) and returns the summary."""
     if torch is None:
         raise RuntimeError("the fuzzer needs torch (pip install kittygrad-core[testing])")
@@ -836,10 +839,10 @@ def run(calls: int, seed: int = 0, distribution: str | None = None, grad_sample:
     torch.manual_seed(seed)
     kc.manual_seed(seed)
     all_targets = targets(distribution)
-    counts: collections.Counter = collections.Counter()
-    per_deviation: collections.Counter = collections.Counter()
-    failures: dict[tuple, dict] = {}
-    obscure_locations: collections.Counter = collections.Counter()
+    counts: collections.Counter[Any] = collections.Counter()
+    per_deviation: collections.Counter[Any] = collections.Counter()
+    failures: dict[tuple[Any, ...], dict[Any, Any]] = {}
+    obscure_locations: collections.Counter[Any] = collections.Counter()
     previous = signal.signal(signal.SIGALRM, _alarm)
     start = time.perf_counter()
     made = 0
