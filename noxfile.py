@@ -16,7 +16,7 @@ ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "venv"  # plain venv + pip: pip finds torch==2.13.0 on disk
 nox.options.reuse_existing_virtualenvs = False  # `nox -r` turns reuse on
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["core", "ops", "viz", "nn", "all", "plugin"]  # `bench` is opt-in
+nox.options.sessions = ["lint", "core", "ops", "viz", "nn", "all", "plugin"]  # `bench` is opt-in
 
 CORE = ("-e", "./kittygrad_core[testing]")
 OPS = ("-e", "./kittygrad_ops")
@@ -26,6 +26,28 @@ NN = ("-e", "./kittygrad_nn")
 
 def _pytest(session: nox.Session, path: str) -> None:
     session.run("pytest", path, *session.posargs)
+
+
+LINT_TOOLS = ("ruff==0.17.6", "mypy==2.4.1")
+# What `ruff check` covers so far (the rules are in pyproject.toml's [tool.ruff]). kittygrad-ops,
+# kittygrad-nn, the umbrella, the examples and core's _registry/_op/extend/__init__/__main__ join once
+# they are clean; then this becomes ".". mypy's scope is `files` in pyproject.toml's [tool.mypy].
+RUFF_SCOPE = (
+    "noxfile.py", "benchmarks", "tests", "kittygrad_viz", "kittygrad_core/tests",
+    "kittygrad_core/src/kittygrad_core/autograd", "kittygrad_core/src/kittygrad_core/testing",
+    *(f"kittygrad_core/src/kittygrad_core/{name}.py" for name in (
+        "_anomaly", "_autograd", "_composite", "_creation", "_dispatch", "_dtypes", "_engine", "_function",
+        "_grad_mode", "_plugins", "_tensor", "_tracing", "_views", "hookspecs")),
+)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check the code with ruff and mypy (strict on kittygrad-core); no torch needed."""
+    # numpy, pluggy and hypothesis ship their types; the sources resolve through mypy_path.
+    session.install(*LINT_TOOLS, "numpy>=2.0", "pluggy>=1.3", "hypothesis>=6", "pytest>=7", "nox")
+    session.run("ruff", "check", *RUFF_SCOPE)
+    session.run("mypy")
 
 
 @nox.session

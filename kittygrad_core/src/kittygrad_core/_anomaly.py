@@ -64,7 +64,7 @@ class detect_anomaly(set_detect_anomaly):
     raises a ``RuntimeError`` naming the op, with a note showing where the op was recorded."""
 
     def __init__(self) -> None:
-        self._token = None
+        self._token = None  # type: ignore[assignment]  # __enter__ sets the token
 
     def __enter__(self) -> None:
         set_detect_anomaly.__init__(self, True)

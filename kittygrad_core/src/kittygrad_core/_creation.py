@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,10 +114,11 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: DT
 def eye(n: int, m: int | None = None, *, dtype: DTypeLike | None = None,
         requires_grad: bool = False) -> Tensor:
     """Returns a 2-D tensor with ones on the diagonal and zeros elsewhere."""
-    return _make(np.eye(*_size((n,) if m is None else (n, m))), dtype, requires_grad)
+    return _make(np.eye(*_size((n,) if m is None else (n, m))),  # type: ignore[call-overload]  # (n,) or (n, m)
+                 dtype, requires_grad)
 
 
-def _like(fill: Any, input: Tensor, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
+def _like(fill: Callable[..., Tensor], input: Tensor, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"expected a Tensor as input, got {type(input).__name__}.")
     return fill(input.shape, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad)
@@ -180,7 +181,7 @@ def randint(low: int, high: int | None = None, size: Sequence[int] | None = None
     if size is None:  # randint(high, size)
         if high is None:
             raise TypeError("randint(): missing the size argument.")
-        low, high, size = 0, low, high
+        low, high, size = 0, low, high  # type: ignore[assignment]  # the arguments shift left
     elif high is None:
         low, high = 0, low
     if high <= low:

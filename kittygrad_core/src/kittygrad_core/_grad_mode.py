@@ -27,7 +27,7 @@ class _GradModeContext:
     def __new__(cls, func: Callable[..., Any] | None = None, *args: Any, **kwargs: Any) -> Any:
         self = super().__new__(cls)
         if callable(func) and not args and not kwargs:  # bare decorator: @no_grad
-            self.__init__()
+            self.__init__()  # type: ignore[misc]  # __new__ of this very class
             return self(func)
         return self
 
@@ -65,7 +65,7 @@ def _decorate(func: F, mode: bool, warn_nested: bool = False) -> F:
             finally:
                 GRAD_ENABLED.reset(token)
 
-    wrapper._kittygrad_grad_mode = mode  # lets Function detect a permanently disabled forward
+    wrapper._kittygrad_grad_mode = mode  # type: ignore[attr-defined]  # lets Function detect a permanently disabled forward
     return wrapper  # type: ignore[return-value]
 
 

@@ -101,7 +101,7 @@ class PluginHost:
             if impl.plugin is not plugin:
                 continue
             try:
-                ops = list(impl.function() or ())
+                ops = list(impl.function() or ())  # type: ignore[call-overload]  # pluggy types it object
             except KeyboardInterrupt:
                 raise
             except BaseException as error:

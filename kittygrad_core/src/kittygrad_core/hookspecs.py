@@ -21,7 +21,7 @@ hookimpl = pluggy.HookimplMarker("kittygrad")
 
 
 @hookspec
-def kittygrad_register_ops() -> list[type]:
+def kittygrad_register_ops() -> list[type]:  # type: ignore[empty-body]  # a hookspec has no body
     """Return the op records this plugin provides: ``Op`` or ``Function`` subclasses.
 
     Each is bound as module functions of ``kittygrad_core`` and as ``Tensor`` methods and operators,

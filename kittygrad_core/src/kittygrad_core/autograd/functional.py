@@ -95,7 +95,7 @@ def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False, 
                          f"got {strategy!r}.")
     xs, in_tuple = _prepare(inputs)
     outs, out_tuple = _outputs(func, xs)
-    rows = []
+    rows: list[Any] = []  # tuples of blocks, then single blocks when the input is one tensor
     for out in outs:
         blocks = [np.zeros(out.shape + x.shape, dtype=np.result_type(out._data, x._data)) for x in xs]
         for flat in range(out.numel()):  # one vector-Jacobian product per output element

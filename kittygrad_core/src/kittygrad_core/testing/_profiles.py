@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 # Hypothesis caches what it learns (e.g. constants of the modules under test) in ``.hypothesis``
 # of the working directory; unless told otherwise, keep that out of the user's tree.
@@ -21,7 +22,7 @@ DEFAULT_PROFILE = "ci"
 #: Examples per op in each profile.
 PROFILES = {"ci": 50, "thorough": 500}
 
-_COMMON = {
+_COMMON: dict[str, Any] = {
     "deadline": None,  # op timings vary with the machine; a slow op is not a wrong op
     "database": None,  # nothing is written into the working tree
     "print_blob": True,  # a failure prints a @reproduce_failure line, since there is no database
