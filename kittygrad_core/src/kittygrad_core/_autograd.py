@@ -155,9 +155,9 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
             if g.__class__ is not np.ndarray or g.shape != nxt._shape or g.dtype is not nxt._dtype:
                 g = _engine._conform(node, i, g, nxt)
             if nxt.__class__ is AccumulateGrad:
-                leaf = nxt._variable()
-                if leaf is not None:
-                    _deliver_leaf(leaf, nxt, g, target_ids, captured, accumulate)
+                variable = nxt._variable()
+                if variable is not None:
+                    _deliver_leaf(variable, nxt, g, target_ids, captured, accumulate)
             else:
                 stack.append((nxt, g))
     waiting = [key for key in pending]

@@ -40,6 +40,18 @@ class Node:
     __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
                  "_retained", "_out_ref", "_anomaly")
 
+    next_functions: tuple[Any, ...]  # one Node (or None: no gradient wanted) per input
+    _lock: int
+    _grad: Any
+    _shape: tuple[int, ...]
+    _dtype: Any
+    _vc: Any
+    _vv: int
+    _saved: Any  # None or a flat (counter, version, ...) tuple
+    _retained: Observer | None
+    _out_ref: Any
+    _anomaly: str | None
+
     name: str = "node"
     distribution: str | None = None
     broadcast: bool = False
@@ -183,7 +195,7 @@ class AccumulateGrad(Node):
 
 def accumulator(tensor: Any) -> AccumulateGrad:
     """The (cached) ``AccumulateGrad`` node of a leaf tensor."""
-    acc = tensor._accumulator
+    acc: AccumulateGrad | None = tensor._accumulator
     if acc is None:
         acc = tensor._accumulator = AccumulateGrad(tensor)
     return acc
@@ -363,7 +375,7 @@ def _conform(node: Node, index: int, grad: Any, target: Node) -> np.ndarray:
     if node.broadcast:
         if grad.shape != target._shape:
             try:
-                grad = unbroadcast(grad, target._shape)
+                grad = unbroadcast(grad, target._shape)  # type: ignore[arg-type]  # np.generic too
             except ValueError:
                 pass
         if grad.dtype != target._dtype:

@@ -10,7 +10,7 @@ import numpy as np
 from . import _engine
 from ._dtypes import DEFAULT_DTYPE, DTypeLike, as_float_array, resolve_dtype
 
-_REPR_OPTIONS = dict(precision=4, separator=", ", prefix="tensor(", floatmode="maxprec_equal",
+_REPR_OPTIONS: dict[str, Any] = dict(precision=4, separator=", ", prefix="tensor(", floatmode="maxprec_equal",
                      max_line_width=89)
 
 
@@ -19,6 +19,7 @@ class device:
     any other (``"cuda"``, ``"mps"``) raises ``RuntimeError`` saying so."""
 
     __slots__ = ("type",)
+    type: str
 
     def __init__(self, type: str | device = "cpu", index: int | None = None) -> None:
         name = type.type if isinstance(type, device) else str(type)
@@ -55,6 +56,10 @@ class Tensor:
     # The hot attributes are slots; rarely set ones live in the (lazily created) __dict__ and fall back
     # to the class defaults below, so creating a tensor on the op path sets only four attributes.
     __slots__ = ("_data", "_requires_grad", "_grad_fn", "_version", "__dict__", "__weakref__")
+    _data: np.ndarray
+    _requires_grad: bool
+    _grad_fn: _engine.Node | None
+    _version: list[int]  # one counter shared by a base and its views
     _grad: Tensor | None = None
     _retains_grad: bool = False
     _accumulator: Any = None
@@ -225,7 +230,7 @@ class Tensor:
         """Returns the value of a one-element tensor as a Python float."""
         if self._data.size != 1:
             raise RuntimeError(f"A Tensor with {self._data.size} elements cannot be converted to Scalar.")
-        return self._data.item()
+        return self._data.item()  # type: ignore[no-any-return]  # NumPy types it Any
 
     def numpy(self, copy: bool = False) -> np.ndarray:
         """Returns the tensor's data as a NumPy array sharing its memory, or a copy if ``copy=True``."""
@@ -261,7 +266,7 @@ class Tensor:
             return f"kittygrad.{self._data.dtype.name}"
         if resolve_dtype(dtype) == self._data.dtype:
             return self
-        return self.to(dtype)
+        return self.to(dtype)  # type: ignore[no-any-return]  # `to` is an op, bound at registration
 
     def nelement(self) -> int:
         """The total number of elements."""
@@ -278,19 +283,19 @@ class Tensor:
         if dim is None:
             return self._data.shape
         try:
-            return self._data.shape[dim]
+            return self._data.shape[dim]  # type: ignore[no-any-return]  # NumPy types it Any
         except (IndexError, TypeError):
             raise _dim_error("size", dim, self._data.ndim) from None
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
+        return self._data.shape[0]  # type: ignore[no-any-return]  # NumPy types it Any
 
     def __iter__(self) -> Iterator[Tensor]:
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))  # type: ignore[index]  # __getitem__ is an op
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -306,37 +311,37 @@ class Tensor:
     # Comparisons give boolean NumPy arrays and never take part in autograd (as the original's).
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         try:
-            return self._data == _raw(other)
+            return self._data == _raw(other)  # type: ignore[no-any-return]  # NumPy types it Any
         except Exception as error:  # noqa: BLE001 - NumPy's broadcast and type errors, retyped
             raise _comparison_error("eq", self, other, error) from None
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         try:
-            return self._data != _raw(other)
+            return self._data != _raw(other)  # type: ignore[no-any-return]  # NumPy types it Any
         except Exception as error:  # noqa: BLE001
             raise _comparison_error("ne", self, other, error) from None
 
     def __lt__(self, other: Any) -> np.ndarray:
         try:
-            return self._data < _raw(other)
+            return self._data < _raw(other)  # type: ignore[no-any-return]  # NumPy types it Any
         except Exception as error:  # noqa: BLE001
             raise _comparison_error("lt", self, other, error) from None
 
     def __le__(self, other: Any) -> np.ndarray:
         try:
-            return self._data <= _raw(other)
+            return self._data <= _raw(other)  # type: ignore[no-any-return]  # NumPy types it Any
         except Exception as error:  # noqa: BLE001
             raise _comparison_error("le", self, other, error) from None
 
     def __gt__(self, other: Any) -> np.ndarray:
         try:
-            return self._data > _raw(other)
+            return self._data > _raw(other)  # type: ignore[no-any-return]  # NumPy types it Any
         except Exception as error:  # noqa: BLE001
             raise _comparison_error("gt", self, other, error) from None
 
     def __ge__(self, other: Any) -> np.ndarray:
         try:
-            return self._data >= _raw(other)
+            return self._data >= _raw(other)  # type: ignore[no-any-return]  # NumPy types it Any
         except Exception as error:  # noqa: BLE001
             raise _comparison_error("ge", self, other, error) from None
 

@@ -8,11 +8,13 @@ the base. Both replay the chain on gradient arrays, so no view op needs a second
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer
+
+_N = TypeVar("_N", bound=Node)
 
 
 def apply_chain(chain: tuple[Any, ...], array: np.ndarray) -> np.ndarray:
@@ -26,6 +28,7 @@ class CopySlices(Node):
     """Backward of a base tensor after an in-place op on one of its views."""
 
     name = "copy_slices"
+    chain: tuple[Any, ...]
 
     def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         rest = grad.copy()
@@ -42,8 +45,10 @@ class AsStrided(Node):
     """Backward of a view after an in-place op on it: the view taken from its base's new value."""
 
     name = "as_strided"
+    chain: tuple[Any, ...]
+    base_shape: tuple[int, ...]
 
-    def backward(self, xp: Any, grad: np.ndarray) -> np.ndarray:
+    def backward(self, xp: Any, grad: np.ndarray) -> Any:  # its one input's gradient, not a tuple
         out = xp.zeros(self.base_shape, dtype=grad.dtype)
         apply_chain(self.chain, out)[...] = grad
         return out
@@ -84,7 +89,7 @@ def _plan_activate(node: Node, locks: dict[Any, Any]) -> None:
                 locks[id(fn)] = (fn, lock + 1)
 
 
-def _node(cls: type, nexts: tuple[Any, ...], like: Any, locks: dict[Any, Any]) -> Node:
+def _node(cls: type[_N], nexts: tuple[Any, ...], like: Any, locks: dict[Any, Any]) -> _N:
     node = object.__new__(cls)
     for fn in nexts:
         if fn is not None:
