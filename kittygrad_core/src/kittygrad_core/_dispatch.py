@@ -6,7 +6,7 @@ tuple of operands; nothing here inspects signatures or calls plugin hooks.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from ._dtypes import DEFAULT_DTYPE, result_dtype
 from ._engine import UNCOUNTED, Observer, accumulator, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
+
+if TYPE_CHECKING:
+    from ._op import Op
 
 EMPTY: dict[Any, Any] = {}
 NUMBERS = (int, float, bool)
@@ -28,7 +31,7 @@ class UnsupportedOperand(TypeError):
     """An operand of a type no op accepts; operators turn it into ``NotImplemented``."""
 
 
-def sequence(op: type, tensors: Any) -> tuple[Any, ...]:
+def sequence(op: type[Op], tensors: Any) -> tuple[Any, ...]:
     """The operands of an op taking a sequence of tensors (``cat``, ``stack``), as a tuple."""
     if not isinstance(tensors, (Tensor, np.ndarray, str, bytes)):
         try:
@@ -39,8 +42,8 @@ def sequence(op: type, tensors: Any) -> tuple[Any, ...]:
                     f"{type(tensors).__name__}.")
 
 
-def apply(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (),
-          kwargs: dict[str, Any] = EMPTY) -> Tensor:
+def apply(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...] = (),
+          kwargs: dict[str, Any] = EMPTY) -> Tensor | np.ndarray:
     """Runs ``op`` on ``operands`` and records a backward node when a gradient can flow."""
     arrays, requires_grad = _arrays(op, operands)
     node = op.__new__(op)
@@ -64,7 +67,7 @@ def apply(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (),
     return result
 
 
-def apply1(op: type, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
+def apply1(op: type[Op], x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor | np.ndarray:
     """``apply`` for a one-input op that is differentiable and no view: the common case, inlined."""
     if not isinstance(x, Tensor):
         return apply(op, (x,), args, kwargs)
@@ -111,8 +114,11 @@ def apply1(op: type, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> T
     return result
 
 
-def apply2(op: type, x: Any, y: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
+def apply2(op: type[Op], x: Any, y: Any, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> Tensor | np.ndarray:
     """``apply`` for a two-input op that is differentiable and no view: the common case, inlined."""
+    a: Any  # an operand's array or number (annotations only: no code on the hot path)
+    b: Any
     if isinstance(x, Tensor):
         a, x_grad = x._data, x._requires_grad
         if isinstance(y, Tensor):
@@ -169,6 +175,8 @@ def apply2(op: type, x: Any, y: Any, args: tuple[Any, ...], kwargs: dict[str, An
         node._dtype = out.dtype
         node._retained = None
         if op.snapshots:  # inlined _versions and store_snapshot: numbers have no version
+            first: list[int] | None
+            rest: tuple[Any, ...]
             first, rest = None, ()
             for i, for_x, for_y in op.save_plan:
                 if (for_x and x_grad) or (for_y and y_grad):  # a gradient that reads input i is needed
@@ -199,7 +207,7 @@ def apply2(op: type, x: Any, y: Any, args: tuple[Any, ...], kwargs: dict[str, An
     return result
 
 
-def apply_inplace(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (),
+def apply_inplace(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...] = (),
                   kwargs: dict[str, Any] = EMPTY) -> Tensor:
     """Runs ``op`` and writes its output into the first operand, bumping its version.
 
@@ -208,7 +216,7 @@ def apply_inplace(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (
     with no call between them for a signal handler (``KeyboardInterrupt``) to run in, and the graph is
     committed from precomputed assignments, which an interrupted commit re-applies before re-raising.
     """
-    target = operands[0]
+    target: Tensor = operands[0]
     grad_mode = GRAD_ENABLED.get()
     if grad_mode and target._requires_grad and target._grad_fn is None:
         raise _noted(RuntimeError("A leaf Variable that requires grad is being used in an in-place "
@@ -293,13 +301,13 @@ def apply_inplace(op: type, operands: tuple[Any, ...], args: tuple[Any, ...] = (
     return target
 
 
-def _plan_links(op: type, node: Any, operands: tuple[Any, ...], out: np.ndarray,
+def _plan_links(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray,
                 locks: dict[Any, Any]) -> None:
     """``_link`` for an in-place op: the inputs' new lock values go to ``locks``, not to the nodes."""
-    nexts = []
+    nexts: list[Any] = []
     differentiable = op.differentiable
     for i, x in enumerate(operands):
-        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):
+        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):  # type: ignore[index]  # False: no node
             fn = x._grad_fn
             if fn is None:
                 fn = accumulator(x)
@@ -317,7 +325,7 @@ def _plan_links(op: type, node: Any, operands: tuple[Any, ...], out: np.ndarray,
     node._retained = None
 
 
-def _arrays(op: type, operands: tuple[Any, ...]) -> tuple[list[Any], bool]:
+def _arrays(op: type[Op], operands: tuple[Any, ...]) -> tuple[list[Any], bool]:
     arrays = []
     requires_grad = False
     differentiable = op.differentiable
@@ -333,7 +341,7 @@ def _arrays(op: type, operands: tuple[Any, ...]) -> tuple[list[Any], bool]:
     return arrays, requires_grad
 
 
-def _coerce(op: type, value: Any, index: int) -> Any:
+def _coerce(op: type[Op], value: Any, index: int) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(f"{op.name}(): argument {index} is a NumPy array of dtype '{value.dtype}'; "
@@ -350,12 +358,12 @@ def _coerce(op: type, value: Any, index: int) -> Any:
                  "or a NumPy array)")
 
 
-def _align(op: type, arrays: list[Any], operands: tuple[Any, ...]) -> None:
+def _align(op: type[Op], arrays: list[Any], operands: tuple[Any, ...]) -> None:
     """Applies torch's dtype promotion and checks that shapes broadcast, in place on ``arrays``."""
     # Inputs without a gradient (where's condition) neither promote nor get cast.
     differentiable = op.differentiable
     typed = [a for i, a in enumerate(arrays) if isinstance(a, np.ndarray)
-             and (differentiable in (True, False) or differentiable[i])]
+             and (differentiable in (True, False) or differentiable[i])]  # type: ignore[index]  # a tuple here
     if not typed:
         if not any(isinstance(a, np.ndarray) for a in arrays):
             raise TypeError(f"{op.name}(): at least one operand must be a Tensor.")
@@ -371,7 +379,7 @@ def _align(op: type, arrays: list[Any], operands: tuple[Any, ...]) -> None:
         dtype = result_dtype(floats) if floats else DEFAULT_DTYPE
         for i, a in enumerate(arrays):
             if isinstance(a, np.ndarray) and a.dtype != dtype and a.dtype.kind != "b" \
-                    and (differentiable in (True, False) or differentiable[i]):
+                    and (differentiable in (True, False) or differentiable[i]):  # type: ignore[index]  # a tuple here
                 arrays[i] = a.astype(dtype)
     shape = first.shape
     if any(a.shape != shape for a in typed):
@@ -382,10 +390,10 @@ def _align(op: type, arrays: list[Any], operands: tuple[Any, ...]) -> None:
                                "together.") from None
 
 
-def _forward(op: type, node: Any, operands: tuple[Any, ...], arrays: list[Any], args: tuple[Any, ...],
+def _forward(op: type[Op], node: Any, operands: tuple[Any, ...], arrays: list[Any], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> np.ndarray:
     try:
-        out = node.forward(np, *arrays, *args, **kwargs)
+        out: np.ndarray = node.forward(np, *arrays, *args, **kwargs)
     except _FORWARD_ERRORS as error:
         raise _forward_error(op, error, operands) from None
     if type(out) is not np.ndarray:
@@ -399,7 +407,7 @@ def _noted(error: Exception, note: str) -> Exception:
     return error
 
 
-def _forward_error(op: type, error: Exception, operands: tuple[Any, ...]) -> Exception:
+def _forward_error(op: type[Op], error: Exception, operands: tuple[Any, ...]) -> Exception:
     """NumPy's and Python's errors from inside a forward, retyped as torch's, naming the op and inputs.
 
     An error the forward raised on purpose (its message names the op) passes through unchanged, apart
@@ -419,12 +427,12 @@ def _forward_error(op: type, error: Exception, operands: tuple[Any, ...]) -> Exc
                 f"dtypes {_dtypes(operands)})")
 
 
-def _link(op: type, node: Any, operands: tuple[Any, ...], out: np.ndarray, counted: bool = True) -> None:
+def _link(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray, counted: bool = True) -> None:
     """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use."""
-    nexts = []
+    nexts: list[Any] = []
     differentiable = op.differentiable
     for i, x in enumerate(operands):
-        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):
+        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):  # type: ignore[index]  # False: no node
             fn = x._grad_fn
             if fn is None:
                 fn = accumulator(x)
@@ -447,12 +455,13 @@ def _link(op: type, node: Any, operands: tuple[Any, ...], out: np.ndarray, count
     node._retained = None
 
 
-def _versions(op: type, operands: tuple[Any, ...], output: Tensor, skip: tuple[Any, ...]) -> tuple[Any, ...]:
+def _versions(op: type[Op], operands: tuple[Any, ...], output: Tensor, skip: tuple[Any, ...]) -> tuple[Any,
+              ...]:
     """The version snapshot a node checks before running: flat (counter, version, counter, ...).
 
     With ``saves_for``, an input is checked only if an input whose gradient reads it requires grad.
     """
-    saved = []
+    saved: list[Any] = []
     needed_for = op.saves_for
     for i in op.saves:
         x = operands[i]
@@ -470,7 +479,7 @@ def _versions(op: type, operands: tuple[Any, ...], output: Tensor, skip: tuple[A
     return tuple(saved)
 
 
-def _share(view: Tensor, base: Tensor, op: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _share(view: Tensor, base: Tensor, op: type[Op], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Makes ``view`` share ``base``'s version counter and remember how it derives from the root base."""
     view._version = base._version
     if base._base is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,8 +24,10 @@ class FunctionCtx:
     need a gradient and ``out`` is the output tensor.
     """
 
+    out: Tensor
+
     def __init__(self) -> None:
-        self.saved_tensors: list[Tensor] = []
+        self.saved_tensors: list[Tensor | None] = []
         self.needs_input_grad: tuple[bool, ...] = ()
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
@@ -55,6 +57,10 @@ class Function(ABC):
 
     output_version_check: bool = False
     ctx: FunctionCtx
+    # set on each subclass by __init_subclass__
+    _torch_style: ClassVar[bool]
+    _signature: ClassVar[inspect.Signature]
+    _node_type: ClassVar[type[_FunctionNode]]
 
     def __getattr__(self, name: str) -> Any:
         # `forward` called directly (no graph) still finds a context to save into, as in the original.
@@ -104,7 +110,7 @@ class Function(ABC):
         ctx = FunctionCtx()
         inputs = _tensor_inputs(cls._signature, (ctx, *args), kwargs, skip_first=True)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        out = _run_forward(lambda: cls.forward(ctx, *args, **kwargs), inputs)
+        out = _run_forward(lambda: cls.forward(ctx, *args, **kwargs), inputs)  # type: ignore[arg-type]  # ctx first
         return _record(cls, cls, ctx, inputs, out, torch_args=args)
 
 
@@ -112,7 +118,7 @@ def _tensor_inputs(signature: inspect.Signature, args: tuple[Any, ...], kwargs: 
                    skip_first: bool) -> list[Any]:
     if kwargs:  # order tensors as the signature does; raises TypeError for missing arguments
         bound = signature.bind(*args, **kwargs)
-        values = []
+        values: list[Any] = []
         for name, value in list(bound.arguments.items())[1 if skip_first else 0:]:
             kind = signature.parameters[name].kind
             if kind == inspect.Parameter.VAR_POSITIONAL:
@@ -122,7 +128,7 @@ def _tensor_inputs(signature: inspect.Signature, args: tuple[Any, ...], kwargs: 
             else:
                 values.append(value)
     else:
-        values = args[1 if skip_first else 0:]
+        values = args[1 if skip_first else 0:]  # type: ignore[assignment]  # a tuple, only iterated
     return [v for v in values if isinstance(v, Tensor)]
 
 
@@ -152,7 +158,7 @@ def _alias(out: Tensor) -> Tensor:
     return alias
 
 
-def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
+def _record(cls: type[Function], fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
             torch_args: tuple[Any, ...] | None = None) -> Tensor:
     alias = ctx.out = _alias(out)
     saved = ctx.saved_tensors
@@ -166,12 +172,12 @@ def _record(cls: type, fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor
     return out
 
 
-def _link_function_node(cls: type, fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
+def _link_function_node(cls: type[Function], fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
                         torch_args: tuple[Any, ...] | None) -> None:
     node = object.__new__(cls._node_type)
     node.fn, node.ctx, node.torch_args = fn, ctx, torch_args
-    _link(node, node, tuple(inputs), out._data)
-    saved = []
+    _link(node, node, tuple(inputs), out._data)  # type: ignore[arg-type]  # the node has its op's flags
+    saved: list[Any] = []  # flat (counter, version, ...)
     for t in ctx.saved_tensors:
         if isinstance(t, Tensor):
             saved += (t._version, t._version[0])
@@ -187,6 +193,9 @@ class _FunctionNode(Node):
 
     differentiable = True
     view = False
+    fn: Any  # the Function instance (original style) or class (PyTorch style)
+    ctx: FunctionCtx
+    torch_args: tuple[Any, ...] | None  # the call's arguments, PyTorch style only
 
     def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         token = GRAD_ENABLED.set(False)
@@ -207,7 +216,7 @@ class _FunctionNode(Node):
         self.__dict__.clear()
 
     @property
-    def _ctx(self) -> FunctionCtx | None:
+    def _ctx(self) -> FunctionCtx | None:  # type: ignore[override]  # the original's name for the context
         """The context of the call (``saved_tensors``, ``out``, ...), as the original kittygrad names it."""
         return self.__dict__.get("ctx")
 
@@ -221,13 +230,18 @@ def function_op(function: type[Function]) -> type[Op]:
     n_inputs = len(inputs)
 
     class FunctionOp(Op):
+        fn: Any
+        ctx: FunctionCtx
+        torch_args: tuple[Any, ...] | None
+
         def forward(self, xp: Any, *values: Any, **options: Any) -> np.ndarray:
             # the dispatcher passes the input arrays, then the positional options
             tensors = [make_tensor(a) for a in values[:n_inputs]]
             args = (*tensors, *values[n_inputs:])
             if function._torch_style:
                 ctx = FunctionCtx()
-                out = _run_forward(lambda: function.forward(ctx, *args, **options), tensors)
+                out = _run_forward(lambda: function.forward(ctx, *args, **options),  # type: ignore[arg-type]
+                                   tensors)
                 self.fn, self.torch_args = function, tuple(tensors)
             else:
                 fn = function()
@@ -240,7 +254,7 @@ def function_op(function: type[Function]) -> type[Op]:
 
         backward = _FunctionNode.backward
 
-    FunctionOp.forward.__signature__ = inspect.Signature(
+    FunctionOp.forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
          inspect.Parameter("xp", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
     FunctionOp.__name__ = FunctionOp.__qualname__ = function.__name__
