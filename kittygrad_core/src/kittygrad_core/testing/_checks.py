@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,10 @@ import kittygrad_core as kitty
 
 from ._profiles import profile_settings
 from ._strategies import Case, cases, specials_of
+
+if TYPE_CHECKING:
+    from .._op import Conformance
+    from ._strategies import Record
 
 FLOAT64_RTOL, FLOAT64_ATOL = 1e-7, 1e-9
 FD_EPS, FD_RTOL, FD_ATOL = 1e-6, 1e-5, 1e-6
@@ -48,7 +52,7 @@ def reset_stats() -> None:
 # ----------------------------------------------------------------------------- the registry
 
 
-def resolve(record_or_name: Any) -> type:
+def resolve(record_or_name: Any) -> Record:
     """The op record for a name (looked up in ``kittygrad_core.registry``) or the record itself."""
     return kitty.registry[record_or_name] if isinstance(record_or_name, str) else record_or_name
 
@@ -66,7 +70,7 @@ def ops_without_conformance(distribution: str | None = None, plugin: str | None 
             if not isinstance(kitty.registry[name].conformance, kitty.Conformance)]
 
 
-def _origin(record: type) -> str:
+def _origin(record: Record) -> str:
     return record.distribution or record.plugin or "a runtime registration"
 
 
@@ -78,14 +82,14 @@ def _first(names: tuple[str, ...] | None, default: str) -> str | None:
     return names[0] if names else None
 
 
-def call_kitty(record: type, inputs: list[Any], options: dict[Any, Any], meta: Any = None) -> Any:
+def call_kitty(record: Record, inputs: list[Any], options: dict[Any, Any], meta: Any = None) -> Any:
     """Calls the op as the metadata says: ``call``, else its first module function, else first method."""
     meta = meta or record.conformance
     if meta.call is not None:
         return meta.call(kitty, *inputs, **options)
     function = _first(record.functions, record.name)
     if function is None:
-        return getattr(inputs[0], _first(record.methods, record.name))(*inputs[1:], **options)
+        return getattr(inputs[0], _first(record.methods, record.name))(*inputs[1:], **options)  # type: ignore[arg-type]  # _first falls back to the name
     if getattr(record, "variadic", False):
         return getattr(kitty, function)(list(inputs), **options)
     return getattr(kitty, function)(*inputs, **options)
@@ -111,9 +115,9 @@ def to_torch(value: Any) -> Any:
     return value
 
 
-def call_torch(record: type, inputs: list[Any], options: dict[Any, Any], meta: Any = None) -> Any:
+def call_torch(record: Record, inputs: list[Any], options: dict[Any, Any], meta: Any = None) -> Any:
     """Calls the torch reference: a callable gets ``(torch, *inputs)``; a ``*inputs`` op's name a list."""
-    reference = (meta or record.conformance).torch
+    reference = (meta or record.conformance).torch  # type: ignore[union-attr]  # a record under test has conformance
     options = {name: to_torch(value) for name, value in options.items()}
     if callable(reference):
         return reference(torch, *inputs, **options)
@@ -135,14 +139,14 @@ class _Copy(kitty.Function):
         return kitty.tensor(x.numpy().copy())  # kitty.tensor shares a NumPy array
 
     @staticmethod
-    def backward(ctx: Any, grad: kitty.Tensor) -> kitty.Tensor:
+    def backward(ctx: Any, grad: kitty.Tensor) -> kitty.Tensor:  # type: ignore[override]  # PyTorch style: a staticmethod taking ctx
         return grad
 
 
 # ----------------------------------------------------------------------------- one case
 
 
-def differentiable_inputs(record: type, count: int) -> list[bool]:
+def differentiable_inputs(record: Record, count: int) -> list[bool]:
     """Which of ``count`` inputs get a gradient, from the op's ``differentiable`` flag(s)."""
     flags = record.differentiable
     if flags is True or flags is False:
@@ -153,8 +157,10 @@ def differentiable_inputs(record: type, count: int) -> list[bool]:
 class _CaseCheck:
     """Checks one :class:`Case` of one op; ``run`` returns False when torch rejects the case."""
 
-    def __init__(self, record: type, case: Case) -> None:
-        self.record, self.case, self.meta = record, case, case.meta or record.conformance
+    meta: Conformance
+
+    def __init__(self, record: Record, case: Case) -> None:
+        self.record, self.case, self.meta = record, case, case.meta or record.conformance  # type: ignore[assignment]
         self.tensors = [isinstance(a, np.ndarray) for a in case.arrays]
         self.wants_grad = [w and t for w, t in zip(differentiable_inputs(record, len(case.arrays)),
                                                    self.tensors)]
@@ -504,7 +510,7 @@ def _torch_grads(outputs: list[Any], pairs: list[Any], inputs: list[Any]) -> dic
 # ----------------------------------------------------------------------------- entry points
 
 
-def check_case(record: type, case: Case) -> bool:
+def check_case(record: Record, case: Case) -> bool:
     """Checks one case of op ``record``; returns False if torch (and kittygrad) reject its inputs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NumPy's divide-by-zero, torch's dof <= 0, partial backward

@@ -9,11 +9,19 @@ operands and Python numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .._composite import Composite
+    from .._op import Op
+
+    Record: TypeAlias = type[Op] | type[Composite]  # what the registry holds
 
 MAX_DIMS = 3
 MAX_SIDE = 3
@@ -65,11 +73,11 @@ def _sides(draw: Any, empty: bool) -> int:
 
 
 def _side(draw: Any, min_side: int) -> int:
-    return draw(st.integers(min_side, MAX_SIDE))
+    return draw(st.integers(min_side, MAX_SIDE))  # type: ignore[no-any-return]  # hypothesis draws are Any
 
 
 def _shape(draw: Any, min_side: int, min_dims: int = 0, max_dims: int = MAX_DIMS) -> tuple[int, ...]:
-    return draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+    return draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,  # type: ignore[no-any-return]  # hypothesis draws are Any
                                  max_side=MAX_SIDE))
 
 
@@ -97,7 +105,7 @@ def _matmul_shapes(draw: Any, min_side: int) -> list[tuple[int, ...]]:
 def _fixed_shapes(kind: str, draw: Any, min_side: int) -> list[tuple[int, ...]]:
     """The shapes of the linear-algebra kinds, whose ranks are fixed."""
     b, m, n, p = (_side(draw, min_side) for _ in range(4))
-    return {
+    return {  # type: ignore[return-value]  # each kind maps to a list of shapes
         "dot": [(n,), (n,)],
         "outer": [(n,), (m,)],
         "mv": [(m, n), (n,)],
@@ -118,16 +126,16 @@ def _cat_shapes(draw: Any, min_side: int, count: int) -> tuple[list[tuple[int, .
     return shapes, {"dim": dim}
 
 
-def input_count(record: type, conformance: Any, draw: Any) -> int:
+def input_count(record: Record, conformance: Any, draw: Any) -> int:
     """How many tensor inputs to generate: declared, else the op's inputs, else 1 to 3 for ``*inputs``."""
     if conformance.inputs is not None:
-        return conformance.inputs
+        return conformance.inputs  # type: ignore[no-any-return]  # conformance is Any here
     if getattr(record, "variadic", False):
-        return draw(st.integers(1, 3))
+        return draw(st.integers(1, 3))  # type: ignore[no-any-return]  # hypothesis draws are Any
     return max(len(record.input_names), 1)
 
 
-def draw_shapes(draw: Any, record: type, conformance: Any) -> tuple[list[tuple[int, ...]], dict[Any, Any]]:
+def draw_shapes(draw: Any, record: Record, conformance: Any) -> tuple[list[tuple[int, ...]], dict[Any, Any]]:
     """The input shapes of one case, and any option the shape kind fixes (``dim`` for ``cat``)."""
     kind = conformance.shapes
     if callable(kind):
@@ -231,7 +239,7 @@ def _take(rng: np.random.Generator, free: np.ndarray, share: float, least: int =
     if excess > 0:
         mask.flat[rng.choice(np.flatnonzero(mask), excess, replace=False)] = False
     free &= ~mask
-    return mask
+    return mask  # type: ignore[no-any-return]  # NumPy types it Any
 
 
 def draw_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, domain: Any,
@@ -295,13 +303,13 @@ def _number(value: np.ndarray, integral: bool) -> float | int:
 # ----------------------------------------------------------------------------- cases
 
 
-def metadata(record: type) -> list[Any]:
+def metadata(record: Record) -> list[Any]:
     """The op's conformance metadata followed by its variants."""
-    return [record.conformance, *record.conformance.variants]
+    return [record.conformance, *record.conformance.variants]  # type: ignore[union-attr]  # a record under test has conformance
 
 
 @st.composite
-def cases(draw: Any, record: type) -> Case:
+def cases(draw: Any, record: Record) -> Case:
     """Test cases for op ``record`` as its conformance metadata (and its variants) describe them."""
     metas = metadata(record)
     conformance = metas[draw(st.integers(0, len(metas) - 1))] if len(metas) > 1 else metas[0]
