@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -63,9 +63,9 @@ def draw(*tensors: Tensor | Iterable[Tensor], params: Mapping[str, Tensor] | Non
         return name
 
     for t in tensors:
-        box = tensor_box(t)
-        if t.grad_fn is not None:
-            graph.edge(box, backward_node(t.grad_fn), color=graph.backward_color, style="dashed")
+        box = tensor_box(t)  # type: ignore[arg-type]  # checked to be tensors above
+        if t.grad_fn is not None:  # type: ignore[union-attr]
+            graph.edge(box, backward_node(t.grad_fn), color=graph.backward_color, style="dashed")  # type: ignore[union-attr]
     while stack:  # an explicit stack: graphs deeper than the recursion limit draw too
         node, name = stack.pop()
         for nxt in node.next_functions:
@@ -74,7 +74,7 @@ def draw(*tensors: Tensor | Iterable[Tensor], params: Mapping[str, Tensor] | Non
     return graph
 
 
-def _saved(graph: CompGraph, node: Any, node_name: str, serial: Iterable[int]) -> None:
+def _saved(graph: CompGraph, node: Any, node_name: str, serial: Iterator[int]) -> None:
     """Draws the arrays (and tensors) a node keeps for its backward, dotted into the node."""
     names = [slot for cls in type(node).__mro__ for slot in _slots(cls)]
     names += list(getattr(node, "__dict__", {}))

@@ -107,7 +107,7 @@ class CompGraph(graphviz.Digraph):
             self._linked.clear()
             self._last_inputs = None
 
-    def _record(self, op: type, inputs: tuple, output: Tensor) -> None:
+    def _record(self, op: Any, inputs: tuple, output: Tensor) -> None:  # op: an Op record or node class
         """Draws one op call; called by the ``kittygrad_trace_op`` hook after the op ran."""
         if inputs is self._last_inputs:  # the same call reported twice (another hook tracer is on)
             return
@@ -118,7 +118,8 @@ class CompGraph(graphviz.Digraph):
             recorded = (kittygrad_core.is_grad_enabled() and bool(op.differentiable)
                         and any(isinstance(x, Tensor) and x.requires_grad for x in inputs))
             if recorded:
-                before = (output.version - 1, new_fn.next_functions[0], new_fn.next_functions[0] is not None)
+                before = (output.version - 1, new_fn.next_functions[0],  # type: ignore[union-attr]
+                          new_fn.next_functions[0] is not None)  # type: ignore[union-attr]  # recorded: a node
             else:
                 new_fn = None
                 before = (output.version - 1, output.grad_fn, output.requires_grad)

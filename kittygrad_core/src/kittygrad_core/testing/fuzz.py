@@ -227,7 +227,7 @@ class Pair:
 
 SHAPES = [(), (0,), (1,), (3,), (4,), (2, 3), (3, 3), (3, 1), (1, 3), (2, 0), (2, 3, 4), (2, 1, 3),
           (4, 3), (3, 4), (2, 2, 2, 2)]
-_TORCH_DTYPES = {}
+_TORCH_DTYPES: dict[Any, Any] = {}
 
 
 def _torch_dtype(np_dtype: Any) -> Any:
@@ -272,6 +272,8 @@ class Generator:
     def hostile(self, like: Pair | None = None) -> Pair:
         """A value of the wrong kind, or a tensor of the wrong shape or dtype."""
         rng = self.rng
+        v: Any  # each kind draws a value of its own type
+        a: np.ndarray
         kind = rng.randrange(20)
         if kind == 0:
             return Pair(None, None)
@@ -330,6 +332,7 @@ class Generator:
     def option(self, name: str, default: Any, spec: Any, first: Pair | None) -> Pair:
         """A plausible value of an option, from the op's conformance metadata or its default."""
         rng = self.rng
+        v: Any  # each kind of option draws a value of its own type
         ndim = first.kitty.ndim if first is not None and isinstance(first.kitty, kc.Tensor) else 2
         if spec == "dim" or (spec is None and name in ("dim", "dim0", "dim1", "start_dim", "end_dim")):
             v = rng.randrange(-max(ndim, 1), max(ndim, 1)) if rng.random() < 0.8 else rng.choice(
@@ -372,7 +375,7 @@ TENSOR_NAMES = {"self", "input", "other", "mat2", "vec", "vec2", "exponent", "co
 SEQUENCE_NAMES = {"tensors"}
 INT_ARRAY_NAMES = {"index", "indices"}
 BOOL_ARRAY_NAMES = {"mask"}
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[..., Any]] = {
     "__add__": operator.add, "__sub__": operator.sub, "__mul__": operator.mul,
     "__truediv__": operator.truediv, "__pow__": operator.pow, "__matmul__": operator.matmul,
     "__radd__": lambda a, b: operator.add(b, a), "__rsub__": lambda a, b: operator.sub(b, a),
@@ -407,7 +410,7 @@ def _torch_function(attribute: str, op: Any) -> Callable[..., Any] | None:
         for part in spec.removeprefix("torch.").split("."):
             obj = getattr(obj, part, None)
         if callable(obj):
-            return obj
+            return obj  # type: ignore[no-any-return]  # torch is untyped here
     return getattr(torch, attribute, None) or getattr(torch.nn.functional, attribute, None)
 
 
@@ -475,6 +478,7 @@ def _options(target: Target) -> dict[Any, Any]:
 def build_call(target: Target, gen: Generator) -> tuple[list[Pair], dict[str, Pair]]:
     """Positional and keyword arguments for one call: plausible ones with a few hostile ones."""
     rng = gen.rng
+    a: np.ndarray
     specs = _options(target)
     args: list[Pair] = []
     kwargs: dict[str, Pair] = {}
@@ -547,7 +551,7 @@ def _invoke(target: Target, world: str, args: list[Any], kwargs: dict[str, Any])
     a = args
     if target.kind == "creation":
         fn = getattr(kc, target.attribute) if world == "kitty" else target.torch_call
-        return fn(*a, **kwargs)
+        return fn(*a, **kwargs)  # type: ignore[misc]  # creation targets have a torch call
     if target.kind == "function":
         fn = getattr(kc, target.attribute) if world == "kitty" else target.torch_call
         if fn is None:
@@ -606,8 +610,8 @@ def _failure(error: BaseException) -> Outcome:
     frames = traceback.extract_tb(error.__traceback__)
     last = frames[-1] if frames else None
     location = f"{last.filename}:{last.lineno}" if last else "?"
-    line = linecache.getline(last.filename, last.lineno) if last else ""
-    deliberate = bool(last) and any(p in last.filename for p in _KITTY_PATHS) and "raise" in line
+    line = linecache.getline(last.filename, last.lineno) if last else ""  # type: ignore[arg-type]
+    deliberate = last is not None and any(p in last.filename for p in _KITTY_PATHS) and "raise" in line
     if not deliberate and isinstance(error, TypeError) and any(w in str(error) for w in _BINDING_WORDS) \
             and frames and frames[-1].filename == __file__:
         deliberate = True  # Python's signature check on a public function: it names the function
