@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import UNCOUNTED, Observer, accumulator, store_snapshot
+from ._engine import UNCOUNTED, Observer, accumulator, init_node, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -259,7 +259,7 @@ def apply_inplace(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...]
     plan: list[Any] = []
     if record:
         locks: dict[Any, Any] = {}
-        _plan_links(op, node, operands, out, locks)
+        _link(op, node, operands, out, locks=locks)
         if op.snapshots:
             flat = list(_versions(op, operands, target, copied))
             for i in range(0, len(flat), 2):  # the target's own entry: its version after this op
@@ -299,30 +299,6 @@ def apply_inplace(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...]
     if _tracing.ACTIVE:
         _tracing.notify(op, operands, target)
     return target
-
-
-def _plan_links(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray,
-                locks: dict[Any, Any]) -> None:
-    """``_link`` for an in-place op: the inputs' new lock values go to ``locks``, not to the nodes."""
-    nexts: list[Any] = []
-    differentiable = op.differentiable
-    for i, x in enumerate(operands):
-        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):  # type: ignore[index]  # False: no node
-            fn = x._grad_fn
-            if fn is None:
-                fn = accumulator(x)
-            else:
-                _views.count(fn, locks)
-            nexts.append(fn)
-        else:
-            nexts.append(None)
-    node.next_functions = tuple(nexts)
-    node._lock = 0
-    node._grad = None
-    node._shape = out.shape
-    node._dtype = out.dtype
-    node._vc, node._saved = None, ()
-    node._retained = None
 
 
 def _arrays(op: type[Op], operands: tuple[Any, ...]) -> tuple[list[Any], bool]:
@@ -427,8 +403,12 @@ def _forward_error(op: type[Op], error: Exception, operands: tuple[Any, ...]) ->
                 f"dtypes {_dtypes(operands)})")
 
 
-def _link(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray, counted: bool = True) -> None:
-    """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use."""
+def _link(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray, counted: bool = True,
+          locks: dict[Any, Any] | None = None) -> None:
+    """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use.
+
+    With ``locks`` (an in-place op's plan) the inputs' new lock values go there, not to the nodes.
+    """
     nexts: list[Any] = []
     differentiable = op.differentiable
     for i, x in enumerate(operands):
@@ -436,6 +416,8 @@ def _link(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray, c
             fn = x._grad_fn
             if fn is None:
                 fn = accumulator(x)
+            elif locks is not None:
+                _views.count(fn, locks)
             elif not counted:
                 pass
             elif fn._lock >= 0:  # a consumed node stays consumed: reaching it raises
@@ -446,17 +428,11 @@ def _link(op: type[Op], node: Any, operands: tuple[Any, ...], out: np.ndarray, c
             nexts.append(fn)
         else:
             nexts.append(None)
-    node.next_functions = tuple(nexts)
-    node._lock = 0 if counted else UNCOUNTED
-    node._grad = None
-    node._shape = out.shape
-    node._dtype = out.dtype
-    node._vc, node._saved = None, ()
-    node._retained = None
+    init_node(node, tuple(nexts), out, 0 if counted else UNCOUNTED)
 
 
-def _versions(op: type[Op], operands: tuple[Any, ...], output: Tensor, skip: tuple[Any, ...]) -> tuple[Any,
-              ...]:
+def _versions(op: type[Op], operands: tuple[Any, ...], output: Tensor,
+              skip: tuple[Any, ...]) -> tuple[Any, ...]:
     """The version snapshot a node checks before running: flat (counter, version, counter, ...).
 
     With ``saves_for``, an input is checked only if an input whose gradient reads it requires grad.

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer
+from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer, init_node
 
 _N = TypeVar("_N", bound=Node)
 
@@ -94,13 +94,7 @@ def _node(cls: type[_N], nexts: tuple[Any, ...], like: Any, locks: dict[Any, Any
     for fn in nexts:
         if fn is not None:
             count(fn, locks)
-    node.next_functions = nexts
-    node._lock = 0
-    node._grad = None
-    node._shape = like.shape
-    node._dtype = like.dtype
-    node._vc, node._saved = None, ()
-    node._retained = None
+    init_node(node, nexts, like)
     return node
 
 
