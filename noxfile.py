@@ -45,7 +45,7 @@ RUFF_SCOPE = (
 def lint(session: nox.Session) -> None:
     """Check the code with ruff and mypy (strict on kittygrad-core); no torch needed."""
     # numpy, pluggy and hypothesis ship their types; the sources resolve through mypy_path.
-    session.install(*LINT_TOOLS, "numpy>=2.0", "pluggy>=1.3", "hypothesis>=6", "pytest>=7", "nox")
+    session.install(*LINT_TOOLS, "numpy>=2.0", "pluggy>=1.3", "hypothesis>=6", "pytest>=7")
     session.run("ruff", "check", *RUFF_SCOPE)
     session.run("mypy")
 

@@ -13,7 +13,7 @@ import threading
 import warnings
 import weakref
 from sys import getrefcount
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,9 +52,9 @@ class Node:
     _out_ref: Any
     _anomaly: str | None
 
-    name: str = "node"
-    distribution: str | None = None
-    broadcast: bool = False
+    name: ClassVar[str] = "node"  # the op's, set on each node class
+    distribution: ClassVar[str | None] = None
+    broadcast: ClassVar[bool] = False
 
     def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         """Returns one gradient (or ``None``) per input, given the gradient of the output."""
