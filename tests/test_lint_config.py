@@ -16,10 +16,14 @@ def _config() -> dict:
 
 
 def _private_modules(package: Path) -> set[str]:
-    """``kittygrad_core._x`` for every ``_x.py`` and ``_x/`` package of core (dunders excepted)."""
-    names = {p.stem for p in package.glob("_*.py")} | {p.name for p in package.glob("_*/")
-                                                        if (p / "__init__.py").exists()}
-    return {f"kittygrad_core.{name}" for name in names if not name.startswith("__")}
+    """The dotted name of every module of core named ``_x`` (``_x.py`` or a ``_x/`` package), at any
+    depth (``kittygrad_core._tensor``, ``kittygrad_core.testing._checks``); dunders excepted."""
+    names = set()
+    for path in [*package.rglob("_*.py"), *(p.parent for p in package.rglob("_*/__init__.py"))]:
+        parts = path.relative_to(package).with_suffix("").parts
+        if not parts[-1].startswith("__"):
+            names.add(".".join(("kittygrad_core", *parts)))
+    return names
 
 
 def test_every_private_module_of_core_is_banned_outside_core():
@@ -27,7 +31,7 @@ def test_every_private_module_of_core_is_banned_outside_core():
     assert "TID251" in config.get("select", []) + config.get("extend-select", [])
     banned = set(config["flake8-tidy-imports"]["banned-api"])
     private = _private_modules(CORE)
-    assert {"kittygrad_core._tensor", "kittygrad_core._dispatch", "kittygrad_core._dtypes"} <= private
+    assert {"kittygrad_core._tensor", "kittygrad_core._dispatch", "kittygrad_core.testing._checks"} <= private
     missing = private - banned
     assert not missing, f"add {sorted(missing)} to [lint.flake8-tidy-imports.banned-api] in ruff.toml"
     stale = {name for name in banned if name.startswith("kittygrad_core.")} - private
