@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-import kittygrad_core as _core
 from kittygrad_core import Tensor
 from kittygrad_core.extend import DEFAULT_DTYPE, resolve_dtype, write_
 
