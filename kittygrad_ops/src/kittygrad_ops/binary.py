@@ -75,8 +75,10 @@ class Where(Op):
     methods = ()  # torch's Tensor.where(condition, other) takes self as `input`, not as the condition
     broadcast = True
     differentiable = (False, True, True)
-    conformance = Conformance(torch=lambda torch, c, x, y: torch.where(c > 0, x, y),
-                              call=lambda kitty, c, x, y: kitty.where(c > 0, x, y))
+    # the condition as a tensor (nonzero is true), so the node's saved condition is the input itself
+    conformance = Conformance(torch=lambda torch, c, x, y: torch.where(c != 0, x, y),
+                              call=lambda kitty, c, x, y: kitty.where(c, x, y),
+                              domain=((-1.0, 1.0), "any", "any"), kinks=(0.0,))
 
     def forward(self, xp, condition, input, other):
         self.condition = condition = xp.asarray(condition)

@@ -321,7 +321,9 @@ class Einsum(Op):
         self.terms, self.output = _parse_einsum(equation, [x.shape for x in operands])
         dtype = np.result_type(*operands)  # mixed float dtypes promote, as in the other products
         self.dtypes = [x.dtype for x in operands]
-        self.arrays = operands = [x.astype(dtype, copy=False) for x in operands]
+        # copies: a sequence input has no version check (saves indexes fixed inputs), so backward
+        # must not see the operands change in place after this forward
+        self.arrays = operands = [x.astype(dtype, copy=True) for x in operands]
         spec = ",".join(self.terms) + "->" + self.output
         try:
             return xp.asarray(xp.einsum(spec, *operands), dtype=dtype)

@@ -7,6 +7,7 @@ module::
     from kittygrad_core.testing import conformance_tests
 
     test_conformance = conformance_tests(distribution="my-kittygrad-plugin")
+    test_saves = saves_tests(distribution="my-kittygrad-plugin")  # saved state matches backward's reads
 
 Each op is read from its record's :class:`~kittygrad_core.Conformance` metadata. The hypothesis
 profile is ``ci`` (bounded) unless ``KITTYGRAD_HYPOTHESIS_PROFILE`` says ``thorough``.
@@ -15,11 +16,12 @@ from ._checks import (STATS, call_kitty, call_torch, check_case, check_op, confo
                       conformance_tests, differentiable_inputs, op_names, ops_without_conformance,
                       reset_stats, torch_reference)
 from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
+from ._saves import check_saves, saves_tests
 from ._strategies import Case, cases
 
 __all__ = [
     "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
-    "cases", "check_case", "check_op", "conformance_stats", "conformance_tests",
+    "cases", "check_case", "check_op", "check_saves", "conformance_stats", "conformance_tests",
     "differentiable_inputs", "op_names", "ops_without_conformance", "profile_settings",
-    "reset_stats", "torch_reference",
+    "reset_stats", "saves_tests", "torch_reference",
 ]
