@@ -99,23 +99,24 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((predicted == y).mean())
 
 
-def draw_step(loss: kitty.Tensor, model: nn.Module, out: Path) -> None:
-    """The backward graph of one training step, via kittygrad-viz (skipped if it cannot draw yet)."""
+def draw_step(loss: kitty.Tensor, model: nn.Module, out: Path) -> str:
+    """The backward graph of one training step, via kittygrad-viz (skipped if it cannot draw yet).
+
+    Returns the line to print; the caller prints it once the progress bar is gone, not across it.
+    """
     try:
         import kittygrad_viz
     except ImportError:
-        print("graph picture skipped: kittygrad-viz is not installed")
-        return
+        return "graph picture skipped: kittygrad-viz is not installed"
     draw = getattr(kittygrad_viz, "draw", None)
     if draw is None:
-        print("graph picture skipped: this kittygrad_viz has no draw() yet")
-        return
+        return "graph picture skipped: this kittygrad_viz has no draw() yet"
     try:
         graph = draw(loss, params=dict(model.named_parameters()))
         path = graph.render(filename="graph", directory=str(out), format="png", cleanup=True)
-        print(f"graph of one training step: {path}")
+        return f"graph of one training step: {path}"
     except Exception as error:  # e.g. Graphviz's `dot` missing: the training result still stands
-        print(f"graph picture skipped: {type(error).__name__}: {error}")
+        return f"graph picture skipped: {type(error).__name__}: {error}"
 
 
 def plot(history: dict[str, list[float]], path: Path) -> None:
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> float:
     print(model)
 
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
+    graph_note = None
     for epoch in range(1, args.epochs + 1):
         total_loss = total_correct = seen = 0
         bar = tqdm(loader, desc=f"epoch {epoch:>3}/{args.epochs}", unit="batch", leave=False,
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> float:
             logits = model(inputs)
             loss = loss_fn(logits, targets)
             if epoch == 1 and seen == 0:
-                draw_step(loss, model, args.out)
+                graph_note = draw_step(loss, model, args.out)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None) -> float:
         history["test_acc"].append(accuracy(model, x_test, y_test))
         print(f"epoch {epoch:>3}/{args.epochs}  loss {history['loss'][-1]:.4f}  "
               f"train acc {history['train_acc'][-1]:.4f}  test acc {history['test_acc'][-1]:.4f}")
+        if graph_note is not None:  # after the bar and the epoch's line, not across the bar
+            print(graph_note)
+            graph_note = None
 
     test_accuracy = history["test_acc"][-1]
     plot(history, args.out / "training.png")

@@ -35,3 +35,29 @@ def test_plugin_entry_point_loads(ep_name):
 def test_console_script_registered():
     scripts = {ep.name: ep.value for ep in md.entry_points(group="console_scripts")}
     assert scripts.get("kittygrad") == "kittygrad_core.__main__:main"
+
+
+def test_without_kittygrad_ops_the_umbrella_names_itself_the_op_and_the_distribution():
+    import os
+    import subprocess
+    import sys
+    code = """
+import kittygrad as kitty
+for use in (lambda: kitty.exp, lambda: kitty.tensor([1.]) + 1, lambda: kitty.no_such_function):
+    try:
+        use()
+    except AttributeError as error:
+        print(type(error).__name__, "|", error)
+print(hasattr(kitty, "exp"), hasattr(kitty.tensor([1.]), "exp"))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                            env=dict(os.environ, KITTYGRAD_BLOCK_PLUGINS="ops", PYTHONWARNINGS="ignore"))
+    exp, add, other, has = result.stdout.splitlines()
+    assert exp.startswith("MissingOpError | module 'kittygrad' has no attribute 'exp': 'exp' belongs to op "
+                          "'exp' of the distribution 'kittygrad-ops', whose plugin is not loaded: blocked "
+                          "(KITTYGRAD_BLOCK_PLUGINS)"), result.stdout + result.stderr
+    assert "pip install kittygrad-ops" in exp
+    assert add.startswith("MissingOpError | 'Tensor' object has no operator + ('__add__'): '__add__' belongs "
+                          "to op 'add' of the distribution 'kittygrad-ops'")
+    assert other == "AttributeError | module 'kittygrad' has no attribute 'no_such_function'"
+    assert has == "False False"

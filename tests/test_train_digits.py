@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,11 @@ def test_short_run_writes_outputs(script, tmp_path, capsys):
     assert (tmp_path / "training.png").stat().st_size > 0
     state = __import__("kittygrad").load(tmp_path / "model.npz")
     assert set(state) == {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"}
-    assert "final test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "final test accuracy" in out
+    # the graph's line comes after epoch 1's bar is closed and its summary printed, on a line of its own
+    assert re.search(r"(?:^|\r)epoch   1/3  loss [^\r\n]* test acc \d\.\d{4}\n(graph of one training step|graph picture "
+                     r"skipped)", out, re.MULTILINE), out
 
 
 def test_user_data(script, tmp_path):

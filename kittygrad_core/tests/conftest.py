@@ -196,3 +196,28 @@ def torch():
         pytest.fail('this test compares with PyTorch: install the test extra, '
                     '`pip install "kittygrad-core[testing]"` (torch is missing)', pytrace=False)
     return torch
+
+
+# ----------------------------------------------------------------------------- declared names
+
+
+def provides_entry(name, op, dist):
+    """A ``kittygrad.provides`` entry point as importlib.metadata gives it: ``name = "module:op"``."""
+    return types.SimpleNamespace(name=name, attr=op, dist=types.SimpleNamespace(name=dist))
+
+
+@pytest.fixture(autouse=True)
+def no_declarations(monkeypatch):
+    """Core's tests see no ``kittygrad.provides`` declaration, whatever distributions are installed."""
+    monkeypatch.setattr(kitty._registry, "_declared", dict)
+
+
+@pytest.fixture
+def declared(monkeypatch, no_declarations):
+    """What installed distributions declare, faked: kittygrad-ops' add, mul, neg, exp, sum, getitem."""
+    entries = [provides_entry(name, op, "kittygrad-ops") for name, op in [
+        ("__add__", "add"), ("__radd__", "add"), ("__iadd__", "add"), ("__mul__", "mul"),
+        ("__neg__", "neg"), ("__getitem__", "getitem"), ("exp", "exp"), ("sum", "sum"),
+        ("multiply", "mul"), ("matmul", "matmul")]]
+    entries.append(provides_entry("conv2d", "conv2d", "kittygrad-conv"))
+    monkeypatch.setattr(kitty._registry, "_declared", lambda: kitty._registry.declarations(entries))

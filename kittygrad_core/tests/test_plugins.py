@@ -447,3 +447,89 @@ def test_an_autoloaded_plugin_binding_a_core_name_is_warned_about_and_skipped(ho
     assert any("op 'steal'" in m and "reserved" in m for m in messages)
     assert module.no_grad is kitty.no_grad and tensor_type.backward is kitty.Tensor.backward
     assert host.plugins["evil"].ops == ["harmless"]
+
+
+# ----------------------------------------------------------------------------- declared names (kittygrad.provides)
+
+
+def run_code(path, code, **env):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(path)]), "PYTHONWARNINGS": "ignore",
+           **env}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+
+
+@pytest.fixture
+def declaring_fake_plugin(installed_fake_plugin):
+    """fake-dist also declares what its plugin binds: ``twice`` (function and method) and ``__lshift__``."""
+    (installed_fake_plugin / "fake_dist-1.2.dist-info" / "entry_points.txt").write_text(
+        "[kittygrad]\nfakeplug = fakeplug\n\n"
+        "[kittygrad.provides]\ntwice = fakeplug:twice\n__lshift__ = fakeplug:twice\n")
+    return installed_fake_plugin
+
+
+MISSING = """
+    import kittygrad_core as k
+    t = k.tensor([1.])
+    for name, use in [("function", lambda: k.twice), ("method", lambda: t.twice),
+                      ("operator", lambda: t << t), ("other", lambda: k.thrice)]:
+        try:
+            use()
+        except Exception as error:
+            print(name, type(error).__name__, isinstance(error, NotImplementedError),
+                  isinstance(error, AttributeError), "|", error)
+    print("hasattr", hasattr(k, "twice"), hasattr(t, "twice"), hasattr(k, "thrice"))
+"""
+
+
+def missing_lines(out):
+    return {line.split()[0]: line for line in out.splitlines()}
+
+
+def test_a_blocked_plugins_declared_names_name_the_op_and_the_distribution(declaring_fake_plugin):
+    out = missing_lines(run_code(declaring_fake_plugin, MISSING, KITTYGRAD_BLOCK_PLUGINS="fakeplug"))
+    why = ("'twice' belongs to op 'twice' of the distribution 'fake-dist', whose plugin is not loaded: "
+           "blocked (KITTYGRAD_BLOCK_PLUGINS)")
+    assert out["function"].startswith("function MissingOpError True True | module 'kittygrad_core' has "
+                                      f"no attribute 'twice': {why}")
+    assert out["method"].startswith(f"method MissingOpError True True | 'Tensor' object has no attribute "
+                                    f"'twice': {why}")
+    assert "pip install fake-dist" in out["function"] and "pip install fake-dist" in out["method"]
+    assert out["operator"].startswith("operator MissingOpError True True | 'Tensor' object has no operator "
+                                      "<< ('__lshift__'): '__lshift__' belongs to op 'twice' of the "
+                                      "distribution 'fake-dist'")
+    assert out["other"] == ("other AttributeError False True | module 'kittygrad_core' has no attribute "
+                            "'thrice'")
+    assert out["hasattr"] == "hasattr False False False"
+
+
+def test_a_failed_plugins_declared_names_say_why_it_failed(declaring_fake_plugin):
+    (declaring_fake_plugin / "fakeplug.py").write_text("raise ImportError('cannot load me')\n")
+    out = missing_lines(run_code(declaring_fake_plugin, MISSING, KITTYGRAD_PLUGINS="fakeplug"))
+    assert "whose plugin 'fakeplug' failed: failed to import: ImportError('cannot load me')" in out["function"]
+
+
+def test_a_loaded_plugin_provides_its_declared_names(declaring_fake_plugin):
+    out = run_code(declaring_fake_plugin, "import kittygrad_core as k; print(k.twice(k.tensor([2.])).tolist())",
+                   KITTYGRAD_PLUGINS="fakeplug")
+    assert out.split() == ["[4.0]"]
+
+
+def test_an_undeclared_plugins_names_are_plain_attribute_errors(installed_fake_plugin):
+    out = missing_lines(run_code(installed_fake_plugin, MISSING, KITTYGRAD_BLOCK_PLUGINS="fakeplug",
+                                 KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD="1"))
+    assert out["function"] == ("function AttributeError False True | module 'kittygrad_core' has no "
+                               "attribute 'twice'")
+    assert out["method"] == "method AttributeError False True | 'Tensor' object has no attribute 'twice'"
+
+
+def test_python_m_kittygrad_core_provides_prints_the_declarations(declaring_fake_plugin):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(declaring_fake_plugin)]),
+           "KITTYGRAD_PLUGINS": "fakeplug"}
+    out = subprocess.run([sys.executable, "-m", "kittygrad_core", "--provides", "fake-dist"], env=env,
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    lines = [line for line in out.splitlines() if not line.startswith("#")]
+    assert lines == ['[project.entry-points."kittygrad.provides"]', 'twice = "fakeplug:twice"']
+    missing = subprocess.run([sys.executable, "-m", "kittygrad_core", "--provides", "nobody"], env=env,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 1 and "distribution 'nobody' registered no op" in missing.stderr

@@ -2,11 +2,13 @@
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 
 import kittygrad_core as kitty
+from kittygrad_core import _registry
 
 # ----------------------------------------------------------------------------- core without plugins
 
@@ -27,35 +29,115 @@ def test_core_imports_in_a_fresh_interpreter_without_plugins():
     assert result.stdout.split() == ["0", "(1,", "2)"]
 
 
-@pytest.mark.parametrize("call, attribute, op", [
-    (lambda t: t + 1, "__add__", "add"),
-    (lambda t: 1 + t, "__radd__", "add"),
-    (lambda t: t * t, "__mul__", "mul"),
-    (lambda t: -t, "__neg__", "neg"),
-    (lambda t: t @ t, "__matmul__", "matmul"),
-    (lambda t: kitty.exp(t), "exp", "exp"),
-    (lambda t: t.exp(), "exp", "exp"),
-    (lambda t: t.sum(), "sum", "sum"),
-    (lambda t: kitty.multiply(t, t), "multiply", "mul"),
+@pytest.mark.parametrize("call, attribute, op, dist", [
+    (lambda t: t + 1, "__add__", "add", "kittygrad-ops"),
+    (lambda t: 1 + t, "__radd__", "add", "kittygrad-ops"),
+    (lambda t: t * t, "__mul__", "mul", "kittygrad-ops"),
+    (lambda t: -t, "__neg__", "neg", "kittygrad-ops"),
+    (lambda t: t[0], "__getitem__", "getitem", "kittygrad-ops"),
+    (lambda t: kitty.exp(t), "exp", "exp", "kittygrad-ops"),
+    (lambda t: t.exp(), "exp", "exp", "kittygrad-ops"),
+    (lambda t: t.sum(), "sum", "sum", "kittygrad-ops"),
+    (lambda t: kitty.multiply(t, t), "multiply", "mul", "kittygrad-ops"),
+    (lambda t: kitty.conv2d(t, t), "conv2d", "conv2d", "kittygrad-conv"),
 ])
-def test_standard_op_without_its_plugin_names_the_op_and_distribution(call, attribute, op):
+def test_a_declared_name_without_its_plugin_names_the_op_and_distribution(declared, call, attribute, op,
+                                                                          dist):
     t = kitty.tensor([1.])
-    with pytest.raises(NotImplementedError, match=rf"'{attribute}' belongs to op '{op}'.*kittygrad-ops"):
+    with pytest.raises(kitty.MissingOpError,
+                       match=rf"'{attribute}' belongs to op '{op}' of the distribution '{dist}', whose plugin "
+                             rf"is not loaded: blocked \(KITTYGRAD_BLOCK_PLUGINS\).*pip install {dist}") as info:
         call(t)
+    assert isinstance(info.value, NotImplementedError) and isinstance(info.value, AttributeError)
 
 
-def test_missing_standard_op_is_also_an_attribute_error():
+def test_the_message_names_the_module_or_type_looked_up(declared):
+    with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute 'exp': 'exp' belongs"):
+        kitty.exp  # noqa: B018
+    with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'exp': 'exp' belongs"):
+        kitty.tensor([1.]).exp  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^'Tensor' object has no operator \+ \('__add__'\): '__add__' b"):
+        kitty.tensor([1.]) + 1
+
+
+def test_a_missing_declared_name_is_also_an_attribute_error(declared):
     t = kitty.tensor([1.])
     assert not hasattr(t, "exp")
     assert not hasattr(kitty, "exp")
+    assert not hasattr(kitty, "conv2d")
 
 
-def test_unknown_attribute_is_a_plain_attribute_error():
-    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'") as info:
-        kitty.tensor([1.]).no_such_thing
+def test_a_name_nobody_declares_is_a_plain_attribute_error(declared):
+    with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'no_such_thing'$") as info:
+        kitty.tensor([1.]).no_such_thing  # noqa: B018
     assert not isinstance(info.value, NotImplementedError)
-    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
-        kitty.no_such_thing
+    with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute 'no_such_thing'$") as info:
+        kitty.no_such_thing  # noqa: B018
+    assert not isinstance(info.value, NotImplementedError)
+    with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute '__add__'$"):
+        kitty.__add__  # noqa: B018  (a module's dunders are never ops, declared or not)
+
+
+@pytest.mark.parametrize("call, symbol, attribute", [
+    (lambda t: t @ t, "@", "__matmul__"), (lambda t: 2 @ t, "@", "__rmatmul__"),
+    (lambda t: t - 1, "-", "__sub__"), (lambda t: t & t, "&", "__and__"),
+    (lambda t: abs(t), r"abs\(\)", "__abs__"), (lambda t: ~t, "unary ~", "__invert__"),
+])
+def test_an_operator_nobody_declares_is_a_type_error_naming_the_standard_distribution(declared, call,
+                                                                                      symbol, attribute):
+    with pytest.raises(TypeError, match=rf"^'Tensor' object has no operator {symbol}: no installed plugin "
+                                        rf"provides '{attribute}'. The standard ops come from the "
+                                        r"distribution 'kittygrad-ops' \(pip install kittygrad-ops\)\.$"):
+        call(kitty.tensor([1.]))
+
+
+def test_an_undeclared_operator_lets_the_other_operand_answer(declared):
+    class Other:
+        def __rsub__(self, tensor):
+            return "other's answer"
+    assert kitty.tensor([1.]) - Other() == "other's answer"
+
+
+def test_an_undeclared_inplace_operator_falls_back_to_the_plain_one(declared):
+    class Sub(kitty.Op):
+        """Subtracts other from input."""
+        name = "sub"
+        operators = ("__sub__",)
+        functions, methods = (), ()
+
+        def forward(self, xp, input, other):
+            return input - other
+    tensor_type = type("FakeTensor", (kitty.Tensor,), {"__slots__": ()})
+    kitty.OpRegistry(types.ModuleType("fake"), tensor_type).register(Sub)
+    t = tensor_type([3.])
+    t -= tensor_type([1.])  # no op binds __isub__ and nobody declares it: Python falls back to __sub__
+    assert t.tolist() == [2.]
+
+
+def test_without_any_declaration_every_missing_name_is_plain(monkeypatch):
+    monkeypatch.setattr(_registry, "_declared", dict)
+    with pytest.raises(AttributeError, match="^module 'kittygrad_core' has no attribute 'exp'$"):
+        kitty.exp  # noqa: B018
+    with pytest.raises(TypeError, match="no installed plugin provides '__add__'"):
+        kitty.tensor([1.]) + 1
+
+
+def provides_entry(name, op, dist):
+    return types.SimpleNamespace(name=name, attr=op, dist=types.SimpleNamespace(name=dist))
+
+
+def test_declarations_come_from_the_provides_group_and_are_never_loaded():
+    class Unloadable:
+        name, attr, dist = "conv2d", "conv2d", types.SimpleNamespace(name="kittygrad-conv")
+
+        def load(self):
+            raise AssertionError("core must not load a kittygrad.provides entry point")
+    other = provides_entry("conv2d", "convolution", "aaa-conv")
+    assert _registry.declarations([Unloadable(), other, Unloadable()]) == {
+        "conv2d": [("convolution", "aaa-conv"), ("conv2d", "kittygrad-conv")]}
+    standard = provides_entry("conv2d", "conv2d", "kittygrad-ops")
+    assert _registry.declarations([other, standard])["conv2d"][0] == ("conv2d", "kittygrad-ops")
+    assert kitty.PROVIDES_GROUP == "kittygrad.provides"
 
 
 # ----------------------------------------------------------------------------- dtypes

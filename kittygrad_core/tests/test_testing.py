@@ -535,3 +535,16 @@ def test_stats_count_edges_mixed_dtypes_and_numbers():
     assert stats["mixed dtypes"] > 0 and stats["number operands"] > 0, stats
     reset_stats()
     assert conformance_stats() == {}
+
+
+@pytest.mark.parametrize("missing", ["torch", "hypothesis"])
+def test_a_missing_test_dependency_names_the_testing_extra(missing):
+    # None in sys.modules makes `import torch` fail as if torch were not installed.
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"
+            "try:\n    import kittygrad_core.testing\n"
+            "except ImportError as error:\n    print(type(error).__name__, error.name, '|', error)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                            env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(kitty.__file__))))
+    assert result.stdout.strip() == (
+        f"ModuleNotFoundError {missing} | kittygrad_core.testing needs {missing}, which is missing: install "
+        'the testing extra, pip install "kittygrad-core[testing]" (torch, hypothesis, pytest).'), result.stderr

@@ -53,3 +53,10 @@ def test_losses_are_module_functions_only_where_torch_has_them():
     for name in ("mse_loss", "cross_entropy", "dropout", "layer_norm", "batch_norm", "embedding"):
         assert callable(getattr(kittygrad_core, name))
     assert not hasattr(kittygrad_core.Tensor, "mse_loss")
+
+
+def test_pyproject_declares_every_public_name_so_a_missing_plugin_is_named():
+    from pathlib import Path
+
+    from kittygrad_core.testing import check_provides
+    check_provides(DIST, Path(__file__).resolve().parents[1] / "pyproject.toml")

@@ -1,4 +1,6 @@
 """Rendering through Graphviz's `dot`, and the error when it is not installed."""
+import pathlib
+
 import graphviz
 import pytest
 
@@ -64,3 +66,18 @@ def test_missing_dot_executable(readme_graph, tmp_path, monkeypatch):
         assert "brew install graphviz" in message, name
         assert isinstance(info.value, graphviz.ExecutableNotFound)  # what graphviz users catch
         assert isinstance(info.value.__cause__, graphviz.ExecutableNotFound)
+
+
+def test_view_without_a_viewer_writes_the_file_and_warns_with_its_path(readme_graph, tmp_path, monkeypatch):
+    # A machine without a display: Graphviz's `dot` is there, `xdg-open` is not.
+    import shutil
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dot").symlink_to(shutil.which("dot"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match=r"could not open a viewer for the graph \(.*\); it was written to "
+                                         rf"{out / 'graph.gv.pdf'}$"):
+        path = readme_graph.view(filename="graph.gv", directory=out, cleanup=True)
+    assert path == str(out / "graph.gv.pdf") and pathlib.Path(path).read_bytes()[:5] == b"%PDF-"
+    assert sorted(p.name for p in out.iterdir()) == ["graph.gv.pdf"]

@@ -52,10 +52,8 @@ def __getattr__(name: str):
     # Ops are bound onto kittygrad_core at registration time, including at runtime; look them up there.
     try:
         return getattr(_core, name)
-    except _core.MissingOpError:
-        raise
-    except AttributeError:  # name the module the user imported
-        raise AttributeError(f"module '{__name__}' has no attribute '{name}'") from None
+    except AttributeError:  # name the module the user imported, and the distribution if one declares it
+        raise _core.missing_op_error(name, f"module '{__name__}' has no attribute '{name}'") from None
 
 
 def __dir__() -> list[str]:

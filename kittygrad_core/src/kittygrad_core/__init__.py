@@ -16,7 +16,8 @@ from ._function import Function, FunctionCtx
 from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ._op import Conformance, Op
 from ._plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, PluginWarning
-from ._registry import MissingOpError, OpRegistry, OverrideWarning, install_operator_stubs, missing_op_error
+from ._registry import (PROVIDES_GROUP, MissingOpError, OpRegistry, OverrideWarning, install_operator_stubs,
+                        missing_op_error)
 from ._tensor import Tensor, device, tensor
 from .hookspecs import hookimpl, hookspec
 
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ALL_DTYPES", "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP",
     "Function", "FunctionCtx", "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning",
-    "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange", "autograd", "device", "extend",
+    "PROVIDES_GROUP", "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange", "autograd", "device", "extend",
     "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32", "float64",
     "from_numpy", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "inference_mode",
     "is_grad_enabled", "is_tensor", "linspace", "logspace", "manual_seed", "no_grad", "ones", "ones_like",

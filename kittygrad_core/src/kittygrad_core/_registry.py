@@ -5,9 +5,12 @@ so an op call does no signature binding and no plugin-hook call.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import re
+import sys
 import warnings
+from importlib import metadata
 from types import FunctionType, ModuleType
 from typing import Any, Iterator
 
@@ -16,123 +19,21 @@ from ._composite import Composite
 from ._op import Op
 
 STANDARD_DISTRIBUTION = "kittygrad-ops"
+#: The entry-point group in which a distribution declares the public names its ops bind.
+PROVIDES_GROUP = "kittygrad.provides"
 
-# Bindings of the standard ops, so that calling one without its plugin names what to install.
-# Each line: op name, then the module functions and Tensor attributes that belong to it.
-# kittygrad_ops/tests/test_meta.py fails when an op of kittygrad-ops is missing here.
-_STANDARD = """
-add add __add__ __radd__ __iadd__ add_
-sub sub subtract __sub__ __rsub__ __isub__ sub_
-mul mul multiply __mul__ __rmul__ __imul__ mul_
-div div divide true_divide __truediv__ __rtruediv__ __itruediv__ div_
-pow pow __pow__ __rpow__ __ipow__ pow_
-neg neg negative __neg__ neg_
-exp exp exp_
-log log log_
-abs abs absolute __abs__ abs_ absolute_
-sqrt sqrt sqrt_
-sin sin sin_
-cos cos cos_
-tanh tanh tanh_
-sigmoid sigmoid sigmoid_
-log1p log1p log1p_
-expm1 expm1 expm1_
-reciprocal reciprocal reciprocal_
-clamp clamp clip clamp_ clip_
-sign sign
-zero_ zero_
-fill_ fill_
-relu relu relu_
-leaky_relu leaky_relu
-gelu gelu
-silu silu
-softplus softplus
-softmax softmax
-log_softmax log_softmax
-maximum maximum
-minimum minimum
-where where
-sum sum
-mean mean
-var var
-std std
-prod prod
-amax amax
-amin amin
-max max
-min min
-argmax argmax
-argmin argmin
-logsumexp logsumexp
-norm norm
-dot dot
-matmul matmul __matmul__ __rmatmul__
-mm mm
-mv mv
-bmm bmm
-outer outer ger
-transpose transpose swapaxes swapdims
-permute permute
-mT mT
-T T
-squeeze squeeze
-unsqueeze unsqueeze
-broadcast_to broadcast_to
-expand expand
-broadcast_tensors broadcast_tensors
-view view
-reshape reshape
-flatten flatten
-narrow narrow
-split split
-chunk chunk
-cat cat concat concatenate
-stack stack
-getitem __getitem__
-setitem __setitem__
-clone clone
-to to
-float float
-double double
-half half
-contiguous contiguous
-tan tan tan_
-sinh sinh sinh_
-cosh cosh cosh_
-asin asin arcsin asin_ arcsin_
-acos acos arccos acos_ arccos_
-atan atan arctan atan_ arctan_
-log2 log2 log2_
-log10 log10 log10_
-exp2 exp2 exp2_
-rsqrt rsqrt rsqrt_
-square square square_
-elu elu
-cumsum cumsum
-cumprod cumprod
-flip flip
-tril tril
-triu triu
-masked_fill masked_fill masked_fill_
-index_select index_select
-gather gather
-einsum einsum
-isclose isclose
-allclose allclose
-equal equal
-"""
-
-
-def _standard_table() -> dict[str, str]:
-    table = {}
-    for line in _STANDARD.strip().splitlines():
-        op_name, *attributes = line.split()
-        for attribute in attributes:
-            table[attribute] = op_name
-    return table
-
-
-STANDARD_BINDINGS = _standard_table()
+# Python's operator protocol (names of the language, not of ops): Tensor gets a stub for each until an
+# op binds it, so ``tensor + 1`` without a plugin says who provides ``+`` instead of Python's bare error.
+_BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+           "matmul": "@", "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}
+_UNARY = {"neg": "unary -", "abs": "abs()", "invert": "unary ~"}
+OPERATOR_SYMBOLS = {
+    **{f"__{name}__": symbol for name, symbol in _BINARY.items()},
+    **{f"__r{name}__": symbol for name, symbol in _BINARY.items()},
+    **{f"__i{name}__": f"{symbol}=" for name, symbol in _BINARY.items()},
+    **{f"__{name}__": symbol for name, symbol in _UNARY.items()},
+    "__getitem__": "[] (indexing)", "__setitem__": "[]= (index assignment)",
+}
 
 
 class OverrideWarning(UserWarning):
@@ -140,32 +41,97 @@ class OverrideWarning(UserWarning):
 
 
 class MissingOpError(NotImplementedError, AttributeError):
-    """An op that no installed plugin provides was called (also an ``AttributeError`` for ``hasattr``)."""
+    """A name that an installed distribution declares was used, but no loaded plugin provides it.
+
+    Also an ``AttributeError``, so that ``hasattr`` answers ``False``.
+    """
+
+
+def declarations(entry_points: Any = None) -> dict[str, list[tuple[str, str]]]:
+    """Who declares which public name: ``{name: [(op, distribution), ...]}``, read from the
+    ``kittygrad.provides`` entry points (or ``entry_points``). Nothing is imported: the object part
+    of each entry (after ``:``) is the op's name and is never loaded.
+    """
+    if entry_points is None:
+        entry_points = metadata.entry_points(group=PROVIDES_GROUP)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for ep in entry_points:
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+        entry = (ep.attr or ep.name, dist)
+        if entry not in found.setdefault(ep.name, []):
+            found[ep.name].append(entry)
+    for providers in found.values():  # the standard distribution first, then by name
+        providers.sort(key=lambda entry: (entry[1] != STANDARD_DISTRIBUTION, entry[1], entry[0]))
+    return found
+
+
+@functools.cache
+def _declared() -> dict[str, list[tuple[str, str]]]:
+    # Read once, on the first error: a missing name is an error path, and metadata is slow to scan.
+    return declarations()
+
+
+def _plugin_status(distribution: str) -> str:
+    """Why the distribution's plugin does not provide the name, from what the plugin host saw."""
+    core = sys.modules.get("kittygrad_core")
+    infos = [info for info in getattr(getattr(core, "plugins", None), "plugins", {}).values()
+             if info.distribution == distribution]
+    failed = [f"plugin '{info.name}' failed: {info.error}" for info in infos if info.error]
+    if failed:
+        return "; ".join(failed)
+    if infos:
+        return (f"plugin '{infos[0].name}' is loaded but did not register it (skipped, unregistered, "
+                "or the installed metadata is stale)")
+    return ("plugin is not loaded: blocked (KITTYGRAD_BLOCK_PLUGINS) or disabled "
+            "(KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD without it in KITTYGRAD_PLUGINS)")
 
 
 def missing_op_error(attribute: str, fallback: str, method: bool = False) -> AttributeError:
-    """The error for a missing attribute: names the op and its distribution if it is a standard op."""
-    op_name = STANDARD_BINDINGS.get(attribute)
-    if op_name is None or attribute.startswith("__") and not method:
+    """The error for a missing attribute ``attribute`` whose plain message is ``fallback``.
+
+    A name declared by an installed distribution (``kittygrad.provides``) gives a
+    :class:`MissingOpError` naming the op, the distribution and why its plugin may be missing; any
+    other name a plain ``AttributeError(fallback)``. A module's dunders are never ops.
+    """
+    providers = _declared().get(attribute) if method or not attribute.startswith("__") else None
+    if not providers:
         return AttributeError(fallback)
+    op_name, dist = providers[0]
+    others = "".join(f"; '{d}' declares it too (op '{o}')" for o, d in providers[1:])
     return MissingOpError(
-        f"'{attribute}' belongs to op '{op_name}', which no installed plugin provides. "
-        f"Install the distribution '{STANDARD_DISTRIBUTION}' (pip install {STANDARD_DISTRIBUTION}), "
-        "which provides it, or check that its plugin is not disabled.")
+        f"{fallback}: '{attribute}' belongs to op '{op_name}' of the distribution '{dist}', whose "
+        f"{_plugin_status(dist)}{others}. Install it (pip install {dist}) or enable its plugin; "
+        "`python -m kittygrad_core` lists the plugins and ops loaded.")
 
 
 def _missing_operator(attribute: str) -> Any:
+    symbol = OPERATOR_SYMBOLS[attribute]
+    name = attribute[2:-2]
+    binary = name in _BINARY or name[0] in "ri" and name[1:] in _BINARY
+    inplace = binary and name not in _BINARY and name[0] == "i"
+
     def operator(self: Any, *args: Any) -> Any:
-        raise missing_op_error(attribute, attribute, method=True)
-    operator.__name__ = attribute
+        if attribute in _declared():
+            raise missing_op_error(attribute, f"'{type(self).__name__}' object has no operator "
+                                              f"{symbol} ('{attribute}')", method=True)
+        if inplace:  # Python then tries the plain operator (``t += 1`` falls back to ``t + 1``)
+            return NotImplemented
+        if binary and args and type(args[0]).__module__ != "builtins" \
+                and not isinstance(args[0], type(self)):
+            return NotImplemented  # the other operand may know how (its reflected operator)
+        raise TypeError(
+            f"'{type(self).__name__}' object has no operator {symbol}: no installed plugin provides "
+            f"'{attribute}'. The standard ops come from the distribution "
+            f"'{STANDARD_DISTRIBUTION}' (pip install {STANDARD_DISTRIBUTION}).")
+    operator.__name__ = operator.__qualname__ = attribute
     operator._kittygrad_missing = True
     return operator
 
 
 def install_operator_stubs(tensor_type: type) -> None:
-    """Gives ``Tensor`` every standard operator, raising a missing-op error until an op binds it."""
-    for attribute in STANDARD_BINDINGS:
-        if attribute.startswith("__") and attribute not in vars(tensor_type):
+    """Gives ``Tensor`` Python's operators, raising a missing-op error until an op binds them."""
+    for attribute in OPERATOR_SYMBOLS:
+        if attribute not in vars(tensor_type):
             setattr(tensor_type, attribute, _missing_operator(attribute))
 
 
@@ -356,7 +322,7 @@ class OpRegistry:
                 continue
             del self._owners[(where, attribute)]
             target = self._target(where)
-            if attribute.startswith("__") and where == "tensor" and attribute in STANDARD_BINDINGS:
+            if where == "tensor" and attribute in OPERATOR_SYMBOLS:
                 setattr(target, attribute, _missing_operator(attribute))
             else:
                 for holder_module in [target, *(self._mirrors if where == "module" else ())]:
@@ -517,8 +483,7 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     return function
 
 
-_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
-            "matmul": "@", "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}
+_SYMBOLS = _BINARY
 
 
 def _unsupported(attribute: str, tensor: Any, other: Any) -> Any:

@@ -7,6 +7,7 @@ gradients we want, brown for the forward part a backward graph is built for, blu
 from __future__ import annotations
 
 import itertools
+import warnings
 from typing import Any
 
 import graphviz
@@ -242,14 +243,25 @@ class CompGraph(graphviz.Digraph):
                 raise
             raise GraphvizNotFoundError(error) from error
 
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        """``graphviz.Digraph.render`` (``view`` too), with a clear error when Graphviz is not installed."""
+    def render(self, *args: Any, view: bool = False, quiet_view: bool = False, **kwargs: Any) -> str:
+        """``graphviz.Digraph.render`` (``view`` too), with a clear error when Graphviz is not installed.
+
+        When no viewer can be opened (no ``xdg-open``, no display), the rendered file stays where it was
+        written and a ``UserWarning`` gives its path instead of an error.
+        """
         try:
-            return super().render(*args, **kwargs)
+            path = super().render(*args, **kwargs)
         except graphviz.ExecutableNotFound as error:
             if isinstance(error, GraphvizNotFoundError):
                 raise
             raise GraphvizNotFoundError(error) from error
+        if view or quiet_view:
+            try:
+                graphviz.view(path, quiet=quiet_view)
+            except (OSError, RuntimeError) as error:  # FileNotFoundError for xdg-open, unknown platform
+                warnings.warn(f"could not open a viewer for the graph ({error}); it was written to {path}",
+                              UserWarning, stacklevel=2)
+        return path
 
 
 def _ensure_plugin() -> None:

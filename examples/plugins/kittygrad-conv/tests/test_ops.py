@@ -157,3 +157,11 @@ def test_ops_are_registered_by_the_plugin_with_provenance():
         assert (record.plugin, record.distribution) == ("conv", "kittygrad-conv")
     assert sorted(kitty.plugins.plugins["conv"].ops) == ["_conv2d", "avg_pool2d", "conv2d", "max_pool2d"]
     assert not hasattr(kitty, "_conv2d")  # the record behind conv2d has no binding of its own
+
+
+def test_pyproject_declares_every_public_name_so_a_missing_plugin_is_named():
+    # Without this plugin loaded, `kitty.conv2d` then names kittygrad-conv and `pip install kittygrad-conv`.
+    from pathlib import Path
+
+    from kittygrad_core.testing import check_provides
+    check_provides("kittygrad-conv", Path(__file__).resolve().parents[1] / "pyproject.toml")

@@ -11,3 +11,11 @@ def test_hardtanh_clamps_and_passes_gradients_inside():
     y.backward(kitty.ones(3))
     assert y.tolist() == [-1.0, 0.5, 1.0]
     assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_pyproject_declares_every_public_name():
+    # `python -m kittygrad_core --provides kittygrad-hardtanh` prints the table; reinstall after editing.
+    from pathlib import Path
+
+    from kittygrad_core.testing import check_provides
+    check_provides("kittygrad-hardtanh", Path(__file__).resolve().parents[1] / "pyproject.toml")
