@@ -551,7 +551,7 @@ def _slot_names(op: type) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _declared(op: type, attribute: str) -> bool:
+def _sets(op: type, attribute: str) -> bool:
     """Whether a record (or a base record below ``Op``) sets ``attribute`` itself."""
     return any(attribute in vars(cls) for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op)
 
@@ -564,11 +564,11 @@ def derive_saves(op: type, inputs: list[str], slots: tuple[str, ...]) -> tuple[A
     is a slot. Other slots (``axes``, ``mask``, ...) are saved state that no version check covers. A
     variadic input (``*tensors``) is never derived: its slot holds a sequence, not one input.
     """
-    if _declared(op, "saves"):
+    if _sets(op, "saves"):
         saves = op.saves
     else:
         saves = () if op.variadic else tuple(i for i, name in enumerate(inputs) if name in slots)
-    saves_output = op.saves_output if _declared(op, "saves_output") else "out" in slots
+    saves_output = op.saves_output if _sets(op, "saves_output") else "out" in slots
     return saves, saves_output
 
 
