@@ -102,7 +102,8 @@ class Op(Node):
     """
 
     # A record declares ``__slots__`` naming what forward saves: it then allocates no __dict__.
-    __slots__ = ()
+    # Nodes stay weakly referenceable (as torch's grad_fn), whatever their records declare.
+    __slots__ = ("__weakref__",)
 
     name: ClassVar[str]
     functions: ClassVar[tuple[str, ...] | None] = None
