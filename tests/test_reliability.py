@@ -389,3 +389,42 @@ def test_library_code_inside_a_users_no_grad_does_not_warn(recwarn):
     with pytest.warns(UserWarning, match="Calling no_grad more then once has no additional effect."):
         with kitty.no_grad(), kitty.no_grad():
             pass
+
+
+# ----------------------------------------------------------------------------- rules that break the contract
+
+
+@pytest.mark.parametrize("returned, message", [
+    ("not a gradient", "returned a gradient of type str"),
+    (None, None),  # no gradient: allowed, the input gets none
+    ([1.0, 2.0], "returned a gradient of type list"),
+])
+def test_a_backward_returning_something_else_names_the_function(returned, message):
+    class Odd(kitty.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            return returned
+
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    if message is None:
+        Odd()(x).sum().backward()
+        assert x.grad is None
+        return
+    with pytest.raises(RuntimeError, match=f"OddBackward of op 'Odd'.* {message}"):
+        Odd()(x).sum().backward()
+
+
+def test_an_exception_inside_a_rule_gets_a_note_naming_the_node():
+    class Broken(kitty.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            raise ValueError("inside the rule")
+
+    x = kitty.tensor([1., 2.], requires_grad=True)
+    with pytest.raises(ValueError, match="inside the rule") as info:
+        Broken()(x).sum().backward()
+    assert any("BrokenBackward" in note for note in info.value.__notes__)

@@ -58,3 +58,25 @@ def test_data_assignment_swaps_the_array():
     assert t.shape == (3,) and t.dtype == np.float64
     with pytest.raises(TypeError, match="must be set to a Tensor"):
         t.data = [1.]
+
+
+def test_init_tensor_around_a_tensor_shares_memory_and_version_counter():
+    source = kitty.ones(3)
+    alias = kitty.Tensor.__new__(kitty.Tensor)
+    extend.init_tensor(alias, source, requires_grad=True)
+    assert alias.numpy() is source.numpy() and alias.requires_grad and alias.is_leaf
+    extend.write_(source, 2.)
+    assert alias.version == 1 and alias.tolist() == [2., 2., 2.]
+    fresh = kitty.Tensor.__new__(kitty.Tensor)
+    extend.init_tensor(fresh, source.numpy())  # an array: a counter of its own
+    extend.write_(source, 3.)
+    assert fresh.version == 0 and alias.version == 2
+
+
+def test_node_output_is_the_shape_and_dtype_the_gradient_must_have(ops):
+    x = kitty.ones(2, 3, dtype=kitty.float64, requires_grad=True)
+    y = kitty.t(x * 2.)
+    assert extend.node_output(y.grad_fn) == ((3, 2), np.float64)
+    leaf = y.grad_fn.next_functions[0].next_functions[0]
+    assert extend.node_output(leaf) == ((2, 3), np.float64)
+    assert extend.node_output(object()) is None

@@ -14,12 +14,11 @@ import types
 from typing import Any
 
 import kittygrad_core as _core
-from kittygrad_core import _dtypes
 
 # Constants of the original's ``kittygrad.core.constants`` that user code may read (tensor repr settings).
 _CONSTANTS = {
-    "ALL_DTYPES": _dtypes.ALL_DTYPES, "DEFAULT_DTYPE": _dtypes.DEFAULT_DTYPE,
-    "Size": _dtypes.Size, "Scalar": _dtypes.Scalar,
+    "ALL_DTYPES": _core.ALL_DTYPES, "DEFAULT_DTYPE": _core.DEFAULT_DTYPE,
+    "Size": _core.Size, "Scalar": _core.Scalar,
     "float16": _core.float16, "half": _core.half, "float32": _core.float32, "float": _core.float,
     "float64": _core.float64, "double": _core.double,
 }

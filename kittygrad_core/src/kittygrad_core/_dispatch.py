@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import UNCOUNTED, Observer, accumulator, store_snapshot
+from ._engine import UNCOUNTED, Observer, accumulator, init_node, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -248,7 +248,7 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     plan: list = []
     if record:
         locks: dict = {}
-        _plan_links(op, node, operands, out, locks)
+        _link(op, node, operands, out, locks=locks)
         if op.snapshots:
             flat = list(_versions(op, operands, target, copied))
             for i in range(0, len(flat), 2):  # the target's own entry: its version after this op
@@ -288,29 +288,6 @@ def apply_inplace(op: type, operands: tuple, args: tuple = (), kwargs: dict = EM
     if _tracing.ACTIVE:
         _tracing.notify(op, operands, target)
     return target
-
-
-def _plan_links(op: type, node: Any, operands: tuple, out: np.ndarray, locks: dict) -> None:
-    """``_link`` for an in-place op: the inputs' new lock values go to ``locks``, not to the nodes."""
-    nexts = []
-    differentiable = op.differentiable
-    for i, x in enumerate(operands):
-        if isinstance(x, Tensor) and x._requires_grad and (differentiable is True or differentiable[i]):
-            fn = x._grad_fn
-            if fn is None:
-                fn = accumulator(x)
-            else:
-                _views.count(fn, locks)
-            nexts.append(fn)
-        else:
-            nexts.append(None)
-    node.next_functions = tuple(nexts)
-    node._lock = 0
-    node._grad = None
-    node._shape = out.shape
-    node._dtype = out.dtype
-    node._vc, node._saved = None, ()
-    node._retained = None
 
 
 def _arrays(op: type, operands: tuple) -> tuple[list, bool]:
@@ -413,8 +390,12 @@ def _forward_error(op: type, error: Exception, operands: tuple) -> Exception:
                 f"dtypes {_dtypes(operands)})")
 
 
-def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool = True) -> None:
-    """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use."""
+def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool = True,
+          locks: dict | None = None) -> None:
+    """Connects ``node`` to its inputs' nodes; an uncounted node (a view's) locks them at first use.
+
+    With ``locks`` (an in-place op's plan) the inputs' new lock values go there, not to the nodes.
+    """
     nexts = []
     differentiable = op.differentiable
     for i, x in enumerate(operands):
@@ -422,6 +403,8 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool =
             fn = x._grad_fn
             if fn is None:
                 fn = accumulator(x)
+            elif locks is not None:
+                _views.count(fn, locks)
             elif not counted:
                 pass
             elif fn._lock >= 0:  # a consumed node stays consumed: reaching it raises
@@ -432,13 +415,7 @@ def _link(op: type, node: Any, operands: tuple, out: np.ndarray, counted: bool =
             nexts.append(fn)
         else:
             nexts.append(None)
-    node.next_functions = tuple(nexts)
-    node._lock = 0 if counted else UNCOUNTED
-    node._grad = None
-    node._shape = out.shape
-    node._dtype = out.dtype
-    node._vc, node._saved = None, ()
-    node._retained = None
+    init_node(node, tuple(nexts), out, 0 if counted else UNCOUNTED)
 
 
 def _versions(op: type, operands: tuple, output: Tensor, skip: tuple) -> tuple:

@@ -337,6 +337,19 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
     return bool(waiting)
 
 
+def init_node(node: Node, nexts: tuple, like: np.ndarray, lock: int = 0) -> None:
+    """Sets a new node's slots: what it links to, its lock, the output's shape and dtype, no snapshot.
+
+    (``apply1``/``apply2`` inline the same assignments: tests/test_hot_paths.py holds them equal.)"""
+    node.next_functions = nexts
+    node._lock = lock
+    node._grad = None
+    node._shape = like.shape
+    node._dtype = like.dtype
+    node._vc, node._saved = None, ()
+    node._retained = None
+
+
 def store_snapshot(node: Node, flat: tuple) -> None:
     """Stores a flat (counter, version, counter, version, ...) snapshot in ``node``."""
     if flat:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer
+from ._engine import UNCOUNTED, AccumulateGrad, Node, Observer, init_node
 
 
 def apply_chain(chain: tuple, array: np.ndarray) -> np.ndarray:
@@ -89,13 +89,7 @@ def _node(cls: type, nexts: tuple, like: Any, locks: dict) -> Node:
     for fn in nexts:
         if fn is not None:
             count(fn, locks)
-    node.next_functions = nexts
-    node._lock = 0
-    node._grad = None
-    node._shape = like.shape
-    node._dtype = like.dtype
-    node._vc, node._saved = None, ()
-    node._retained = None
+    init_node(node, nexts, like)
     return node
 
 

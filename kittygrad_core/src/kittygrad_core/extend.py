@@ -15,7 +15,7 @@ from ._dtypes import DEFAULT_DTYPE, as_float_array, resolve_dtype, result_dtype
 from ._tensor import Tensor, make_tensor
 
 __all__ = ["DEFAULT_DTYPE", "apply", "apply_inplace", "as_float_array", "call", "init_tensor",
-           "resolve_dtype", "result_dtype", "wrap", "write_"]
+           "node_output", "resolve_dtype", "result_dtype", "wrap", "write_"]
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -32,16 +32,25 @@ def wrap(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     return make_tensor(array, bool(requires_grad))
 
 
-def init_tensor(tensor: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:
-    """Initialises an instance of a ``Tensor`` subclass (``Parameter``) around ``data`` (not copied):
-    a leaf with a fresh version counter. Call it from the subclass's ``__init__``."""
-    if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
-        raise TypeError(f"init_tensor(): data must be a floating NumPy array, not {type(data).__name__}"
+def init_tensor(tensor: Tensor, data: np.ndarray | Tensor, requires_grad: bool = False) -> None:
+    """Initialises an instance of a ``Tensor`` subclass (``Parameter``) around ``data``, as a leaf.
+
+    ``data`` is a floating NumPy array (used as is, with a fresh version counter) or a tensor, whose
+    memory and version counter the new tensor shares (as ``torch.nn.Parameter(t)`` does, and as
+    torch's ``detach()`` does: ``init_tensor(Tensor.__new__(Tensor), t)`` is such an alias). Call it
+    from the subclass's ``__init__``."""
+    if isinstance(data, Tensor):
+        array, version = data._data, data._version
+    elif isinstance(data, np.ndarray) and data.dtype.kind == "f":
+        array, version = data, [0]
+    else:
+        raise TypeError(f"init_tensor(): data must be a Tensor or a floating NumPy array, not "
+                        f"{type(data).__name__}"
                         f"{'' if not isinstance(data, np.ndarray) else f' of dtype {data.dtype}'}.")
-    tensor._data = data
+    tensor._data = array
     tensor._requires_grad = bool(requires_grad)
     tensor._grad_fn = None
-    tensor._version = [0]
+    tensor._version = version
 
 
 def write_(tensor: Tensor, value: Any, key: Any = Ellipsis) -> Tensor:
@@ -57,3 +66,11 @@ def write_(tensor: Tensor, value: Any, key: Any = Ellipsis) -> Tensor:
     version[0] += 1  # the data and its version change together: no call between the two statements
     data[key] = array
     return tensor
+
+
+def node_output(node: Any) -> tuple[tuple[int, ...], np.dtype] | None:
+    """The shape and dtype of the gradient a backward node receives (the output of the operation it
+    recorded; the leaf's for ``AccumulateGrad``), or ``None`` if the node does not know them. For
+    graph drawings."""
+    shape = getattr(node, "_shape", None)
+    return None if shape is None else (shape, node._dtype)

@@ -37,12 +37,20 @@ class _State:
         return grad_input
 
 
-class _OutputHook(Function):
+class _Identity(Function):
+    """Passes ``x`` through; the subclasses' backward sees the gradient going by."""
+
     @staticmethod
     def forward(ctx: Any, x: Tensor, state: _State, index: int) -> Tensor:
         ctx.state, ctx.index = state, index
         return x
 
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Any:
+        return grad, None, None
+
+
+class _OutputHook(_Identity):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Any:
         state = ctx.state
@@ -52,12 +60,7 @@ class _OutputHook(Function):
         return grad, None, None
 
 
-class _InputHook(Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, state: _State, index: int) -> Tensor:
-        ctx.state, ctx.index = state, index
-        return x
-
+class _InputHook(_Identity):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Any:
         grad_input = [None] * len(ctx.state.inputs)

@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-import kittygrad_core as _core
 from kittygrad_core import Tensor
-from kittygrad_core._dtypes import DEFAULT_DTYPE, resolve_dtype
+from kittygrad_core.extend import DEFAULT_DTYPE, resolve_dtype, write_
 
 from . import functional as F
 from . import init
@@ -125,8 +124,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
-                self.weight._data[self.padding_idx] = 0
+            write_(self.weight, 0, self.padding_idx)
 
     def forward(self, input: Any) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
@@ -199,10 +197,9 @@ class BatchNorm1d(Module):
         self._check_input_dim(input)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked._data += 1
-            self.num_batches_tracked._version[0] += 1
+            tracked = write_(self.num_batches_tracked, self.num_batches_tracked.item() + 1)
             if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked._data)
+                momentum = 1.0 / tracked.item()
         use_batch_stats = self.training or self.running_mean is None
         return F.batch_norm(
             input,

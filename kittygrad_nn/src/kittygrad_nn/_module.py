@@ -8,10 +8,9 @@ import numpy as np
 
 from kittygrad_core import Tensor, set_grad_enabled
 from kittygrad_core.autograd import RemovableHandle
+from kittygrad_core.extend import as_float_array, init_tensor, resolve_dtype, wrap, write_
 
 from ._hooks import call_with_hooks
-from kittygrad_core._dtypes import as_float_array, resolve_dtype
-from kittygrad_core._tensor import make_tensor
 
 
 class Parameter(Tensor):
@@ -26,19 +25,10 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
-            array = np.empty(0, dtype=np.float32)
-        elif isinstance(data, Tensor):
-            array = data._data
-        else:
-            array = as_float_array(data)
-        self._data = array
-        self._requires_grad = bool(requires_grad)
-        self._grad = None
-        self._grad_fn = None
-        self._retains_grad = False
-        self._version = data._version if isinstance(data, Tensor) else [0]
-        self._accumulator = None
-        self._base = None
+            data = np.empty(0, dtype=np.float32)
+        elif not isinstance(data, Tensor):
+            data = as_float_array(data)
+        init_tensor(self, data, requires_grad)  # a tensor's memory and version counter are shared
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -46,13 +36,13 @@ class Parameter(Tensor):
     __str__ = __repr__
 
     def __reduce_ex__(self, protocol: int) -> Any:
-        return Parameter, (self._data.copy(), self._requires_grad)
+        return Parameter, (self.numpy(copy=True), self.requires_grad)
 
     def __deepcopy__(self, memo: dict) -> Parameter:
-        copy = Parameter(self._data.copy(), self._requires_grad)
-        if self._grad is not None:
-            copy._grad = Tensor(self._grad._data)
-        memo[id(self)] = copy
+        # torch's rule: the data and the flag are copied, the gradient is not
+        copy = memo.get(id(self))
+        if copy is None:
+            copy = memo[id(self)] = Parameter(self.numpy(copy=True), self.requires_grad)
         return copy
 
 
@@ -330,13 +320,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of every parameter (to ``None``, or to zeros)."""
         for param in self.parameters():
-            if param._grad is None:
-                continue
-            if set_to_none:
-                param._grad = None
-            else:
-                param._grad._data[...] = 0
-                param._grad._version[0] += 1
+            zero_grad_(param, set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Calls ``fn`` on every descendant (children first) and then on this module."""
@@ -352,9 +336,10 @@ class Module:
                     for tensor in module.__dict__[store].values():
                         if tensor is None:
                             continue
-                        tensor._data = convert(tensor._data)
-                        if tensor._grad is not None:
-                            tensor._grad._data = convert(tensor._grad._data)
+                        tensor.data = wrap(convert(tensor.numpy()))
+                        grad = leaf_grad(tensor)
+                        if grad is not None:
+                            grad.data = wrap(convert(grad.numpy()))
         return self
 
     def to(self, dtype: Any) -> Module:
@@ -415,7 +400,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+            array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
             if array.shape != target.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape {array.shape} from "
                               f"checkpoint, the shape in current model is {target.shape}.")
@@ -429,8 +414,7 @@ class Module:
                                + "\n\t".join(errors))
         with set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for target, array in updates:
-                np.copyto(target._data, array, casting="unsafe")
-                target._version[0] += 1
+                write_(target, array)
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ representation
@@ -469,6 +453,22 @@ def _addindent(text: str, spaces: int) -> str:
 def _shared(tensor: Tensor) -> Tensor:
     """A leaf sharing ``tensor``'s memory and version counter, as torch's ``detach()`` (kittygrad's
     ``detach()`` copies, as the original kittygrad's did); ``state_dict`` values are such leaves."""
-    out = make_tensor(tensor._data)
-    out._version = tensor._version
+    out = Tensor.__new__(Tensor)
+    init_tensor(out, tensor)
     return out
+
+
+def leaf_grad(tensor: Tensor) -> Tensor | None:
+    """``tensor.grad``, without the warning about reading a non-leaf's ``.grad``: library code that
+    walks parameters and buffers reads it whatever they are (a non-leaf keeps none unless retained)."""
+    return tensor.grad if tensor.is_leaf or tensor.retains_grad else None
+
+
+def zero_grad_(tensor: Tensor, set_to_none: bool = True) -> None:
+    """Resets ``tensor``'s gradient: to ``None``, or to zeros in place (its version moves)."""
+    grad = leaf_grad(tensor)
+    if grad is not None:
+        if set_to_none:
+            tensor.grad = None
+        else:
+            write_(grad, 0)

@@ -8,7 +8,7 @@ import numpy as np
 
 import kittygrad_core as _core
 from kittygrad_core import Tensor
-from kittygrad_core._tensor import make_tensor
+from kittygrad_core.extend import wrap
 
 __all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]
 
@@ -25,7 +25,12 @@ class Dataset:
 
 def _take(data: Any, index: Any) -> Any:
     if isinstance(data, Tensor):
-        return make_tensor(data._data[index].copy() if isinstance(index, np.ndarray) else data._data[index])
+        array = data.numpy()[index]
+        if isinstance(index, np.ndarray):
+            array = array.copy()
+        elif not isinstance(array, np.ndarray):  # one element of a 1-d tensor: a NumPy scalar
+            array = np.asarray(array)
+        return wrap(array)
     return data[index]
 
 
@@ -61,13 +66,13 @@ def default_collate(batch: list) -> Any:
     tuples, lists and dicts element by element."""
     first = batch[0]
     if isinstance(first, Tensor):
-        return make_tensor(np.stack([t._data for t in batch]))
+        return wrap(np.stack([t.numpy() for t in batch]))
     if isinstance(first, (np.ndarray, np.generic)):
         return np.stack(batch)
     if isinstance(first, bool) or isinstance(first, int):
         return np.asarray(batch, dtype=np.int64)
     if isinstance(first, float):
-        return make_tensor(np.asarray(batch, dtype=np.float32))
+        return wrap(np.asarray(batch, dtype=np.float32))
     if isinstance(first, dict):
         return {key: default_collate([sample[key] for sample in batch]) for key in first}
     if isinstance(first, (tuple, list)):

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 import kittygrad_core as _core
-from kittygrad_core._dispatch import apply_inplace
 from kittygrad_core import Tensor
+from kittygrad_core.extend import apply_inplace
 
 from .ops import check_reduction
 
@@ -39,7 +39,7 @@ def _operand(value: Any, input: Any) -> Any:
     """Targets given as lists or numbers become arrays of the input's dtype (tensors and arrays pass)."""
     if isinstance(value, (Tensor, np.ndarray)):
         return value
-    return np.asarray(value, dtype=input._data.dtype if isinstance(input, Tensor) else np.float32)
+    return np.asarray(value, dtype=input.dtype if isinstance(input, Tensor) else np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- layers

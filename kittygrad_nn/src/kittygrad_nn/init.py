@@ -12,6 +12,7 @@ import numpy as np
 
 import kittygrad_core as _core
 from kittygrad_core import Tensor
+from kittygrad_core.extend import write_
 
 __all__ = [
     "calculate_gain", "constant_", "kaiming_normal", "kaiming_normal_", "kaiming_uniform", "kaiming_uniform_",
@@ -46,10 +47,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
-    with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
-        tensor._data[...] = values
-        tensor._version[0] += 1
-    return tensor
+    return write_(tensor, values)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: np.random.Generator | None = None) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
+from kittygrad_core.extend import write_
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -55,16 +56,16 @@ def _check_arguments(op, tensors, optional=(), numbers=()):
 
 
 def _raw(value):
-    return value._data if isinstance(value, Tensor) else value
+    return value.numpy() if isinstance(value, Tensor) else value
 
 
 def _constant(op, name, value):
     """A weight-like option as an array; torch refuses one that requires grad rather than ignore it."""
     if isinstance(value, Tensor):
-        if value._requires_grad and is_grad_enabled():
+        if value.requires_grad and is_grad_enabled():
             raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument "
                                f"'{name}'. This input cannot have requires_grad True.")
-        return value._data
+        return value.numpy()
     return value
 
 
@@ -334,14 +335,15 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
         variance = (centered * centered).mean(dims, keepdim=True)
         if training and running_mean is not None:
             with set_grad_enabled(False):  # no "nested no_grad" warning inside the library
-                batch_mean = mean._data.reshape(-1)
-                unbiased = variance._data.reshape(-1) * (count / max(count - 1, 1))
+                batch_mean = mean.numpy().reshape(-1)
+                unbiased = variance.numpy().reshape(-1) * (count / max(count - 1, 1))
                 for buffer, value in ((running_mean, batch_mean), (running_var, unbiased)):
                     data = _raw(buffer)
-                    data *= 1.0 - momentum
-                    data += momentum * value.astype(data.dtype)
+                    data = data * (1.0 - momentum) + momentum * value.astype(data.dtype)
                     if isinstance(buffer, Tensor):
-                        buffer._version[0] += 1
+                        write_(buffer, data)  # the version moves: a graph that saved it notices
+                    else:
+                        buffer[...] = data
         out = centered * (variance + eps) ** -0.5
     else:
         mean = _raw(running_mean).reshape(stat_shape).astype(input.dtype)
@@ -520,7 +522,7 @@ class CrossEntropy(Op):
         if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
             dtype = xp.result_type(dtype, target.dtype)  # torch promotes float32 logits with float64 probs
             probs = _as_rows(target, target, "cross_entropy")[0].astype(dtype)
-            if isinstance(weight, Tensor) and weight._requires_grad and is_grad_enabled():
+            if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
                 # torch differentiates the weight here; an option cannot receive a gradient
                 raise NotImplementedError("cross_entropy(): a weight that requires grad is not supported "
                                           "with class-probability targets")

@@ -51,7 +51,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
         raise ValueError(f"save(): the object is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, Tensor):
         ref = f"a{len(arrays)}"
-        arrays[ref] = obj._data
+        arrays[ref] = obj.numpy()
         return {"tensor": ref, "requires_grad": obj.requires_grad}
     if isinstance(obj, (np.ndarray, np.generic)):
         array = np.asarray(obj)

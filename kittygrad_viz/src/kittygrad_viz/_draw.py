@@ -7,6 +7,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from kittygrad_core import AccumulateGrad, Tensor
+from kittygrad_core.extend import node_output
 
 from ._graph import CompGraph
 
@@ -53,8 +54,8 @@ def draw(*tensors: Tensor | Iterable[Tensor], params: Mapping[str, Tensor] | Non
             if leaf is not None:
                 graph.edge(name, tensor_box(leaf), color=graph.backward_color)
         else:
-            shape, dtype = getattr(node, "_shape", None), getattr(node, "_dtype", None)
-            info = f"\n{shape} {dtype}" if shape is not None else ""
+            output = node_output(node)
+            info = f"\n{output[0]} {output[1]}" if output is not None else ""
             graph.node(name, **graph._backward_style(node, f"{type(node).__name__}{info}"))
             stack.append((node, name))
             if show_saved:

@@ -28,29 +28,29 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 
-    def _update(self, group, p, grad, state):
+    def _update(self, group, param, grad, state):
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if group["maximize"]:
             grad = -grad
         step = _step(state)
-        exp_avg, exp_avg_sq = _buffer(state, "exp_avg", p._data), _buffer(state, "exp_avg_sq", p._data)
+        exp_avg, exp_avg_sq = _buffer(state, "exp_avg", param), _buffer(state, "exp_avg_sq", param)
         if weight_decay:
             if self._decoupled:
-                p._data *= 1 - lr * weight_decay
+                param = param * (1 - lr * weight_decay)
             else:
-                grad = grad + weight_decay * p._data
+                grad = grad + weight_decay * param
         exp_avg += (grad - exp_avg) * (1 - beta1)  # torch's lerp
         exp_avg_sq *= beta2
         exp_avg_sq += (1 - beta2) * grad * grad
         bias_correction1 = 1 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
         if group["amsgrad"]:
-            max_sq = _buffer(state, "max_exp_avg_sq", p._data)
+            max_sq = _buffer(state, "max_exp_avg_sq", param)
             np.maximum(max_sq, exp_avg_sq, out=max_sq)
             denom = np.sqrt(max_sq) / bias_correction2_sqrt + eps
         else:
             denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-        p._data -= (lr / bias_correction1) * (exp_avg / denom)
+        return param - (lr / bias_correction1) * (exp_avg / denom)
 
 
 class AdamW(Adam):

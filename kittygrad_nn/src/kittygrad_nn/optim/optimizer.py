@@ -8,6 +8,9 @@ import numpy as np
 
 import kittygrad_core as _core
 from kittygrad_core import Tensor
+from kittygrad_core.extend import write_
+
+from .._module import zero_grad_
 
 
 class _Required:
@@ -26,8 +29,9 @@ class Optimizer:
             options overriding ``defaults``.
         defaults: the default options of every group.
 
-    Subclasses implement ``step``, updating each ``p._data`` in place under ``no_grad`` and bumping
-    ``p._version``, so a graph that saved ``p`` before the step raises when it is used afterwards.
+    Subclasses implement ``_update``, which returns a parameter's new value; ``step`` writes it with
+    ``kittygrad_core.extend.write_`` (unrecorded, the version moves), so a graph that saved ``p``
+    before the step raises when it is used afterwards.
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
@@ -70,13 +74,7 @@ class Optimizer:
         """Resets the gradients of every parameter (to ``None``, or to zeros)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p._grad is None:
-                    continue
-                if set_to_none:
-                    p._grad = None
-                else:
-                    p._grad._data[...] = 0
-                    p._grad._version[0] += 1
+                zero_grad_(p, set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Performs one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
@@ -87,15 +85,17 @@ class Optimizer:
         with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p._grad is None:
+                    grad = p.grad
+                    if grad is None:
                         continue
                     state = self.state.setdefault(p, {})
-                    self._update(group, p, p._grad._data, state)
-                    p._version[0] += 1
+                    write_(p, self._update(group, p.numpy(), grad.numpy(), state))
         return loss
 
-    def _update(self, group: dict[str, Any], p: Tensor, grad: np.ndarray, state: dict[str, Any]) -> None:
-        """Updates ``p._data`` in place from its gradient; subclasses implement it."""
+    def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
+                state: dict[str, Any]) -> np.ndarray:
+        """Returns the new value of a parameter (whose array is ``param``; not to be modified) from its
+        gradient; subclasses implement it."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ state dict
@@ -144,7 +144,7 @@ class Optimizer:
                     if value.shape != p.shape:
                         raise ValueError(f"loaded state dict: state '{name}' of parameter {key} has shape "
                                          f"{tuple(value.shape)}, but the parameter has shape {tuple(p.shape)}")
-                    value = Tensor(value._data.astype(p._data.dtype, copy=False))
+                    value = Tensor(value.numpy().astype(p.dtype, copy=False))
                 restored[name] = value
             state[p] = restored
         self.state = state
@@ -168,7 +168,7 @@ def _buffer(state: dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
     value = state.get(name)
     if value is None:
         value = state[name] = Tensor(np.zeros_like(like))
-    return value._data
+    return value.numpy()
 
 
 def _step(state: dict[str, Any]) -> float:
@@ -176,5 +176,6 @@ def _step(state: dict[str, Any]) -> float:
     step = state.get("step")
     if step is None:
         step = state["step"] = Tensor(np.zeros((), np.float32))
-    step._data += 1
-    return float(step._data)
+    count = step.numpy()
+    count += 1
+    return float(count)

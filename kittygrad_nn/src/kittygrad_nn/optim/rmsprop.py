@@ -27,27 +27,26 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _update(self, group, p, grad, state):
+    def _update(self, group, param, grad, state):
         lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         if group["maximize"]:
             grad = -grad
         _step(state)
         if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p._data
-        square_avg = _buffer(state, "square_avg", p._data)
+            grad = grad + group["weight_decay"] * param
+        square_avg = _buffer(state, "square_avg", param)
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad
         if group["centered"]:
-            grad_avg = _buffer(state, "grad_avg", p._data)
+            grad_avg = _buffer(state, "grad_avg", param)
             grad_avg += (grad - grad_avg) * (1 - alpha)
             avg = np.sqrt(square_avg - grad_avg * grad_avg)
         else:
             avg = np.sqrt(square_avg)
         avg += eps
         if momentum > 0:
-            buf = _buffer(state, "momentum_buffer", p._data)
+            buf = _buffer(state, "momentum_buffer", param)
             buf *= momentum
             buf += grad / avg
-            p._data -= lr * buf
-        else:
-            p._data -= lr * (grad / avg)
+            return param - lr * buf
+        return param - lr * (grad / avg)

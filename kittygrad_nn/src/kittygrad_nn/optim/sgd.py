@@ -26,19 +26,20 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
-    def _update(self, group, p, grad, state):
+    def _update(self, group, param, grad, state):
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         if group["maximize"]:
             grad = -grad
         if weight_decay:
-            grad = grad + weight_decay * p._data
+            grad = grad + weight_decay * param
         if momentum:
             buffer = state.get("momentum_buffer")
             if buffer is None:
                 buffer = state["momentum_buffer"] = Tensor(np.array(grad, copy=True))
             else:
-                buf = buffer._data
+                buf = buffer.numpy()
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
-            grad = grad + momentum * buffer._data if group["nesterov"] else buffer._data
-        p._data -= lr * grad
+            buf = buffer.numpy()
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        return param - lr * grad
