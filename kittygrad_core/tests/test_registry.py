@@ -410,3 +410,73 @@ def test_markdown_reference_lists_ops_with_bindings_and_owner(ops):
     rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
     assert "`mul`" in rows and "`__mul__`" in rows["`mul`"] and "`kitty.mul`" in rows["`mul`"]
     assert markdown(kitty.registry, "no-such-distribution").count("\n") == 1  # the header only
+
+
+# ------------------------------------------------------------------ saved state derived from __slots__
+
+
+def _registered(registry, name, slots, body="", **attributes):
+    """Registers ``a * b`` whose forward saves into ``slots`` (forward's inputs are ``a`` and ``b``)."""
+    namespace = {"name": name, "__slots__": slots, **attributes}
+    exec("def forward(self, xp, a, b, scale=1.0):\n"
+         "    for slot in self.__slots__:\n"
+         "        setattr(self, slot, {'a': a, 'b': b, 'out': a * b}.get(slot, scale))\n"
+         "    return a * b\n"
+         "def backward(self, xp, grad):\n"
+         "    return grad, grad\n", namespace)
+    return registry.register(type(name.capitalize(), (kitty.Op,), namespace))
+
+
+@pytest.mark.parametrize("slots, saves, saves_output", [
+    ((), (), False),                      # nothing saved, nothing checked
+    (("a",), (0,), False),                # a slot named after an input: that input is checked
+    (("b", "a"), (0, 1), False),          # indices in input order, whatever the slots' order
+    (("out",), (), True),                 # `out`: the output is checked
+    (("a", "out", "scale"), (0,), True),  # an option's name is state, not an input
+    (("first", "axes"), (), False),       # slots that name no input: state only (a misnamed slot
+])                                        # goes unchecked; test_saves catches the backward's read)
+def test_saves_are_derived_from_the_slots(registry, slots, saves, saves_output):
+    node = _registered(registry, "derived", slots)
+    assert (node.saves, node.saves_output) == (saves, saves_output)
+    assert node.snapshots == bool(saves or saves_output)
+    assert node.saved_slots == slots
+    assert not hasattr(node(), "__dict__")  # declared slots: no per-call __dict__
+
+
+def test_explicit_saves_win_over_the_derivation(registry):
+    node = _registered(registry, "explicit", ("a", "b", "out"), saves={0: (1,), 1: (0,)}, saves_output=(1,))
+    assert node.saves_for == {0: (1,), 1: (0,)}  # the mapping form: each read for the other's gradient
+    assert node.save_plan == ((0, False, True), (1, True, False))
+    assert node.saves_output == (1,)
+    node = _registered(registry, "nothing", ("a", "out"), saves=(), saves_output=False)
+    assert (node.saves, node.saves_output, node.snapshots) == ((), False, False)
+
+
+def test_saves_are_derived_along_the_record_bases(registry):
+    base = type("Base", (kitty.Op,), {"__slots__": ("b",)})
+    namespace = {"name": "child", "__slots__": ("out",)}
+    exec("def forward(self, xp, a, b):\n    self.b, self.out = b, a + b\n    return self.out\n", namespace)
+    node = registry.register(type("Child", (base,), namespace))
+    assert (node.saves, node.saves_output, node.saved_slots) == ((1,), True, ("out", "b"))
+
+
+def test_derived_saves_check_versions(registry, module):
+    _registered(registry, "checked", ("a",))
+    a = kitty.tensor([1.0, 2.0], requires_grad=True)
+    b = kitty.tensor([3.0, 4.0], requires_grad=True)
+    ones = kitty.tensor([1.0, 1.0])
+    module.checked(a, b).backward(ones)  # unmodified: fine
+    out = module.checked(a, b)
+    kitty.extend.write_(b, b.numpy())  # not saved: backward may go through
+    out.backward(ones)
+    out = module.checked(a, b)
+    kitty.extend.write_(a, a.numpy())
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward(ones)
+
+
+def test_a_variadic_input_is_never_derived(registry):
+    namespace = {"name": "joined", "__slots__": ("tensors",)}
+    exec("def forward(self, xp, *tensors):\n    self.tensors = tensors\n    return tensors[0]\n", namespace)
+    node = registry.register(type("Joined", (kitty.Op,), namespace))
+    assert (node.saves, node.saves_output) == ((), False)

@@ -1,4 +1,4 @@
-"""Edges of the ops in kittygrad_ops.extra against torch: scans, repeated indices, masks, diagonals."""
+"""Edges of the ops filed from the old extra.py against torch: scans, repeated indices, masks, diagonals."""
 import numpy as np
 import pytest
 from conftest import close, pair, torch

@@ -82,12 +82,17 @@ class Op(Node):
       dtypes promote as in torch, and gradients are reduced back to each input's shape and dtype.
     * ``view``: the output shares memory and version counter with the first input.
     * ``differentiable``: ``False`` for ops without gradients, or one bool per input.
-    * ``saves``: indices of inputs whose values ``backward`` reads (their versions are checked), or
-      a mapping from such an index to the inputs whose gradients read it (``mul``:
-      ``{0: (1,), 1: (0,)}``: ``x * 2`` then checks nothing, so ``x`` may change in place afterwards,
-      as in torch); ``saves_output``: ``backward`` reads the output (``True``), or a tuple of the
-      inputs whose gradients read it (``pow``: ``(1,)``: only the exponent's gradient does, so
-      ``x ** 2`` leaves its output free to change in place, as torch's pow does).
+    * ``__slots__``: what ``forward`` saves for ``backward``, declared once. A slot named after a tensor
+      input must hold that input's array (the operand as received, a number for a number operand), and
+      a slot named ``out`` the output array; registration derives from them which versions to check
+      before ``backward`` runs (``saves``: the inputs' indices; ``saves_output``: ``out`` is a slot).
+      Other slots (``axes``, ``mask``, a cast or derived copy of an input: name it differently) are
+      state, released after ``backward`` like the rest. Declare ``__slots__ = ()`` when nothing is saved.
+    * ``saves``, ``saves_output``: opt-in refinements of the derived ones. ``saves`` may map a saved
+      input to the inputs whose gradients read it (``mul``: ``{0: (1,), 1: (0,)}``: ``x * 2`` then
+      checks nothing, so ``x`` may change in place afterwards, as in torch); ``saves_output`` may be a
+      tuple of the inputs whose gradients read the output (``pow``: ``(1,)``: only the exponent's
+      gradient does, so ``x ** 2`` leaves its output free to change in place, as torch's pow does).
     * ``writes_input``: an in-place form's forward writes into its first input's buffer itself
       (``__setitem__``) instead of returning a new array; the version is then bumped before it runs.
     * ``override``: replace an op of the same name registered by someone else.
@@ -96,8 +101,9 @@ class Op(Node):
     ``plugin`` and ``distribution`` are filled in by the registry.
     """
 
-    # A record may declare ``__slots__`` naming what forward saves: it then allocates no __dict__.
-    __slots__ = ()
+    # A record declares ``__slots__`` naming what forward saves: it then allocates no __dict__.
+    # Nodes stay weakly referenceable (as torch's grad_fn), whatever their records declare.
+    __slots__ = ("__weakref__",)
 
     name: ClassVar[str]
     functions: ClassVar[tuple[str, ...] | None] = None

@@ -189,14 +189,14 @@ class OpRegistry:
                                              "plugin": plugin, "distribution": distribution})
         else:
             inputs, options = _parse_forward(op)
+            slots = _slot_names(op)
+            saves, saves_output = derive_saves(op, inputs, slots)
             node = type(f"{op.__name__}Backward", (op,), {
                 "__module__": op.__module__, "__doc__": op.__doc__, "plugin": plugin,
                 "distribution": distribution, "input_names": tuple(inputs),
-                "snapshots": bool(op.saves or op.saves_output), "__slots__": (),
-                "saves": tuple(op.saves), "saves_for": dict(op.saves) if isinstance(op.saves, dict) else None,
-                "save_plan": _save_plan(op.saves),
-                "saved_slots": tuple(name for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op
-                                     for name in cls.__dict__.get("__slots__", ())),
+                "snapshots": bool(saves or saves_output), "__slots__": (),
+                "saves": tuple(saves), "saves_for": dict(saves) if isinstance(saves, dict) else None,
+                "saves_output": saves_output, "save_plan": _save_plan(saves), "saved_slots": slots,
             })
         if not issubclass(node, Composite) and node.saved_slots:
             node._release = _releaser(node)
@@ -539,6 +539,37 @@ def _bound_call(function: Any, args: tuple, kwargs: dict) -> Any:
             except TypeError as binding:
                 raise TypeError(str(binding)) from None  # e.g. "missing a required argument: 'mat2'"
         raise
+
+
+def _slot_names(op: type) -> tuple[str, ...]:
+    """The ``__slots__`` names of a record along its MRO (``Op``'s and ``Node``'s own excluded)."""
+    names: list[str] = []
+    for cls in op.__mro__:
+        if issubclass(cls, Op) and cls is not Op:
+            declared = cls.__dict__.get("__slots__", ())
+            names += [declared] if isinstance(declared, str) else list(declared)
+    return tuple(dict.fromkeys(names))
+
+
+def _sets(op: type, attribute: str) -> bool:
+    """Whether a record (or a base record below ``Op``) sets ``attribute`` itself."""
+    return any(attribute in vars(cls) for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op)
+
+
+def derive_saves(op: type, inputs: list[str], slots: tuple[str, ...]) -> tuple[Any, Any]:
+    """``(saves, saves_output)`` of a record: what it sets explicitly, else derived from its slots.
+
+    ``saves``: the indices of the tensor inputs whose parameter names are slots (forward keeps that
+    input's array there, so its version is checked before backward); ``saves_output``: whether ``out``
+    is a slot. Other slots (``axes``, ``mask``, ...) are saved state that no version check covers. A
+    variadic input (``*tensors``) is never derived: its slot holds a sequence, not one input.
+    """
+    if _sets(op, "saves"):
+        saves = op.saves
+    else:
+        saves = () if op.variadic else tuple(i for i, name in enumerate(inputs) if name in slots)
+    saves_output = op.saves_output if _sets(op, "saves_output") else "out" in slots
+    return saves, saves_output
 
 
 def _save_plan(saves: Any) -> tuple:

@@ -115,6 +115,8 @@ class Linear(Op):
     ``(out_features, in_features)`` and ``bias`` ``(out_features,)``. ``kittygrad_nn.functional.linear``
     makes ``bias`` optional."""
 
+    __slots__ = ("input", "weight")
+
     name = "linear"
     methods = ()
     saves = {0: (1,), 1: (0,)}  # input for the weight's gradient, weight for the input's
@@ -164,6 +166,8 @@ class Dropout(Op):
     the others by ``1 / (1 - p)``; the identity when not ``train``. ``kittygrad_nn.functional.dropout``
     has ``torch.nn.functional``'s signature."""
 
+    __slots__ = ("mask",)
+
     name = "dropout"
     methods = ()
     n_inputs = 1
@@ -198,6 +202,8 @@ class Embedding(Op):
     order); the row ``padding_idx`` (``-1``: none) gets no gradient. ``kittygrad_nn.functional
     .embedding`` has ``torch.nn.functional``'s signature."""
 
+    __slots__ = ("rows", "shape", "padding_idx")
+
     name = "embedding"
     methods = ()
     differentiable = (True, False)
@@ -221,12 +227,12 @@ class Embedding(Op):
         if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
             raise IndexError(f"embedding(): index out of range in self (indices in "
                              f"[{indices.min()}, {indices.max()}], {weight.shape[0]} embeddings)")
-        self.indices, self.shape, self.padding_idx = indices, weight.shape, padding_idx
+        self.rows, self.shape, self.padding_idx = indices, weight.shape, padding_idx
         return weight[indices]
 
     def backward(self, xp, grad):
         out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.add.at(out, self.indices.reshape(-1), grad.reshape(-1, self.shape[1]))
+        xp.add.at(out, self.rows.reshape(-1), grad.reshape(-1, self.shape[1]))
         if self.padding_idx >= 0:
             out[self.padding_idx] = 0
         return out, None
@@ -385,6 +391,8 @@ class MseLoss(Op):
 
     The mean (or sum, or elementwise) squared difference between ``input`` and ``target``."""
 
+    __slots__ = ("diff", "reduction")
+
     name = "mse_loss"
     methods = ()
     broadcast = True
@@ -408,6 +416,8 @@ class L1Loss(Op):
     """l1_loss(input, target, reduction='mean') -> Tensor
 
     The mean (or sum, or elementwise) absolute difference between ``input`` and ``target``."""
+
+    __slots__ = ("sign", "reduction")
 
     name = "l1_loss"
     methods = ()
@@ -487,6 +497,8 @@ class CrossEntropy(Op):
     without the class dim, or class probabilities of the input's shape. ``kittygrad_nn.functional
     .cross_entropy`` also takes lists."""
 
+    __slots__ = ("target_scale", "logp", "target_dtype", "q", "softmax", "shape", "reduction", "denominator", "sample_shape", "input_dtype")
+
     name = "cross_entropy"
     methods = ()
     differentiable = (True, True)  # class probabilities get a gradient, as in torch; indices never do
@@ -560,6 +572,8 @@ class NllLoss(Op):
     The negative log likelihood loss of log-probabilities ``input`` (classes along dim 1) at the
     class indices ``target``."""
 
+    __slots__ = ("picked", "row_weight", "shape", "reduction", "denominator", "sample_shape")
+
     name = "nll_loss"
     methods = ()
     differentiable = (True, False)
@@ -596,9 +610,10 @@ class BinaryCrossEntropy(Op):
     Binary cross entropy between probabilities ``input`` and ``target`` of the same shape; the logs
     are clamped at -100 as in torch."""
 
+    __slots__ = ("weight", "input", "target", "reduction")
+
     name = "binary_cross_entropy"
     methods = ()
-    saves = (0, 1)
     conformance = Conformance(torch="nn.functional.binary_cross_entropy", shapes="same",
                               domain=((0.05, 0.95), (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
 
@@ -642,9 +657,11 @@ class BinaryCrossEntropyWithLogits(Op):
 
     Binary cross entropy of ``sigmoid(input)`` and ``target``, computed stably from the logits."""
 
+    __slots__ = ("dtypes", "pos_weight", "weight", "logits", "targets", "softplus_neg", "reduction")
+
     name = "binary_cross_entropy_with_logits"
     methods = ()
-    saves = (0, 1)
+    saves = (0, 1)  # logits and targets are the inputs, promoted to one dtype
     conformance = Conformance(torch="nn.functional.binary_cross_entropy_with_logits", shapes="same",
                               domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
 
@@ -668,11 +685,11 @@ class BinaryCrossEntropyWithLogits(Op):
             loss = (1 - target) * input + log_weight * softplus_neg
         if self.weight is not None:
             loss = loss * self.weight
-        self.input, self.target, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
+        self.logits, self.targets, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
         return _reduce(xp, loss, reduction).astype(self.dtypes[1], copy=False)
 
     def backward(self, xp, grad):
-        x, t = self.input, self.target
+        x, t = self.logits, self.targets
         grad = _grad_of_reduction(xp, grad.astype(x.dtype, copy=False), x.shape, x.dtype, self.reduction,
                                   x.size)
         if self.weight is not None:

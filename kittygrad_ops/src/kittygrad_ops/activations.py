@@ -1,13 +1,14 @@
-"""Activations: relu, leaky_relu, gelu, silu, softplus, softmax, log_softmax.
+"""Activations: relu, leaky_relu, elu, gelu, silu, softplus, softmax, log_softmax.
 
 Gradients at the kinks follow torch: relu passes nothing at 0, leaky_relu uses ``negative_slope``
-there. softmax and log_softmax subtract the maximum along ``dim`` first, so they are stable at
+there, elu ``alpha``. softmax and log_softmax subtract the maximum along ``dim`` first, so they are stable at
 +-1000; a row of -inf gives nan (as in torch), and -inf entries of other rows get probability 0 and
 finite gradients.
 """
 from __future__ import annotations
 
 import math
+import numbers
 
 from kittygrad_core import Conformance, Op
 
@@ -24,9 +25,10 @@ class Relu(Op):
 
     Returns ``max(input, 0)`` elementwise; the gradient at 0 is 0, as in torch."""
 
+    __slots__ = ("out",)
+
     name = "relu"
     inplace = ("relu_",)
-    saves_output = True
     conformance = Conformance(torch="torch.relu", kinks=(0.0,))
 
     def forward(self, xp, input):
@@ -43,9 +45,10 @@ class LeakyRelu(Op):
     Returns ``input`` where it is positive and ``negative_slope * input`` elsewhere; the gradient at 0
     is ``negative_slope``, as in torch."""
 
+    __slots__ = ("input", "slope")
+
     name = "leaky_relu"
     methods = ()
-    saves = (0,)
     conformance = Conformance(torch="nn.functional.leaky_relu", kinks=(0.0,),
                               options={"negative_slope": [0.01, 0.2]})
 
@@ -55,6 +58,33 @@ class LeakyRelu(Op):
 
     def backward(self, xp, grad):
         return xp.where(self.input > 0, grad, grad * self.slope).astype(grad.dtype, copy=False)
+
+
+class Elu(Op):
+    """elu(input, alpha=1.0) -> Tensor
+
+    Returns ``input`` where it is positive and ``alpha * (exp(input) - 1)`` elsewhere; the gradient
+    at 0 is ``alpha``, as in torch."""
+
+    __slots__ = ("input", "alpha")
+
+    name = "elu"
+    methods = ()
+    conformance = Conformance(torch="nn.functional.elu", kinks=(0.0,), options={"alpha": [1.0, 0.5, 2.0]})
+
+    def forward(self, xp, input, alpha=1.0):
+        if not isinstance(alpha, numbers.Real):
+            raise TypeError(f"elu(): alpha must be a number, not {type(alpha).__name__}.")
+        self.input, self.alpha = input, float(alpha)
+        with xp.errstate(over="ignore", invalid="ignore"):
+            out = xp.where(input > 0, input, self.alpha * xp.expm1(input))
+        return out.astype(input.dtype, copy=False)
+
+    def backward(self, xp, grad):
+        x = self.input
+        with xp.errstate(over="ignore", invalid="ignore"):
+            return xp.where(x > 0, grad, grad * self.alpha * xp.exp(xp.minimum(x, 0))).astype(
+                grad.dtype, copy=False)
 
 
 def _erf(xp, x):
@@ -69,9 +99,10 @@ class Gelu(Op):
     Gaussian error linear unit ``input * Phi(input)``; ``approximate='tanh'`` uses torch's tanh
     approximation."""
 
+    __slots__ = ("input", "approximate", "t", "cdf")
+
     name = "gelu"
     methods = ()
-    saves = (0,)
     conformance = Conformance(torch="nn.functional.gelu", options={"approximate": ["none", "tanh"]})
 
     def forward(self, xp, input, approximate="none"):
@@ -99,9 +130,10 @@ class Silu(Op):
 
     Sigmoid linear unit ``input * sigmoid(input)``."""
 
+    __slots__ = ("input", "s")
+
     name = "silu"
     methods = ()
-    saves = (0,)
     conformance = Conformance(torch="nn.functional.silu")
 
     def forward(self, xp, input):
@@ -121,9 +153,10 @@ class Softplus(Op):
     Returns ``log(1 + exp(beta * input)) / beta``, and ``input`` itself where ``beta * input >
     threshold`` (as torch, for stability)."""
 
+    __slots__ = ("input", "beta", "threshold")
+
     name = "softplus"
     methods = ()
-    saves = (0,)
     conformance = Conformance(torch="nn.functional.softplus",
                               options={"beta": [1.0, 2.0], "threshold": [20.0, 1.0]})
 
@@ -156,9 +189,10 @@ class Softmax(Op):
 
     Returns ``exp(input) / sum(exp(input))`` along ``dim``, computed stably."""
 
+    __slots__ = ("axis", "out")
+
     name = "softmax"
     n_inputs = 1
-    saves_output = True
     conformance = Conformance(torch="torch.softmax", shapes="same", options={"dim": "dim"})
 
     def forward(self, xp, input, dim):
@@ -178,9 +212,10 @@ class LogSoftmax(Op):
 
     Returns ``log(softmax(input, dim))``, computed stably as ``x - max - log(sum(exp(x - max)))``."""
 
+    __slots__ = ("axis", "out")
+
     name = "log_softmax"
     n_inputs = 1
-    saves_output = True
     conformance = Conformance(torch="torch.log_softmax", shapes="same", options={"dim": "dim"})
 
     def forward(self, xp, input, dim):
@@ -193,4 +228,4 @@ class LogSoftmax(Op):
         return grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True)
 
 
-OPS = (Relu, LeakyRelu, Gelu, Silu, Softplus, Softmax, LogSoftmax)
+OPS = (Relu, LeakyRelu, Elu, Gelu, Silu, Softplus, Softmax, LogSoftmax)

@@ -1,7 +1,5 @@
 """Elementwise arithmetic: add, sub, mul, div, pow, neg, exp, log.
 
-These hot ops declare ``__slots__`` (what their backward reads), so a call allocates no ``__dict__``.
-
 Binary ops set ``broadcast = True``: the core autocasts numbers and arrays, promotes dtypes as torch
 does and reduces each gradient back to its input's shape and dtype, so the rules below are written for
 same-shaped operands.
@@ -16,7 +14,7 @@ class Add(Op):
 
     Adds ``other``, scaled by ``alpha``, to ``input`` elementwise, with broadcasting."""
 
-    __slots__ = ("alpha",)  # what backward reads
+    __slots__ = ("alpha",)
 
     name = "add"
     operators, reflected, inplace = ("__add__",), ("__radd__",), ("__iadd__", "add_")
@@ -36,7 +34,7 @@ class Sub(Op):
 
     Subtracts ``other``, scaled by ``alpha``, from ``input`` elementwise, with broadcasting."""
 
-    __slots__ = ("alpha",)  # what backward reads
+    __slots__ = ("alpha",)
 
     name = "sub"
     functions = ("sub", "subtract")
@@ -57,7 +55,7 @@ class Mul(Op):
 
     Multiplies ``input`` by ``other`` elementwise, with broadcasting."""
 
-    __slots__ = ("input", "other")  # what backward reads
+    __slots__ = ("input", "other")
 
     name = "mul"
     functions = ("mul", "multiply")
@@ -79,7 +77,7 @@ class Div(Op):
 
     Divides ``input`` by ``other`` elementwise (true division), with broadcasting."""
 
-    __slots__ = ("input", "other")  # what backward reads
+    __slots__ = ("input", "other")
 
     name = "div"
     functions = ("div", "divide", "true_divide")
@@ -104,12 +102,11 @@ class Pow(Op):
     Gradients follow torch at a zero base: no gradient flows through ``exponent == 0``, and
     ``0 ** e`` with ``e >= 0`` contributes no gradient to the exponent."""
 
-    __slots__ = ("input", "exponent", "out")  # what backward reads
+    __slots__ = ("input", "exponent", "out")
 
     name = "pow"
     operators, reflected, inplace = ("__pow__",), ("__rpow__",), ("__ipow__", "pow_")
     broadcast = True
-    saves = (0, 1)
     saves_output = (1,)  # only the exponent's gradient reads the output
     conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
         # number exponents: integral ones on any base (negative and zero bases too), through `**`
@@ -151,7 +148,7 @@ class Neg(Op):
 
     Returns the negative of ``input`` elementwise."""
 
-    __slots__ = ()  # what backward reads
+    __slots__ = ()
 
     name = "neg"
     functions = ("neg", "negative")
@@ -170,11 +167,10 @@ class Exp(Op):
 
     Returns the exponential of ``input`` elementwise."""
 
-    __slots__ = ("out",)  # what backward reads
+    __slots__ = ("out",)
 
     name = "exp"
     inplace = ("exp_",)
-    saves_output = True
     conformance = Conformance(torch="torch.exp", domain=(-10.0, 10.0))
 
     def forward(self, xp, input):
@@ -190,11 +186,10 @@ class Log(Op):
 
     Returns the natural logarithm of ``input`` elementwise."""
 
-    __slots__ = ("input",)  # what backward reads
+    __slots__ = ("input",)
 
     name = "log"
     inplace = ("log_",)
-    saves = (0,)
     conformance = Conformance(torch="torch.log", domain="positive")
 
     def forward(self, xp, input):

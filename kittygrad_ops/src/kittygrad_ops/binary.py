@@ -21,9 +21,10 @@ class Maximum(Op):
     Returns the elementwise maximum of ``input`` and ``other`` (nan if either is nan). At ties the
     gradient is split half/half, as in torch."""
 
+    __slots__ = ("input", "other")
+
     name = "maximum"
     broadcast = True
-    saves = (0, 1)
     conformance = Conformance(torch="torch.maximum")
 
     def forward(self, xp, input, other):
@@ -43,9 +44,10 @@ class Minimum(Op):
     Returns the elementwise minimum of ``input`` and ``other`` (nan if either is nan). At ties the
     gradient is split half/half, as in torch."""
 
+    __slots__ = ("input", "other")
+
     name = "minimum"
     broadcast = True
-    saves = (0, 1)
     conformance = Conformance(torch="torch.minimum")
 
     def forward(self, xp, input, other):
@@ -67,26 +69,31 @@ class Where(Op):
     is true); ``input`` and ``other`` may be numbers. Gradients flow to ``input`` where the condition
     holds and to ``other`` elsewhere."""
 
+    __slots__ = ("condition",)
+
     name = "where"
     methods = ()  # torch's Tensor.where(condition, other) takes self as `input`, not as the condition
     broadcast = True
     differentiable = (False, True, True)
-    saves = (0,)
-    conformance = Conformance(torch=lambda torch, c, x, y: torch.where(c > 0, x, y),
-                              call=lambda kitty, c, x, y: kitty.where(c > 0, x, y))
+    # the condition as a tensor (nonzero is true), so the node's saved condition is the input itself
+    conformance = Conformance(torch=lambda torch, c, x, y: torch.where(c != 0, x, y),
+                              call=lambda kitty, c, x, y: kitty.where(c, x, y),
+                              domain=((-1.0, 1.0), "any", "any"), kinks=(0.0,))
 
     def forward(self, xp, condition, input, other):
-        cond = xp.asarray(condition)
-        self.cond = cond = cond if cond.dtype == bool else cond != 0
+        self.condition = condition = xp.asarray(condition)
+        cond = condition if condition.dtype == bool else condition != 0
         arrays = [a for a in (input, other) if isinstance(a, xp.ndarray)]
         dtype = arrays[0].dtype if arrays else xp.float32  # numbers alone: torch's default dtype
         return xp.asarray(xp.where(cond, input, other), dtype=dtype)
 
     def backward(self, xp, grad):
+        cond = self.condition
+        cond = cond if cond.dtype == bool else cond != 0
         zero = xp.zeros((), grad.dtype)
         return (None,
-                xp.where(self.cond, grad, zero) if self.needs_input_grad[1] else None,
-                xp.where(self.cond, zero, grad) if self.needs_input_grad[2] else None)
+                xp.where(cond, grad, zero) if self.needs_input_grad[1] else None,
+                xp.where(cond, zero, grad) if self.needs_input_grad[2] else None)
 
 
 def _values(op, x, index):

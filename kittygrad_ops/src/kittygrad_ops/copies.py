@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import numpy as np
+from kittygrad_core.extend import apply, resolve_dtype
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
-from kittygrad_core._dispatch import apply
-from kittygrad_core._dtypes import resolve_dtype
 
 
 class Clone(Op):
     """clone(input) -> Tensor
 
     Returns a copy of ``input``; gradients flow back to it unchanged."""
+
+    __slots__ = ()
 
     name = "clone"
     conformance = Conformance(torch="torch.clone")
@@ -30,6 +31,8 @@ class ToCopy(Op):
     The record behind ``Tensor.to``: a copy of the tensor converted to ``dtype``; the gradient is
     converted back."""
 
+    __slots__ = ("input_dtype",)
+
     name = "_to"
     functions = methods = ()
     n_inputs = 1
@@ -38,11 +41,11 @@ class ToCopy(Op):
                               call=lambda kitty, x, dtype: x.to(dtype, copy=True))
 
     def forward(self, xp, input, dtype):
-        self.dtype = input.dtype
+        self.input_dtype = input.dtype
         return input.astype(input.dtype if dtype is None else resolve_dtype(dtype))  # to(None): as torch
 
     def backward(self, xp, grad):
-        return grad.astype(self.dtype)
+        return grad.astype(self.input_dtype)
 
 
 def _is_dtype_name(name):

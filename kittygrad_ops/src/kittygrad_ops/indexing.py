@@ -5,14 +5,32 @@
 advanced keys (integer arrays, lists or int-valued tensors, boolean masks) to the copying record
 ``_index``, whose backward accumulates repeated indices. ``__setitem__`` is torch's ``index_put_``: an
 in-place op on ``x`` (leaf rule, version bump) through the record ``_index_put``.
+
+``masked_fill``, ``index_select`` and ``gather`` take their mask or index as an argument, not a tensor
+input (no gradient flows to it): NumPy arrays, lists or integer-valued (boolean-valued for masks)
+kittygrad tensors. index_select and gather accumulate the gradients of repeated indices.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+from kittygrad_core.extend import apply, apply_inplace
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
-from kittygrad_core._dispatch import apply, apply_inplace
+
+from ._dims import masked, normalize_dim
+from ._strategies import (
+    any_key,
+    draw_key,
+    gather_args,
+    index_shapes,
+    mask,
+    put_shapes,
+    select_args,
+    shapes,
+)
 
 
 def normalize_key(key):
@@ -73,39 +91,6 @@ def _take(name, input, key):
         raise IndexError(f"{name}(): {error} (tensor of shape {input.shape})") from None
 
 
-def _draw_key(draw, shape, advanced):
-    """A key valid for ``shape``: per dim an int, a slice (positive step) or, if ``advanced``, one index
-    list or boolean mask at a drawn position; ``None`` is sometimes inserted."""
-    from hypothesis import strategies as st
-    at = draw(st.integers(0, len(shape) - 1)) if advanced else -1
-    key = []
-    for d, n in enumerate(shape[:max(at + 1, draw(st.integers(0, len(shape))))]):
-        kind = draw(st.sampled_from(["list", "mask"] if n else ["mask"])) if d == at else \
-            draw(st.sampled_from(["slice", "int"] if n else ["slice"]))
-        if kind == "int":
-            key.append(draw(st.integers(-n, n - 1)))
-        elif kind == "slice":
-            bound = st.none() | st.integers(-n - 1, n + 1)
-            key.append(slice(draw(bound), draw(bound), draw(st.none() | st.integers(1, 3))))
-        elif kind == "list":
-            key.append(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4)))
-        else:
-            key.append(np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool))
-        if draw(st.integers(0, 5)) == 0:
-            key.append(None)
-    return tuple(key)
-
-
-def _any_key(draw, shapes):
-    from hypothesis import strategies as st
-    return _draw_key(draw, shapes[0], draw(st.booleans()))
-
-
-def _put_shapes(draw):
-    from hypothesis import strategies as st
-    return [(3, draw(st.integers(2, 4))), draw(st.sampled_from([(1,), ()]))]
-
-
 def _numpy_rule(torch, x, key):
     """Flat positions of ``x[key]`` under NumPy's indexing rules, as a torch index tensor."""
     items = key if isinstance(key, tuple) else (key,)
@@ -124,14 +109,9 @@ def _numpy_put(torch, x, values, key):
     return y
 
 
-def _shape(draw):
-    from hypothesis import strategies as st
-    return [tuple(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))]
-
-
 def _getitem_conformance(advanced):
-    return Conformance(torch=_numpy_getitem, shapes=_shape, inputs=1,
-                       options={"key": lambda draw, shapes: _draw_key(draw, shapes[0], advanced)},
+    return Conformance(torch=_numpy_getitem, shapes=index_shapes, inputs=1,
+                       options={"key": lambda draw, shapes: draw_key(draw, shapes[0], advanced)},
                        call=lambda kitty, x, key: x[key])
 
 
@@ -139,6 +119,8 @@ class IndexView(Op):
     """_index_view(input, key) -> Tensor
 
     The record of basic indexing (``key`` from ``normalize_key``): a view of ``input``."""
+
+    __slots__ = ("shape", "key")
 
     name = "_index_view"
     functions = methods = ()
@@ -161,6 +143,8 @@ class Index(Op):
 
     The record of advanced indexing (``key`` from ``normalize_key``): a copy; gradients of repeated
     indices accumulate."""
+
+    __slots__ = ("shape", "key")
 
     name = "_index"
     functions = methods = ()
@@ -189,7 +173,7 @@ class Getitem(Composite):
 
     name = "getitem"
     functions, methods = (), ("__getitem__",)
-    conformance = Conformance(torch=_numpy_getitem, shapes=_shape, inputs=1, options={"key": _any_key},
+    conformance = Conformance(torch=_numpy_getitem, shapes=index_shapes, inputs=1, options={"key": any_key},
                               call=lambda kitty, x, key: x[key])
 
     @staticmethod
@@ -211,6 +195,8 @@ class IndexPut(Op):
     The gradient to ``x`` is zero at the written positions; ``values`` gets the gradient of its
     positions, summed over the dimensions it was broadcast along."""
 
+    __slots__ = ("key", "values_shape", "values_dtype")
+
     name = "_index_put"
     functions = methods = ()
     n_inputs = 2
@@ -218,7 +204,7 @@ class IndexPut(Op):
 
     conformance = Conformance(
         torch=_numpy_put,
-        shapes=_put_shapes, inputs=2,
+        shapes=put_shapes, inputs=2,
         options={"key": [0, (slice(None), 1), (slice(0, 2),), ([0, 2],), (Ellipsis, -1),
                          (np.array([True, False, True]),)]},
         call=lambda kitty, x, values, key: _put(x * 1, key, values))
@@ -279,4 +265,138 @@ class Setitem(Composite):
         apply_inplace(kitty.registry["_index_put"], (input, value), (key,))
 
 
-OPS = (IndexView, Index, Getitem, IndexPut, Setitem)
+# ---------------------------------------------------------------- masks and index arguments
+
+
+def _bool_mask(op, mask):
+    array = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if array.dtype.kind == "b":
+        return array
+    if isinstance(mask, Tensor) and np.isin(array, (0, 1)).all():
+        return array.astype(bool)  # kittygrad tensors are floats: 0/1 values mask
+    raise RuntimeError(f"{op}(): only boolean masks are supported (or tensors of 0s and 1s), got "
+                       f"{type(mask).__name__} of dtype {array.dtype}")
+
+
+def _int_index(op, index):
+    array = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if array.dtype.kind in "iu":
+        return array.astype(np.intp, copy=False)
+    if array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0) or array.size == 0:
+        return array.astype(np.intp)  # kittygrad tensors are floats: integer values index
+    raise IndexError(f"{op}(): index must be integer-valued, got {type(index).__name__} of dtype "
+                     f"{array.dtype}")
+
+
+def _in_range(op, index, size, dim):
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise IndexError(f"{op}(): index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
+class MaskedFill(Op):
+    """masked_fill(input, mask, value) -> Tensor
+
+    Returns ``input`` with ``value`` (a number) where the boolean ``mask`` (broadcast) holds; the
+    gradient is zero there."""
+
+    __slots__ = ("mask", "shape")
+
+    name = "masked_fill"
+    n_inputs = 1
+    inplace = ("masked_fill_",)
+    conformance = Conformance(torch="torch.masked_fill", shapes=shapes(0, 3, 3), inputs=1,
+                              options={"mask": mask, "value": [0.0, -1.5, 2]})
+
+    def forward(self, xp, input, mask, value):
+        mask = _bool_mask("masked_fill", mask)
+        if isinstance(value, Tensor) and value.ndim == 0:
+            value = float(value._data)
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"masked_fill(): value must be a number, not {type(value).__name__}.")
+        try:
+            xp.broadcast_shapes(input.shape, mask.shape)
+        except ValueError:
+            raise RuntimeError(f"masked_fill(): mask of shape {mask.shape} does not broadcast with "
+                               f"input of shape {input.shape}") from None
+        self.mask, self.shape = mask, input.shape
+        return xp.where(mask, xp.asarray(value, dtype=input.dtype), input)
+
+    def backward(self, xp, grad):
+        return kitty.unbroadcast(masked(xp, grad, ~self.mask), self.shape)
+
+
+class IndexSelect(Op):
+    """index_select(input, dim, index) -> Tensor
+
+    Returns the entries of ``input`` at positions ``index`` (a 1-D integer array, list or tensor) along
+    ``dim``; gradients of repeated positions add up."""
+
+    __slots__ = ("axis", "index", "shape")
+
+    name = "index_select"
+    n_inputs = 1
+    conformance = Conformance(torch=lambda torch, x, args: torch.index_select(x, *args),
+                              shapes=shapes(1, 3, 3), inputs=1, options={"args": select_args},
+                              call=lambda kitty, x, args: kitty.index_select(x, *args))
+
+    def forward(self, xp, input, dim, index):
+        axis = normalize_dim("index_select", dim, input.ndim)
+        index = _int_index("index_select", index)
+        if index.ndim > 1:
+            raise IndexError(f"index_select(): index must be a vector, got {index.ndim} dims")
+        x = input.reshape(input.shape or (1,))
+        index = index.reshape(-1)
+        _in_range("index_select", index, x.shape[axis], dim)
+        if not input.ndim and index.size != 1:
+            raise IndexError(f"index_select(): index to a 0-d tensor must have 1 value, got {index.size}")
+        self.axis, self.index, self.shape = axis, index, input.shape
+        out = xp.take(x, index, axis=axis)
+        return out if input.ndim else out.reshape(())
+
+    def backward(self, xp, grad):
+        shape = self.shape or (1,)
+        out = xp.zeros(shape, dtype=grad.dtype)
+        xp.add.at(xp.moveaxis(out, self.axis, 0), self.index,
+                  xp.moveaxis(grad.reshape(grad.shape or (1,)), self.axis, 0))
+        return out.reshape(self.shape)
+
+
+class Gather(Op):
+    """gather(input, dim, index) -> Tensor
+
+    Returns ``out[i][j][k] = input[index[i][j][k]][j][k]`` (for ``dim=0``; likewise for other dims):
+    ``index`` (an integer array, list or tensor of the input's rank) picks along ``dim``; gradients of
+    repeated positions add up."""
+
+    __slots__ = ("key", "shape", "index_shape")
+
+    name = "gather"
+    n_inputs = 1
+    conformance = Conformance(torch=lambda torch, x, args: torch.gather(x, *args),
+                              shapes=shapes(1, 3, 3), inputs=1, options={"args": gather_args},
+                              call=lambda kitty, x, args: kitty.gather(x, *args))
+
+    def forward(self, xp, input, dim, index):
+        axis = normalize_dim("gather", dim, input.ndim)
+        index = _int_index("gather", index)
+        if index.ndim != input.ndim and max(index.ndim, input.ndim) > 1:
+            raise RuntimeError(f"gather(): index must have as many dims as input ({input.ndim}), "
+                               f"got {index.ndim}")
+        x, idx = input.reshape(input.shape or (1,)), index.reshape(index.shape or (1,))
+        if any(i > s for d, (i, s) in enumerate(zip(idx.shape, x.shape)) if d != axis):
+            raise RuntimeError(f"gather(): index of shape {index.shape} is larger than input of "
+                               f"shape {input.shape} apart from dimension {dim}")
+        _in_range("gather", idx, x.shape[axis], dim)
+        key = list(xp.indices(idx.shape, sparse=True))
+        key[axis] = idx
+        self.key, self.shape, self.index_shape = tuple(key), input.shape, idx.shape
+        return x[self.key].reshape(index.shape)
+
+    def backward(self, xp, grad):
+        out = xp.zeros(self.shape or (1,), dtype=grad.dtype)
+        xp.add.at(out, self.key, grad.reshape(self.index_shape))  # repeated positions add up
+        return out.reshape(self.shape)
+
+
+OPS = (IndexView, Index, Getitem, IndexPut, Setitem, MaskedFill, IndexSelect, Gather)

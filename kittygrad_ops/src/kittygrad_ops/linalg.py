@@ -1,5 +1,5 @@
 """Linear algebra: dot, matmul (every torch case: 1-D, 2-D and broadcast batches), mm, mv, bmm, outer,
-einsum.
+einsum; the triangles tril and triu.
 
 Mixed float dtypes are promoted (float32 @ float64 -> float64), as the original kittygrad does; torch
 raises instead. Each gradient is returned in its input's dtype.
@@ -9,23 +9,36 @@ from __future__ import annotations
 import string
 
 import numpy as np
+from kittygrad_core.extend import apply
 
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor, unbroadcast
-from kittygrad_core._dispatch import apply
+
+from ._strategies import bmm_shapes, case_index, shapes
 
 
 class _Promoting(Op):
-    """Base of the products: promotes mixed dtypes in forward, casts gradients back in backward."""
+    """Base of the products: promotes mixed dtypes, casts gradients back to each input's dtype.
 
-    cast = None  # the inputs' dtypes, set only when forward promoted them
+    The slots named after the inputs keep the inputs as received; ``cast`` (their dtypes) is set only
+    when they were promoted, and backward then promotes them again."""
+
+    __slots__ = ("cast",)
 
     def _promote(self, a, b):
         if a.dtype == b.dtype:
+            self.cast = None
             return a, b
         self.cast = a.dtype, b.dtype
         dtype = a.dtype if a.dtype.itemsize > b.dtype.itemsize else b.dtype
         return a.astype(dtype), b.astype(dtype)
+
+    def _promoted(self, a, b):
+        """The saved inputs as forward computed with them."""
+        if self.cast is None:
+            return a, b
+        dtype = a.dtype if a.dtype.itemsize > b.dtype.itemsize else b.dtype
+        return a.astype(dtype, copy=False), b.astype(dtype, copy=False)
 
     def _cast_back(self, grads):
         if self.cast is None:
@@ -38,18 +51,21 @@ class Dot(_Promoting):
 
     Returns the inner product of two 1-D tensors of the same size."""
 
+    __slots__ = ("input", "other")
+
     name = "dot"
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
     def forward(self, xp, input, other):
         _check_dot(input, other)
-        input, other = self._promote(input, other)
         self.input, self.other = input, other
+        input, other = self._promote(input, other)
         return xp.dot(input, other)
 
     def backward(self, xp, grad):
-        return self._cast_back((grad * self.other, grad * self.input))
+        a, b = self._promoted(self.input, self.other)
+        return self._cast_back((grad * b, grad * a))
 
 
 class Matmul(_Promoting):
@@ -57,6 +73,8 @@ class Matmul(_Promoting):
 
     Matrix product of two tensors: the dot product of 1-D tensors, matrix-vector and
     vector-matrix products, and batched products with broadcast batch dims."""
+
+    __slots__ = ("input", "other")
 
     name = "matmul"
     operators, reflected = ("__matmul__",), ("__rmatmul__",)
@@ -69,12 +87,12 @@ class Matmul(_Promoting):
         inner = other.shape[0] if other.ndim == 1 else other.shape[-2]
         if input.shape[-1] != inner:
             _matmul_mismatch(input, other)
-        input, other = self._promote(input, other)
         self.input, self.other = input, other
+        input, other = self._promote(input, other)
         return xp.matmul(input, other)
 
     def backward(self, xp, grad):
-        a, b = self.input, self.other
+        a, b = self._promoted(self.input, self.other)
         # Treat vectors as matrices so that one rule covers every case.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -151,19 +169,12 @@ def _matmul_mismatch(input, other):
         *a.shape[-2:], *b.shape[-2:]))
 
 
-def _bmm_shapes(draw):
-    """Shapes for bmm: one or two equal batch dims (torch checks the 3-D case with bmm, else matmul)."""
-    from hypothesis import strategies as st
-    side = st.integers(0, 3)
-    batch = tuple(draw(st.lists(side, min_size=1, max_size=2)))
-    n, m, p = draw(side), draw(side), draw(side)
-    return [batch + (n, m), batch + (m, p)]
-
-
 class Mm(_Promoting):
     """mm(input, mat2) -> Tensor
 
     Matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p); no broadcasting."""
+
+    __slots__ = ("input", "mat2")
 
     name = "mm"
     saves = {0: (1,), 1: (0,)}
@@ -171,13 +182,14 @@ class Mm(_Promoting):
 
     def forward(self, xp, input, mat2):
         _check_mm(input, mat2)
-        input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
+        input, mat2 = self._promote(input, mat2)
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return self._cast_back((xp.matmul(grad, self.mat2.T) if self.needs_input_grad[0] else None,
-                                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None))
+        a, b = self._promoted(self.input, self.mat2)
+        return self._cast_back((xp.matmul(grad, b.T) if self.needs_input_grad[0] else None,
+                                xp.matmul(a.T, grad) if self.needs_input_grad[1] else None))
 
 
 class Mv(_Promoting):
@@ -185,19 +197,22 @@ class Mv(_Promoting):
 
     Product of a 2-D matrix and a 1-D vector, (n, m) @ (m,) -> (n,)."""
 
+    __slots__ = ("input", "vec")
+
     name = "mv"
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
     def forward(self, xp, input, vec):
         _check_mv(input, vec)
-        input, vec = self._promote(input, vec)
         self.input, self.vec = input, vec
+        input, vec = self._promote(input, vec)
         return xp.matmul(input, vec)
 
     def backward(self, xp, grad):
-        return self._cast_back((xp.multiply.outer(grad, self.vec) if self.needs_input_grad[0] else None,
-                                xp.matmul(self.input.T, grad) if self.needs_input_grad[1] else None))
+        a, b = self._promoted(self.input, self.vec)
+        return self._cast_back((xp.multiply.outer(grad, b) if self.needs_input_grad[0] else None,
+                                xp.matmul(a.T, grad) if self.needs_input_grad[1] else None))
 
 
 class Bmm(_Promoting):
@@ -207,26 +222,31 @@ class Bmm(_Promoting):
     broadcasting. As in the original kittygrad, any number of batch dims (at least one) is accepted;
     torch takes 3-D tensors only."""
 
+    __slots__ = ("input", "mat2")
+
     name = "bmm"
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch=lambda torch, a, b: torch.bmm(a, b) if a.ndim == 3 else torch.matmul(a, b),
-                              shapes=_bmm_shapes)
+                              shapes=bmm_shapes)
 
     def forward(self, xp, input, mat2):
         _check_bmm(input, mat2)
-        input, mat2 = self._promote(input, mat2)
         self.input, self.mat2 = input, mat2
+        input, mat2 = self._promote(input, mat2)
         return xp.matmul(input, mat2)
 
     def backward(self, xp, grad):
-        return self._cast_back((xp.matmul(grad, xp.swapaxes(self.mat2, -1, -2)) if self.needs_input_grad[0] else None,
-                                xp.matmul(xp.swapaxes(self.input, -1, -2), grad) if self.needs_input_grad[1] else None))
+        a, b = self._promoted(self.input, self.mat2)
+        return self._cast_back((xp.matmul(grad, xp.swapaxes(b, -1, -2)) if self.needs_input_grad[0] else None,
+                                xp.matmul(xp.swapaxes(a, -1, -2), grad) if self.needs_input_grad[1] else None))
 
 
 class Outer(_Promoting):
     """outer(input, vec2) -> Tensor
 
     Outer product of two 1-D tensors, (n,) x (m,) -> (n, m). ``ger`` is an alias."""
+
+    __slots__ = ("input", "vec2")
 
     name = "outer"
     functions = methods = ("outer", "ger")
@@ -236,13 +256,14 @@ class Outer(_Promoting):
     def forward(self, xp, input, vec2):
         if input.ndim != 1 or vec2.ndim != 1:
             raise RuntimeError(f"outer(): expected 1-D tensors, but got {input.ndim}-D and {vec2.ndim}-D tensors")
-        input, vec2 = self._promote(input, vec2)
         self.input, self.vec2 = input, vec2
+        input, vec2 = self._promote(input, vec2)
         return xp.multiply.outer(input, vec2)
 
     def backward(self, xp, grad):
-        return self._cast_back((xp.matmul(grad, self.vec2) if self.needs_input_grad[0] else None,
-                                xp.matmul(grad.T, self.input) if self.needs_input_grad[1] else None))
+        a, b = self._promoted(self.input, self.vec2)
+        return self._cast_back((xp.matmul(grad, b) if self.needs_input_grad[0] else None,
+                                xp.matmul(grad.T, a) if self.needs_input_grad[1] else None))
 
 
 def _parse_einsum(equation, shapes):
@@ -287,19 +308,23 @@ class Einsum(Op):
     missing from its output. The gradient of each operand is the einsum of the output gradient with
     the other operands; letters repeated in one operand (diagonals) get it on their diagonal only."""
 
+    __slots__ = ("terms", "output", "dtypes", "arrays")
+
     name = "_einsum"
     functions = methods = ()
     conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
-                              shapes=lambda draw: _EINSUM_CASES[draw(_einsum_case())][1], inputs=2,
+                              shapes=lambda draw: _EINSUM_CASES[draw(case_index(len(_EINSUM_CASES)))][1], inputs=2,
                               options={"equation": lambda draw, shapes: _einsum_equation(shapes)},
                               call=lambda kitty, *xs, equation: kitty.einsum(equation, *xs))
 
     def forward(self, xp, *operands, equation):
-        self.inputs, self.output = _parse_einsum(equation, [x.shape for x in operands])
+        self.terms, self.output = _parse_einsum(equation, [x.shape for x in operands])
         dtype = np.result_type(*operands)  # mixed float dtypes promote, as in the other products
         self.dtypes = [x.dtype for x in operands]
-        self.operands = operands = [x.astype(dtype, copy=False) for x in operands]
-        spec = ",".join(self.inputs) + "->" + self.output
+        # copies: a sequence input has no version check (saves indexes fixed inputs), so backward
+        # must not see the operands change in place after this forward
+        self.arrays = operands = [x.astype(dtype, copy=True) for x in operands]
+        spec = ",".join(self.terms) + "->" + self.output
         try:
             return xp.asarray(xp.einsum(spec, *operands), dtype=dtype)
         except ValueError as error:
@@ -308,7 +333,7 @@ class Einsum(Op):
 
     def backward(self, xp, grad):
         grads = []
-        operands, inputs = self.operands, self.inputs
+        operands, inputs = self.arrays, self.terms
         for k, (x, term) in enumerate(zip(operands, inputs)):
             if not self.needs_input_grad[k]:
                 grads.append(None)
@@ -345,7 +370,7 @@ class EinsumCall(Composite):
     name = "einsum"
     methods = ()
     conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
-                              shapes=lambda draw: _EINSUM_CASES[draw(_einsum_case())][1], inputs=2,
+                              shapes=lambda draw: _EINSUM_CASES[draw(case_index(len(_EINSUM_CASES)))][1], inputs=2,
                               options={"equation": lambda draw, shapes: _einsum_equation(shapes)},
                               call=lambda kitty, *xs, equation: kitty.einsum(equation, xs))
 
@@ -372,11 +397,6 @@ _EINSUM_CASES = [
 ]
 
 
-def _einsum_case():
-    from hypothesis import strategies as st
-    return st.integers(0, len(_EINSUM_CASES) - 1)
-
-
 def _einsum_equation(shapes):
     for equation, case in _EINSUM_CASES:
         if [len(s) for s in case] == [len(s) for s in shapes] and list(map(tuple, shapes)) == case:
@@ -384,4 +404,57 @@ def _einsum_equation(shapes):
     raise AssertionError(f"no einsum conformance case for shapes {shapes}")
 
 
-OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer, Einsum, EinsumCall)
+# ---------------------------------------------------------------- triangles
+
+
+def _triangle_conformance(name):
+    return Conformance(torch=f"torch.{name}", shapes=shapes(2, 4, 3), inputs=1,
+                       options={"diagonal": [0, 1, -1, 2, -3]})
+
+
+def _matrices(op, input):
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}(): input tensor must have at least 2 dimensions, got {input.ndim}")
+
+
+class Tril(Op):
+    """tril(input, diagonal=0) -> Tensor
+
+    Returns the lower triangle of the matrices of ``input`` (its last two dims): the elements on and
+    below the ``diagonal``-th diagonal, the others zero."""
+
+    __slots__ = ("diagonal",)
+
+    name = "tril"
+    conformance = _triangle_conformance("tril")
+
+    def forward(self, xp, input, diagonal=0):
+        _matrices("tril", input)
+        self.diagonal = diagonal
+        return xp.tril(input, diagonal)
+
+    def backward(self, xp, grad):
+        return xp.tril(grad, self.diagonal)
+
+
+class Triu(Op):
+    """triu(input, diagonal=0) -> Tensor
+
+    Returns the upper triangle of the matrices of ``input`` (its last two dims): the elements on and
+    above the ``diagonal``-th diagonal, the others zero."""
+
+    __slots__ = ("diagonal",)
+
+    name = "triu"
+    conformance = _triangle_conformance("triu")
+
+    def forward(self, xp, input, diagonal=0):
+        _matrices("triu", input)
+        self.diagonal = diagonal
+        return xp.triu(input, diagonal)
+
+    def backward(self, xp, grad):
+        return xp.triu(grad, self.diagonal)
+
+
+OPS = (Dot, Matmul, Mm, Mv, Bmm, Outer, Einsum, EinsumCall, Tril, Triu)

@@ -1,14 +1,19 @@
-"""Reductions over dims: sum, mean, var, std, prod, amax/amin, max/min, logsumexp, norm, argmax/argmin."""
+"""Reductions over dims: sum, mean, var, std, prod, amax/amin, max/min, logsumexp, norm, argmax/argmin;
+and the scans cumsum and cumprod."""
 from __future__ import annotations
 
 import math
 from collections import namedtuple
 
+from kittygrad_core.extend import (
+    apply,  # to call the internal ops, which have no binding
+)
+
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor
-from kittygrad_core._dispatch import apply  # to call the internal ops, which have no binding
 
-from ._dims import expand_reduced, reduction_axes
+from ._dims import expand_reduced, normalize_dim, reduction_axes
+from ._strategies import dim_or_none, norm_dims
 
 _DIM_OPTIONS = {"dim": "dims", "keepdim": "bool"}
 
@@ -17,6 +22,8 @@ class Sum(Op):
     """sum(input, dim=None, keepdim=False) -> Tensor
 
     Returns the sum of ``input`` over the dims ``dim`` (all of them by default)."""
+
+    __slots__ = ("shape", "axes", "keepdim")
 
     name = "sum"
     conformance = Conformance(torch="torch.sum", shapes="same", options=_DIM_OPTIONS)
@@ -33,6 +40,8 @@ class Mean(Op):
     """mean(input, dim=None, keepdim=False) -> Tensor
 
     Returns the mean of ``input`` over the dims ``dim`` (all of them by default)."""
+
+    __slots__ = ("shape", "axes", "keepdim", "count")
 
     name = "mean"
     conformance = Conformance(torch="torch.mean", shapes="same", options=_DIM_OPTIONS)
@@ -76,6 +85,8 @@ class Var(Op):
     Returns the variance of ``input`` over ``dim``, dividing by ``N - correction`` (Bessel's
     correction by default)."""
 
+    __slots__ = ("axes", "deviations", "divisor", "shape", "keepdim")
+
     name = "var"
     conformance = Conformance(torch="torch.var", shapes="same", empty=False,
                               options={"dim": "dims", "correction": [0, 1], "keepdim": "bool"})
@@ -97,8 +108,9 @@ class Std(Op):
 
     Returns the standard deviation of ``input`` over ``dim``, dividing by ``N - correction``."""
 
+    __slots__ = ("axes", "deviations", "divisor", "shape", "keepdim", "out")
+
     name = "std"
-    saves_output = True
     conformance = Conformance(torch="torch.std", shapes="same", empty=False,
                               options={"dim": "dims", "correction": [0, 1], "keepdim": "bool"})
 
@@ -144,24 +156,6 @@ def _nonempty(op, shape, axes, full, error=RuntimeError):
                              f"(input shape {shape}).")
 
 
-def _hypothesis():
-    from hypothesis import strategies
-    return strategies
-
-
-def _dim_or_none(draw, shapes):
-    """Conformance option: ``None`` or one valid dim of the first input."""
-    n = max(len(shapes[0]), 1)
-    return draw(_hypothesis().none() | _hypothesis().integers(-n, n - 1))
-
-
-def _norm_dims(draw, shapes):
-    """Conformance option of ``norm``: ``None``, one dim or two distinct dims (``'fro'`` takes at most 2)."""
-    st, ndim = _hypothesis(), len(shapes[0])
-    pair = st.lists(st.integers(0, ndim - 1), min_size=2, max_size=2, unique=True).map(tuple)
-    return draw(st.none() | st.integers(-max(ndim, 1), max(ndim, 1) - 1) | (pair if ndim >= 2 else st.none()))
-
-
 def _all_dims(x, dim):
     """torch's ``logsumexp`` takes no ``None``: the reference reduces every dim explicitly."""
     return dim if dim not in (None, ()) else (tuple(range(x.ndim)) or 0)
@@ -175,13 +169,14 @@ class Prod(Op):
 
     Returns the product of the elements of ``input`` (over the single dim ``dim`` if given)."""
 
+    __slots__ = ("input", "axes", "keepdim", "out")
+
     name = "prod"
-    saves, saves_output = (0,), True
     conformance = Conformance(
         torch=lambda torch, x, dim=None, keepdim=False: (
             torch.prod(x).reshape((1,) * x.ndim if keepdim else ()) if dim is None
             else torch.prod(x, dim, keepdim)),
-        shapes="same", options={"dim": _dim_or_none, "keepdim": "bool"})
+        shapes="same", options={"dim": dim_or_none, "keepdim": "bool"})
 
     def forward(self, xp, input, dim=None, keepdim=False):
         axes = reduction_axes("prod", None, input.ndim) if dim is None else _one_dim("prod", dim, input.ndim)
@@ -209,8 +204,9 @@ class Amax(Op):
     Returns the maximum of ``input`` over ``dim`` (all dims by default); tied maxima share the gradient
     evenly, as in torch."""
 
+    __slots__ = ("input", "axes", "keepdim", "out")
+
     name = "amax"
-    saves, saves_output = (0,), True
     conformance = Conformance(
         torch=lambda torch, x, dim=(), keepdim=False: torch.amax(x, () if dim is None else dim, keepdim),
         shapes="same", empty=False, options=_DIM_OPTIONS)
@@ -238,6 +234,8 @@ class Amin(Amax):
     Returns the minimum of ``input`` over ``dim`` (all dims by default); tied minima share the gradient
     evenly, as in torch."""
 
+    __slots__ = ()
+
     name = "amin"
     conformance = Conformance(
         torch=lambda torch, x, dim=(), keepdim=False: torch.amin(x, () if dim is None else dim, keepdim),
@@ -249,6 +247,8 @@ class MaxValues(Op):
 
     Internal op of ``max(input, dim)``: the maxima over ``dim``; the gradient goes to the first maximum
     only (the index ``max`` returns), as in torch."""
+
+    __slots__ = ("shape", "axes", "keepdim", "index")
 
     name, public = "max_values", "max"
     functions = methods = ()
@@ -283,6 +283,8 @@ class MinValues(MaxValues):
 
     Internal op of ``min(input, dim)``: the minima over ``dim``; the gradient goes to the first minimum
     only (the index ``min`` returns), as in torch."""
+
+    __slots__ = ()
 
     name, public = "min_values", "min"
     conformance = Conformance(
@@ -319,7 +321,7 @@ def _extreme_conformance(op):
         return getattr(kitty, op)(x) if dim is None else getattr(kitty, op)(x, dim, keepdim)
 
     return Conformance(torch=reference, call=call, shapes="same", inputs=1, empty=False,
-                       options={"dim": _dim_or_none, "keepdim": "bool"})
+                       options={"dim": dim_or_none, "keepdim": "bool"})
 
 
 class Max(Composite):
@@ -357,10 +359,12 @@ class Argmax(Op):
 
     Returns the index of the maximum of ``input`` (flattened if ``dim`` is None); ties give the first."""
 
+    __slots__ = ()
+
     name = "argmax"
     differentiable = False
     conformance = Conformance(torch="torch.argmax", shapes="same", empty=False,
-                              options={"dim": _dim_or_none, "keepdim": "bool"})
+                              options={"dim": dim_or_none, "keepdim": "bool"})
 
     def forward(self, xp, input, dim=None, keepdim=False):
         find = input.argmax if self.name == "argmax" else input.argmin
@@ -380,9 +384,11 @@ class Argmin(Argmax):
 
     Returns the index of the minimum of ``input`` (flattened if ``dim`` is None); ties give the first."""
 
+    __slots__ = ()
+
     name = "argmin"
     conformance = Conformance(torch="torch.argmin", shapes="same", empty=False,
-                              options={"dim": _dim_or_none, "keepdim": "bool"})
+                              options={"dim": dim_or_none, "keepdim": "bool"})
 
 
 # ---------------------------------------------------------------- logsumexp, norm
@@ -393,9 +399,10 @@ class Logsumexp(Op):
 
     Returns ``log(sum(exp(input)))`` over ``dim``, computed stably (shifted by the maximum)."""
 
+    __slots__ = ("input", "axes", "keepdim", "out")
+
     name = "logsumexp"
     n_inputs = 1
-    saves, saves_output = (0,), True
     conformance = Conformance(
         torch=lambda torch, x, dim, keepdim=False: torch.logsumexp(x, _all_dims(x, dim), keepdim),
         shapes="same", options=_DIM_OPTIONS)
@@ -406,15 +413,17 @@ class Logsumexp(Op):
         top = input.max(axis=axes, keepdims=True, initial=-xp.inf)
         top = xp.where(xp.isfinite(top), top, 0).astype(input.dtype)  # all -inf, +inf, empty: no shift
         with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            self.out = xp.log(xp.exp(input - top).sum(axis=axes, keepdims=True)) + top
-        return self.out if keepdim else self.out.reshape(
+            out = xp.log(xp.exp(input - top).sum(axis=axes, keepdims=True)) + top
+        self.out = out = out if keepdim else out.reshape(
             tuple(n for i, n in enumerate(input.shape) if i not in axes))
+        return out
 
     def backward(self, xp, grad):
-        x = self.input
-        grad = grad if self.keepdim else expand_reduced(xp, grad, x.shape, self.axes, False)
+        x, axes = self.input, self.axes
+        out = self.out if self.keepdim else xp.expand_dims(self.out, axes)
+        grad = grad if self.keepdim else expand_reduced(xp, grad, x.shape, axes, False)
         with xp.errstate(invalid="ignore", over="ignore"):
-            return grad * xp.exp(x - self.out)
+            return grad * xp.exp(x - out)
 
 
 def _norm_order(p, dim):
@@ -435,11 +444,12 @@ class Norm(Op):
     Returns the vector ``p``-norm of ``input`` over ``dim`` (all elements by default): ``'fro'`` (or
     None) is the 2-norm over at most two dims; numbers include ``inf``, ``-inf``, ``0`` and fractions."""
 
+    __slots__ = ("input", "p", "axes", "keepdim", "out")
+
     name = "norm"
-    saves, saves_output = (0,), True
     conformance = Conformance(
         torch="torch.norm", shapes="same", domain="nonzero", kinks=(0.0,), empty=False,
-        options={"p": ["fro", 2, 1, math.inf, -math.inf, 0, 0.5, 3], "dim": _norm_dims, "keepdim": "bool"})
+        options={"p": ["fro", 2, 1, math.inf, -math.inf, 0, 0.5, 3], "dim": norm_dims, "keepdim": "bool"})
 
     def forward(self, xp, input, p="fro", dim=None, keepdim=False):
         axes, p = reduction_axes("norm", dim, input.ndim), _norm_order(p, dim)
@@ -479,4 +489,72 @@ class Norm(Op):
                     sign * magnitude ** (p - 1) * scale if p < 2 else x * magnitude ** (p - 2) * scale)
 
 
-OPS = (Sum, Mean, Var, Std, Prod, Amax, Amin, MaxValues, MinValues, Max, Min, Argmax, Argmin, Logsumexp, Norm)
+# ---------------------------------------------------------------- scans
+
+
+def _scan(xp, scan, x, axis):
+    """``scan`` (cumsum, cumprod) of ``x`` along ``axis``; a 0-d ``x`` is its own scan."""
+    return scan(x.reshape(x.shape or (1,)), axis=axis).reshape(x.shape)
+
+
+def _reverse_cumsum(xp, x, axis):
+    if x.ndim == 0:
+        return x.copy()
+    return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
+
+
+class Cumsum(Op):
+    """cumsum(input, dim) -> Tensor
+
+    Returns the cumulative sums of ``input`` along ``dim``."""
+
+    __slots__ = ("axis",)
+
+    name = "cumsum"
+    n_inputs = 1
+    conformance = Conformance(torch="torch.cumsum", shapes="same", inputs=1, options={"dim": "dim"})
+
+    def forward(self, xp, input, dim):
+        self.axis = normalize_dim("cumsum", dim, input.ndim)
+        return _scan(xp, xp.cumsum, input, self.axis)
+
+    def backward(self, xp, grad):
+        return _reverse_cumsum(xp, grad, self.axis)
+
+
+class Cumprod(Op):
+    """cumprod(input, dim) -> Tensor
+
+    Returns the cumulative products of ``input`` along ``dim``. The gradient is exact with zeros in
+    ``input`` too: it divides by ``input`` when there are none, and otherwise runs a reverse scan."""
+
+    __slots__ = ("axis", "input", "out")
+
+    name = "cumprod"
+    n_inputs = 1
+    conformance = Conformance(torch="torch.cumprod", domain=(0.5, 2.0), shapes="same", inputs=1,
+                              options={"dim": "dim"})
+
+    def forward(self, xp, input, dim):
+        self.axis = normalize_dim("cumprod", dim, input.ndim)
+        self.input = input
+        self.out = out = _scan(xp, xp.cumprod, input, self.axis)
+        return out
+
+    def backward(self, xp, grad):
+        x = self.input
+        if x.ndim == 0 or xp.all(x != 0):
+            return _reverse_cumsum(xp, grad * self.out, self.axis) / x
+        # d out_j / d x_i = (product of x before i) * (product of x from i+1 to j), for j >= i:
+        # grad_i = before_i * s_i with s_i = g_i + x_{i+1} * s_{i+1}, scanned from the end.
+        g, x = xp.moveaxis(grad, self.axis, 0), xp.moveaxis(x, self.axis, 0)
+        before = xp.concatenate([xp.ones_like(x[:1]), xp.cumprod(x[:-1], axis=0)])
+        s = xp.empty_like(g)
+        s[-1] = g[-1]
+        for i in range(len(g) - 2, -1, -1):  # one step per position along dim, vectorised across others
+            s[i] = g[i] + x[i + 1] * s[i + 1]
+        return xp.moveaxis(before * s, 0, self.axis)
+
+
+OPS = (Sum, Mean, Var, Std, Prod, Amax, Amin, MaxValues, MinValues, Max, Min, Argmax, Argmin, Logsumexp, Norm,
+       Cumsum, Cumprod)

@@ -1,4 +1,4 @@
-"""Shape ops: views (transpose, permute, squeeze, expand, view, narrow, ...) and joins (cat, stack).
+"""Shape ops: views (transpose, permute, squeeze, expand, view, narrow, ...), joins (cat, stack), flip.
 
 View records set ``view = True``: their forward returns a NumPy view of the input, and the dispatcher
 makes the output share the input's version counter (and ``_base``). ``reshape`` and ``flatten`` are
@@ -11,12 +11,24 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from kittygrad_core.extend import apply
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
-from kittygrad_core._dispatch import apply
 
 from ._dims import check_dims, infer_shape, normalize_dim, reduction_axes, size_args
+from ._strategies import (
+    expanded,
+    flatten_end,
+    flatten_start,
+    flip_dims,
+    narrow_args,
+    newdims,
+    permutation,
+    shapes,
+    target_shape,
+    with_ones,
+)
 
 
 def _tensor(op, x):
@@ -30,70 +42,6 @@ def _record(name):
     return kitty.registry[name]
 
 
-# ---------------------------------------------------------------- conformance strategies
-# hypothesis is imported lazily: kittygrad-ops does not depend on it.
-
-def _shapes(min_dims=1, max_dims=4, min_side=0, count=1):
-    def draw_shapes(draw):
-        from hypothesis import strategies as st
-        shape = [draw(st.integers(max(min_side, 1), 4)) for _ in range(draw(st.integers(min_dims, max_dims)))]
-        if shape and min_side == 0 and draw(st.integers(1, 10)) == 5:  # now and then an empty tensor
-            shape[draw(st.integers(0, len(shape) - 1))] = 0
-        shape = tuple(shape)
-        return [shape] * count
-    return draw_shapes
-
-
-def _permutation(draw, shapes):
-    from hypothesis import strategies as st
-    return tuple(draw(st.permutations(range(len(shapes[0])))))
-
-
-def _target_shape(draw, shapes):
-    """A shape with as many elements as ``shapes[0]``, sometimes with a ``-1``."""
-    from hypothesis import strategies as st
-    factors = [f for n in shapes[0] for f in _factor(n)]
-    if not factors:
-        return draw(st.sampled_from([(), (1,), (1, 1)]))
-    order = draw(st.permutations(factors))
-    cuts = sorted(draw(st.sets(st.integers(1, max(len(order) - 1, 1)), max_size=3)))
-    bounds = [0, *[c for c in cuts if c < len(order)], len(order)]
-    shape = [int(np.prod(order[a:b])) for a, b in zip(bounds, bounds[1:])]
-    if 0 not in shape and draw(st.booleans()):
-        shape[draw(st.integers(0, len(shape) - 1))] = -1
-    return tuple(shape)
-
-
-def _factor(n):
-    out, p = [], 2
-    while n > 1 and p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    return out if n != 0 else [0]
-
-
-def _expanded(draw, shapes):
-    from hypothesis import strategies as st
-    lead = draw(st.lists(st.integers(1, 3), max_size=2))
-    return tuple(lead) + tuple(draw(st.sampled_from([n, -1])) if n != 1 else draw(st.integers(1, 3))
-                               for n in shapes[0])
-
-
-def _newdims(draw, shapes):
-    """An insertion dim, or a tuple of distinct positions in the result (kittygrad's extension)."""
-    from hypothesis import strategies as st
-    ndim = len(shapes[0])
-    if draw(st.booleans()):
-        return draw(st.integers(-(ndim + 1), ndim))
-    count = draw(st.integers(0, 2))
-    if not count:
-        return ()
-    axes = draw(st.lists(st.integers(0, ndim + count - 1), min_size=count, max_size=count, unique=True))
-    return tuple(a - (ndim + count) if draw(st.booleans()) else a for a in axes)
-
-
 def _unsqueeze_reference(torch, x, dim):
     """torch.unsqueeze, applied once per new position (in increasing order) for a tuple of dims."""
     if isinstance(dim, int):
@@ -104,38 +52,14 @@ def _unsqueeze_reference(torch, x, dim):
     return x
 
 
-def _with_ones(draw):
-    from hypothesis import strategies as st
-    return [tuple(draw(st.lists(st.sampled_from([1, 1, 2, 3]), max_size=4)))]
-
-
-def _narrow_args(draw, shapes):
-    return draw(_narrow_strategy(shapes[0]))
-
-
-def _narrow_strategy(shape):
-    """``(dim, start, length)``: mostly a non-empty slice; a negative start or a zero length at times."""
-    from hypothesis import strategies as st
-
-    @st.composite
-    def args(draw):
-        dim = draw(st.integers(0, len(shape) - 1))
-        n = shape[dim]
-        start = draw(st.integers(0, max(n - 1, 0)))
-        empty = n == 0 or draw(st.integers(1, 10)) == 5  # now and then an empty slice
-        length = 0 if empty else draw(st.integers(1, n - start))
-        if start and draw(st.booleans()):
-            start -= n  # the same position counted from the end
-        return dim, start, length
-    return args()
-
-
 # ---------------------------------------------------------------- views
 
 class Transpose(Op):
     """transpose(input, dim0, dim1) -> Tensor
 
     Returns a view of ``input`` with dimensions ``dim0`` and ``dim1`` swapped."""
+
+    __slots__ = ("dim0", "dim1")
 
     name = "transpose"
     functions = methods = ("transpose", "swapaxes", "swapdims")
@@ -144,7 +68,7 @@ class Transpose(Op):
     # The original kittygrad refuses 0-d tensors (torch returns them unchanged): so does the reference.
     conformance = Conformance(torch=lambda torch, x, dim0, dim1: _scalar_transpose() if x.ndim == 0
                               else torch.transpose(x, dim0, dim1),
-                              shapes=_shapes(0), inputs=1, options={"dim0": "dim", "dim1": "dim"})
+                              shapes=shapes(0), inputs=1, options={"dim0": "dim", "dim1": "dim"})
 
     def forward(self, xp, input, dim0, dim1):
         if input.ndim == 0:
@@ -166,12 +90,14 @@ class PermuteView(Op):
 
     The record behind ``permute``: a view of ``input`` with its dimensions reordered as ``dims``."""
 
+    __slots__ = ("axes",)
+
     name = "_permute"
     functions = methods = ()
     n_inputs = 1
     view = True
-    conformance = Conformance(torch="torch.permute", shapes=_shapes(0), inputs=1,
-                              options={"dims": _permutation},
+    conformance = Conformance(torch="torch.permute", shapes=shapes(0), inputs=1,
+                              options={"dims": permutation},
                               call=lambda kitty, x, dims: kitty.permute(x, dims))
 
     def forward(self, xp, input, dims):
@@ -195,8 +121,8 @@ class Permute(Composite):
 
     name = "permute"
     conformance = Conformance(torch=lambda torch, x, dims: x.permute(*dims) if dims else x.permute(()),
-                              shapes=_shapes(0),
-                              inputs=1, options={"dims": _permutation},
+                              shapes=shapes(0),
+                              inputs=1, options={"dims": permutation},
                               call=lambda kitty, x, dims: x.permute(*dims))
 
     @staticmethod
@@ -212,7 +138,7 @@ class MatrixTranspose(Composite):
     name = "mT"
     functions = methods = ()
     properties = ("mT",)
-    conformance = Conformance(torch=lambda torch, x: x.mT, shapes=_shapes(2), inputs=1,
+    conformance = Conformance(torch=lambda torch, x: x.mT, shapes=shapes(2), inputs=1,
                               call=lambda kitty, x: x.mT)
 
     @staticmethod
@@ -232,7 +158,7 @@ class T(Composite):
     name = "T"
     functions = methods = ()
     properties = ("T",)
-    conformance = Conformance(torch=lambda torch, x: x.T, shapes=_shapes(2, 2), inputs=1,
+    conformance = Conformance(torch=lambda torch, x: x.T, shapes=shapes(2, 2), inputs=1,
                               call=lambda kitty, x: x.T)
 
     @staticmethod
@@ -252,12 +178,14 @@ class Squeeze(Op):
     Returns a view with the size-1 dimensions removed: all of them, or those among ``dim``
     (an int or a tuple); other dims named are kept."""
 
+    __slots__ = ("shape",)
+
     name = "squeeze"
     view = True
 
     conformance = Conformance(  # torch.squeeze takes no dim=None: call it without one
         torch=lambda torch, x, dim: torch.squeeze(x) if dim is None else torch.squeeze(x, dim),
-        shapes=_with_ones, inputs=1, options={"dim": "dims"})
+        shapes=with_ones, inputs=1, options={"dim": "dims"})
 
     def forward(self, xp, input, dim=None):
         axes = reduction_axes("squeeze", dim, input.ndim, empty_is_all=False)
@@ -276,11 +204,13 @@ class Unsqueeze(Op):
     Returns a view with a size-1 dimension inserted at ``dim``. As in the original kittygrad (and
     NumPy's ``expand_dims``), ``dim`` may be a tuple: the positions of the new dims in the result."""
 
+    __slots__ = ("axis",)
+
     name = "unsqueeze"
     n_inputs = 1
     view = True
     conformance = Conformance(torch=_unsqueeze_reference, shapes="same", inputs=1,
-                              options={"dim": _newdims})
+                              options={"dim": newdims})
 
     def forward(self, xp, input, dim):
         if isinstance(dim, (tuple, list)):
@@ -303,11 +233,13 @@ class BroadcastTo(Op):
     Returns a read-only view of ``input`` broadcast to ``shape``; ``-1`` keeps a dimension's size.
     The argument is named ``shape``, as in the original kittygrad (torch calls it ``size``)."""
 
+    __slots__ = ("input_shape",)
+
     name = "broadcast_to"
     n_inputs = 1
     view = True
     conformance = Conformance(torch=lambda torch, x, shape: torch.broadcast_to(x, size=shape),
-                              shapes=_shapes(0), inputs=1, options={"shape": _expanded})
+                              shapes=shapes(0), inputs=1, options={"shape": expanded})
 
     def forward(self, xp, input, shape):
         size, shape = size_args("broadcast_to", (shape,)), input.shape
@@ -334,11 +266,11 @@ class BroadcastTo(Op):
                                    f"({n}) at non-singleton dimension {i}. Target sizes: {tuple(size)}. "
                                    f"Tensor sizes: {tuple(shape)}.")
             target.append(s)
-        self.shape = shape
+        self.input_shape = shape
         return xp.broadcast_to(input, tuple(target))
 
     def backward(self, xp, grad):
-        return kitty.unbroadcast(grad, self.shape)
+        return kitty.unbroadcast(grad, self.input_shape)
 
 
 class Expand(Composite):
@@ -348,8 +280,8 @@ class Expand(Composite):
 
     name = "expand"
     functions = ()
-    conformance = Conformance(torch=lambda torch, x, size: x.expand(*size), shapes=_shapes(0),
-                              inputs=1, options={"size": _expanded},
+    conformance = Conformance(torch=lambda torch, x, size: x.expand(*size), shapes=shapes(0),
+                              inputs=1, options={"size": expanded},
                               call=lambda kitty, x, size: x.expand(*size))
 
     @staticmethod
@@ -387,12 +319,14 @@ class View(Op):
 
     Raises ``RuntimeError`` when the strides do not allow it (``reshape`` then copies instead)."""
 
+    __slots__ = ("input_shape",)
+
     name = "_view"
     functions = methods = ()
     n_inputs = 1
     view = True
-    conformance = Conformance(torch=lambda torch, x, shape: x.view(shape), shapes=_shapes(0),
-                              inputs=1, options={"shape": _target_shape},
+    conformance = Conformance(torch=lambda torch, x, shape: x.view(shape), shapes=shapes(0),
+                              inputs=1, options={"shape": target_shape},
                               call=lambda kitty, x, shape: x.view(shape))
 
     def forward(self, xp, input, shape):
@@ -403,11 +337,11 @@ class View(Op):
             raise RuntimeError(f"view(): view size {list(shape)} is not compatible with the strides of "
                                f"the input of shape {input.shape} (at least one dimension spans across "
                                "two contiguous subspaces). Use .reshape(...) instead.") from None
-        self.shape = input.shape
+        self.input_shape = input.shape
         return out
 
     def backward(self, xp, grad):
-        return grad.reshape(self.shape)
+        return grad.reshape(self.input_shape)
 
 
 class ReshapeCopy(Op):
@@ -415,19 +349,21 @@ class ReshapeCopy(Op):
 
     The record behind ``reshape`` of data that cannot be viewed: a reshaped copy."""
 
+    __slots__ = ("input_shape",)
+
     name = "_reshape_copy"
     functions = methods = ()
     n_inputs = 1
-    conformance = Conformance(torch="torch.reshape", shapes=_shapes(0), inputs=1,
-                              options={"shape": _target_shape},
+    conformance = Conformance(torch="torch.reshape", shapes=shapes(0), inputs=1,
+                              options={"shape": target_shape},
                               call=lambda kitty, x, shape: apply(_record("_reshape_copy"), (x,), (shape,)))
 
     def forward(self, xp, input, shape):
-        self.shape = input.shape
+        self.input_shape = input.shape
         return xp.reshape(input, infer_shape("reshape", shape, input.shape), copy=True)
 
     def backward(self, xp, grad):
-        return grad.reshape(self.shape)
+        return grad.reshape(self.input_shape)
 
 
 class ViewMethod(Composite):
@@ -438,8 +374,8 @@ class ViewMethod(Composite):
 
     name = "view"
     functions = ()
-    conformance = Conformance(torch=lambda torch, x, shape: x.view(*shape), shapes=_shapes(0),
-                              inputs=1, options={"shape": _target_shape},
+    conformance = Conformance(torch=lambda torch, x, shape: x.view(*shape), shapes=shapes(0),
+                              inputs=1, options={"shape": target_shape},
                               call=lambda kitty, x, shape: x.view(*shape))
 
     @staticmethod
@@ -454,8 +390,8 @@ class Reshape(Composite):
     strides allow it, otherwise a copy."""
 
     name = "reshape"
-    conformance = Conformance(torch="torch.reshape", shapes=_shapes(0), inputs=1,
-                              options={"shape": _target_shape},
+    conformance = Conformance(torch="torch.reshape", shapes=shapes(0), inputs=1,
+                              options={"shape": target_shape},
                               call=lambda kitty, x, shape: kitty.reshape(x, shape))
 
     @staticmethod
@@ -473,27 +409,14 @@ def _viewable(array, shape):
     return True
 
 
-def _flatten_start(draw, shapes):
-    """Any valid start_dim, negative or not."""
-    from hypothesis import strategies as st
-    size = max(len(shapes[0]), 1)
-    return draw(st.integers(-size, size - 1))
-
-
-def _flatten_end(draw, shapes):
-    """The last dim, negative or not: never before any start_dim."""
-    from hypothesis import strategies as st
-    return draw(st.sampled_from([-1, max(len(shapes[0]), 1) - 1]))
-
-
 class Flatten(Composite):
     """flatten(input, start_dim=0, end_dim=-1) -> Tensor
 
     Merges dimensions ``start_dim`` to ``end_dim`` into one (a view when possible, as ``reshape``)."""
 
     name = "flatten"
-    conformance = Conformance(torch="torch.flatten", shapes=_shapes(0), inputs=1,
-                              options={"start_dim": _flatten_start, "end_dim": _flatten_end})
+    conformance = Conformance(torch="torch.flatten", shapes=shapes(0), inputs=1,
+                              options={"start_dim": flatten_start, "end_dim": flatten_end})
 
     @staticmethod
     def call(input, start_dim=0, end_dim=-1):
@@ -513,11 +436,13 @@ class Narrow(Op):
 
     Returns a view of ``length`` elements of dimension ``dim`` from ``start``."""
 
+    __slots__ = ("shape", "key")
+
     name = "narrow"
     n_inputs = 1
     view = True
-    conformance = Conformance(torch=lambda torch, x, args: torch.narrow(x, *args), shapes=_shapes(1),
-                              inputs=1, options={"args": _narrow_args},
+    conformance = Conformance(torch=lambda torch, x, args: torch.narrow(x, *args), shapes=shapes(1),
+                              inputs=1, options={"args": narrow_args},
                               call=lambda kitty, x, args: kitty.narrow(x, *args))
 
     def forward(self, xp, input, dim, start, length):
@@ -548,7 +473,7 @@ class Split(Composite):
     sizes listed in ``split_size_or_sections``."""
 
     name = "split"
-    conformance = Conformance(torch="torch.split", shapes=_shapes(1), inputs=1,
+    conformance = Conformance(torch="torch.split", shapes=shapes(1), inputs=1,
                               options={"split_size_or_sections": [1, 2, 3], "dim": "dim"})
 
     @staticmethod
@@ -578,7 +503,7 @@ class Chunk(Composite):
     Splits into at most ``chunks`` views of equal size along ``dim`` (the last may be smaller)."""
 
     name = "chunk"
-    conformance = Conformance(torch="torch.chunk", shapes=_shapes(1), inputs=1,
+    conformance = Conformance(torch="torch.chunk", shapes=shapes(1), inputs=1,
                               options={"chunks": [1, 2, 3, 5], "dim": "dim"})
 
     @staticmethod
@@ -597,6 +522,8 @@ class Cat(Op):
     """cat(tensors, dim=0) -> Tensor
 
     Concatenates tensors of equal shapes (except along ``dim``) into a new tensor."""
+
+    __slots__ = ("axis", "dtypes", "bounds")
 
     name = "cat"
     functions, methods = ("cat", "concat", "concatenate"), ()
@@ -629,6 +556,8 @@ class Stack(Op):
 
     Stacks tensors of equal shapes along a new dimension ``dim``."""
 
+    __slots__ = ("axis", "dtypes")
+
     name = "stack"
     functions, methods = ("stack",), ()
     conformance = Conformance(torch=lambda torch, *xs, dim: torch.stack(xs, dim=dim), shapes="stack",
@@ -650,6 +579,29 @@ class Stack(Op):
                      for i, d in enumerate(self.dtypes))
 
 
+class Flip(Op):
+    """flip(input, dims) -> Tensor
+
+    Returns a copy of ``input`` with the order of elements reversed along each dim of ``dims``."""
+
+    __slots__ = ("axes",)
+
+    name = "flip"
+    n_inputs = 1
+    conformance = Conformance(torch="torch.flip", shapes="same", inputs=1, options={"dims": flip_dims})
+
+    def forward(self, xp, input, dims):
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        axes = tuple(normalize_dim("flip", d, input.ndim) for d in dims)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"flip(): dims {dims} has a dim appearing multiple times")
+        self.axes = axes if input.ndim else ()
+        return xp.flip(input, self.axes).copy()
+
+    def backward(self, xp, grad):
+        return xp.flip(grad, self.axes).copy()
+
+
 OPS = (Transpose, PermuteView, Permute, MatrixTranspose, T, Squeeze, Unsqueeze, BroadcastTo, Expand,
        BroadcastTensors, View, ViewMethod, ReshapeCopy, Reshape, Flatten, Narrow, Split, Chunk, Cat,
-       Stack)
+       Stack, Flip)

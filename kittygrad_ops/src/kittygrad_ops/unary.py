@@ -1,16 +1,20 @@
-"""Elementwise unary ops: abs, sqrt, sin, cos, tanh, sigmoid, log1p, expm1, reciprocal, clamp, sign,
-and the in-place fills zero_ and fill_.
+"""Elementwise unary ops: abs, sqrt, square, rsqrt, reciprocal, the trigonometric and hyperbolic
+functions and their inverses, sigmoid, log1p, log2, log10, expm1, exp2, clamp, sign, and the in-place
+fills zero_ and fill_ (exp, log and neg are in ``arithmetic``).
 
 Gradients follow torch at the edges: abs and sign have gradient 0 at 0, sqrt has an infinite gradient
 at 0, and clamp passes the gradient where ``min <= x <= max`` (boundaries included).
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from kittygrad_core import Conformance, Op
 
 from ._dims import masked
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 class Abs(Op):
@@ -18,10 +22,11 @@ class Abs(Op):
 
     Returns the absolute value of ``input`` elementwise; the gradient at 0 is 0, as in torch."""
 
+    __slots__ = ("input",)
+
     name = "abs"
     functions = methods = ("abs", "absolute")
     operators, inplace = ("__abs__",), ("abs_", "absolute_")
-    saves = (0,)
     conformance = Conformance(torch="torch.abs", kinks=(0.0,))
 
     def forward(self, xp, input):
@@ -37,9 +42,10 @@ class Sqrt(Op):
 
     Returns the square root of ``input`` elementwise (nan below 0; infinite gradient at 0)."""
 
+    __slots__ = ("out",)
+
     name = "sqrt"
     inplace = ("sqrt_",)
-    saves_output = True
     conformance = Conformance(torch="torch.sqrt", domain="positive")
 
     def forward(self, xp, input):
@@ -57,9 +63,10 @@ class Sin(Op):
 
     Returns the sine of ``input`` elementwise."""
 
+    __slots__ = ("input",)
+
     name = "sin"
     inplace = ("sin_",)
-    saves = (0,)
     conformance = Conformance(torch="torch.sin")
 
     def forward(self, xp, input):
@@ -75,9 +82,10 @@ class Cos(Op):
 
     Returns the cosine of ``input`` elementwise."""
 
+    __slots__ = ("input",)
+
     name = "cos"
     inplace = ("cos_",)
-    saves = (0,)
     conformance = Conformance(torch="torch.cos")
 
     def forward(self, xp, input):
@@ -93,9 +101,10 @@ class Tanh(Op):
 
     Returns the hyperbolic tangent of ``input`` elementwise."""
 
+    __slots__ = ("out",)
+
     name = "tanh"
     inplace = ("tanh_",)
-    saves_output = True
     conformance = Conformance(torch="torch.tanh")
 
     def forward(self, xp, input):
@@ -111,15 +120,17 @@ class Sigmoid(Op):
 
     Returns the logistic sigmoid ``1 / (1 + exp(-input))`` elementwise (0 and 1 at the extremes)."""
 
+    __slots__ = ("out",)
+
     name = "sigmoid"
     inplace = ("sigmoid_",)
-    saves_output = True
     conformance = Conformance(torch="torch.sigmoid", domain=(-10.0, 10.0))
 
     def forward(self, xp, input):
         with xp.errstate(over="ignore"):  # exp(1000) is inf and 1 / inf is the right 0
-            self.out = out = 1 / (1 + xp.exp(-input))
-        return out.astype(input.dtype, copy=False)
+            out = 1 / (1 + xp.exp(-input))
+        self.out = out = out.astype(input.dtype, copy=False)
+        return out
 
     def backward(self, xp, grad):
         return grad * self.out * (1 - self.out)
@@ -130,9 +141,10 @@ class Log1p(Op):
 
     Returns ``log(1 + input)`` elementwise, accurate for small ``input``."""
 
+    __slots__ = ("input",)
+
     name = "log1p"
     inplace = ("log1p_",)
-    saves = (0,)
     conformance = Conformance(torch="torch.log1p", domain=(-0.9, 3.0))
 
     def forward(self, xp, input):
@@ -150,9 +162,10 @@ class Expm1(Op):
 
     Returns ``exp(input) - 1`` elementwise, accurate for small ``input``."""
 
+    __slots__ = ("out",)
+
     name = "expm1"
     inplace = ("expm1_",)
-    saves_output = True
     conformance = Conformance(torch="torch.expm1", domain=(-10.0, 10.0))
 
     def forward(self, xp, input):
@@ -169,9 +182,10 @@ class Reciprocal(Op):
 
     Returns ``1 / input`` elementwise (inf at 0, as in torch)."""
 
+    __slots__ = ("out",)
+
     name = "reciprocal"
     inplace = ("reciprocal_",)
-    saves_output = True
     conformance = Conformance(torch="torch.reciprocal", domain="nonzero")
 
     def forward(self, xp, input):
@@ -182,6 +196,236 @@ class Reciprocal(Op):
     def backward(self, xp, grad):
         with xp.errstate(over="ignore", invalid="ignore"):
             return -grad * self.out * self.out
+
+
+class Tan(Op):
+    """tan(input) -> Tensor
+
+    Returns the tangent of ``input`` elementwise."""
+
+    __slots__ = ("out",)
+
+    name = "tan"
+    inplace = ("tan_",)
+    conformance = Conformance(torch="torch.tan", domain=(-1.4, 1.4))
+
+    def forward(self, xp, input):
+        self.out = out = xp.tan(input)
+        return out
+
+    def backward(self, xp, grad):
+        with xp.errstate(over="ignore"):
+            return grad * (1 + self.out * self.out)
+
+
+class Sinh(Op):
+    """sinh(input) -> Tensor
+
+    Returns the hyperbolic sine of ``input`` elementwise."""
+
+    __slots__ = ("input",)
+
+    name = "sinh"
+    inplace = ("sinh_",)
+    conformance = Conformance(torch="torch.sinh")
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(over="ignore"):
+            return xp.sinh(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(over="ignore", invalid="ignore"):
+            return grad * xp.cosh(self.input)
+
+
+class Cosh(Op):
+    """cosh(input) -> Tensor
+
+    Returns the hyperbolic cosine of ``input`` elementwise."""
+
+    __slots__ = ("input",)
+
+    name = "cosh"
+    inplace = ("cosh_",)
+    conformance = Conformance(torch="torch.cosh")
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(over="ignore"):
+            return xp.cosh(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(over="ignore", invalid="ignore"):
+            return grad * xp.sinh(self.input)
+
+
+class Asin(Op):
+    """asin(input) -> Tensor
+
+    Returns the arcsine of ``input`` elementwise (alias ``arcsin``; nan outside [-1, 1])."""
+
+    __slots__ = ("input",)
+
+    name = "asin"
+    functions = methods = ("asin", "arcsin")
+    inplace = ("asin_", "arcsin_")
+    conformance = Conformance(torch="torch.asin", domain="unit")
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(invalid="ignore"):
+            return xp.arcsin(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return grad / xp.sqrt(1 - self.input * self.input)
+
+
+class Acos(Op):
+    """acos(input) -> Tensor
+
+    Returns the arccosine of ``input`` elementwise (alias ``arccos``; nan outside [-1, 1])."""
+
+    __slots__ = ("input",)
+
+    name = "acos"
+    functions = methods = ("acos", "arccos")
+    inplace = ("acos_", "arccos_")
+    conformance = Conformance(torch="torch.acos", domain="unit")
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(invalid="ignore"):
+            return xp.arccos(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return -grad / xp.sqrt(1 - self.input * self.input)
+
+
+class Atan(Op):
+    """atan(input) -> Tensor
+
+    Returns the arctangent of ``input`` elementwise (alias ``arctan``)."""
+
+    __slots__ = ("input",)
+
+    name = "atan"
+    functions = methods = ("atan", "arctan")
+    inplace = ("atan_", "arctan_")
+    conformance = Conformance(torch="torch.atan")
+
+    def forward(self, xp, input):
+        self.input = input
+        return xp.arctan(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(over="ignore"):
+            return grad / (1 + self.input * self.input)
+
+
+class Log2(Op):
+    """log2(input) -> Tensor
+
+    Returns the base-2 logarithm of ``input`` elementwise (-inf at 0, nan below)."""
+
+    __slots__ = ("input",)
+
+    name = "log2"
+    inplace = ("log2_",)
+    conformance = Conformance(torch="torch.log2", domain="positive")
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return xp.log2(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return grad / (self.input * _LN2)
+
+
+class Log10(Op):
+    """log10(input) -> Tensor
+
+    Returns the base-10 logarithm of ``input`` elementwise (-inf at 0, nan below)."""
+
+    __slots__ = ("input",)
+
+    name = "log10"
+    inplace = ("log10_",)
+    conformance = Conformance(torch="torch.log10", domain="positive")
+
+    def forward(self, xp, input):
+        self.input = input
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return xp.log10(input)
+
+    def backward(self, xp, grad):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return grad / (self.input * _LN10)
+
+
+class Exp2(Op):
+    """exp2(input) -> Tensor
+
+    Returns ``2 ** input`` elementwise."""
+
+    __slots__ = ("out",)
+
+    name = "exp2"
+    inplace = ("exp2_",)
+    conformance = Conformance(torch="torch.exp2")
+
+    def forward(self, xp, input):
+        with xp.errstate(over="ignore"):
+            self.out = out = xp.exp2(input)
+        return out
+
+    def backward(self, xp, grad):
+        return grad * self.out * _LN2
+
+
+class Rsqrt(Op):
+    """rsqrt(input) -> Tensor
+
+    Returns ``1 / sqrt(input)`` elementwise (inf at 0, nan below)."""
+
+    __slots__ = ("out",)
+
+    name = "rsqrt"
+    inplace = ("rsqrt_",)
+    conformance = Conformance(torch="torch.rsqrt", domain="positive")
+
+    def forward(self, xp, input):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            out = 1 / xp.sqrt(input)
+        self.out = out = out.astype(input.dtype, copy=False)
+        return out
+
+    def backward(self, xp, grad):
+        with xp.errstate(over="ignore", invalid="ignore"):
+            return -0.5 * grad * self.out * self.out * self.out
+
+
+class Square(Op):
+    """square(input) -> Tensor
+
+    Returns ``input * input`` elementwise."""
+
+    __slots__ = ("input",)
+
+    name = "square"
+    inplace = ("square_",)
+    conformance = Conformance(torch="torch.square")
+
+    def forward(self, xp, input):
+        self.input = input
+        return input * input
+
+    def backward(self, xp, grad):
+        return 2 * grad * self.input
 
 
 def _bound(which, value):
@@ -197,10 +441,11 @@ class Clamp(Op):
     Clamps ``input`` into ``[min, max]`` elementwise (alias ``clip``). The gradient passes where
     ``min <= input <= max``, boundaries included, as in torch; with ``min > max`` every value is ``max``."""
 
+    __slots__ = ("input", "low", "high")
+
     name = "clamp"
     functions = methods = ("clamp", "clip")
     inplace = ("clamp_", "clip_")
-    saves = (0,)
     conformance = Conformance(torch="torch.clamp", kinks=(-0.5, 0.5, 1.0),
                               options={"min": [-0.5, None], "max": [0.5, 1.0]})
 
@@ -223,6 +468,8 @@ class Sign(Op):
 
     Returns -1, 0 or 1 by the sign of ``input`` elementwise (0 for nan, as torch on CPU)."""
 
+    __slots__ = ()
+
     name = "sign"
     differentiable = False
     conformance = Conformance(torch="torch.sign", kinks=(0.0,))
@@ -235,6 +482,8 @@ class Zero(Op):
     """Tensor.zero_() -> Tensor
 
     Fills the tensor with zeros in place; the gradient w.r.t. the overwritten values is 0."""
+
+    __slots__ = ()
 
     name = "zero_"
     functions, methods, inplace = (), (), ("zero_",)
@@ -253,6 +502,8 @@ class Fill(Op):
 
     Fills the tensor with the number ``value`` in place; the gradient w.r.t. the overwritten values is 0."""
 
+    __slots__ = ()
+
     name = "fill_"
     functions, methods, inplace = (), (), ("fill_",)
     n_inputs = 1
@@ -269,4 +520,5 @@ class Fill(Op):
         return xp.zeros_like(grad)
 
 
-OPS = (Abs, Sqrt, Sin, Cos, Tanh, Sigmoid, Log1p, Expm1, Reciprocal, Clamp, Sign, Zero, Fill)
+OPS = (Abs, Sqrt, Sin, Cos, Tanh, Sigmoid, Log1p, Expm1, Reciprocal, Tan, Sinh, Cosh, Asin, Acos, Atan,
+       Log2, Log10, Exp2, Rsqrt, Square, Clamp, Sign, Zero, Fill)

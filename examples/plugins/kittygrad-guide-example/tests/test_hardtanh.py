@@ -1,7 +1,8 @@
 import kittygrad_core as kitty
-from kittygrad_core.testing import conformance_tests
+from kittygrad_core.testing import conformance_tests, saves_tests
 
 test_conformance = conformance_tests(distribution="kittygrad-hardtanh")
+test_saves = saves_tests(distribution="kittygrad-hardtanh")  # saved state matches backward's reads
 
 
 def test_hardtanh_clamps_and_passes_gradients_inside():

@@ -4,9 +4,10 @@ Needs the ``testing`` extra (``pip install kittygrad-core[testing]``: torch, hyp
 ``import kittygrad_core`` alone never imports them. A plugin checks its ops with one line in a test
 module::
 
-    from kittygrad_core.testing import conformance_tests
+    from kittygrad_core.testing import conformance_tests, saves_tests
 
     test_conformance = conformance_tests(distribution="my-kittygrad-plugin")
+    test_saves = saves_tests(distribution="my-kittygrad-plugin")  # saved state matches backward's reads
 
 Each op is read from its record's :class:`~kittygrad_core.Conformance` metadata. The hypothesis
 profile is ``ci`` (bounded) unless ``KITTYGRAD_HYPOTHESIS_PROFILE`` says ``thorough``.
@@ -27,6 +28,7 @@ try:
         torch_reference,
     )
     from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
+    from ._saves import check_saves, saves_tests
     from ._strategies import Case, cases
 except ModuleNotFoundError as _error:
     if _error.name not in ("torch", "hypothesis", "pytest"):
@@ -39,7 +41,7 @@ from ._declarations import check_provides
 
 __all__ = [
     "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
-    "cases", "check_case", "check_op", "check_provides", "conformance_stats", "conformance_tests",
+    "cases", "check_case", "check_op", "check_provides", "check_saves", "conformance_stats", "conformance_tests",
     "differentiable_inputs", "op_names", "ops_without_conformance", "profile_settings",
-    "reset_stats", "torch_reference",
+    "reset_stats", "saves_tests", "torch_reference",
 ]

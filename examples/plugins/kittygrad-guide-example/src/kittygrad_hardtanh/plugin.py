@@ -7,7 +7,7 @@ class Hardtanh(Op):
 
     Clamps ``input`` elementwise to ``[min_val, max_val]``."""
 
-    __slots__ = ("inside",)  # what forward saves for backward
+    __slots__ = ("inside",)  # what forward saves: a mask, not an input, so no version check
 
     name = "hardtanh"  # PyTorch's name: kittygrad_core.hardtanh
     methods = ()  # torch has no Tensor.hardtanh, so no method either
