@@ -41,7 +41,8 @@ from ._declarations import check_provides
 
 __all__ = [
     "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
-    "cases", "check_case", "check_op", "check_provides", "check_saves", "conformance_stats", "conformance_tests",
+    "cases", "check_case", "check_op", "check_provides", "check_saves", "conformance_stats",
+    "conformance_tests",
     "differentiable_inputs", "op_names", "ops_without_conformance", "profile_settings",
     "reset_stats", "saves_tests", "torch_reference",
 ]

@@ -14,7 +14,7 @@ for the output:
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
@@ -25,8 +25,11 @@ from kittygrad_core.extend import write_
 from ._checks import _origin, call_kitty, differentiable_inputs, op_names, resolve
 from ._strategies import Case, cases
 
+if TYPE_CHECKING:
+    from .._op import Op
 
-def _checked(record: type, index: int | None, wants_grad: list[bool]) -> bool:
+
+def _checked(record: type[Op], index: int | None, wants_grad: list[bool]) -> bool:
     """Whether the node checks input ``index`` (``None``: the output), as the dispatcher decides."""
     if index is None:
         needed = record.saves_output
@@ -40,7 +43,7 @@ def _checked(record: type, index: int | None, wants_grad: list[bool]) -> bool:
 class _Run:
     """One forward of a case on fresh tensors; ``None`` when the op's own node did not make the output."""
 
-    def __init__(self, record: type, case: Case, wants_grad: list[bool]) -> None:
+    def __init__(self, record: type[Op], case: Case, wants_grad: list[bool]) -> None:
         self.inputs = [kitty.tensor(a.copy(), requires_grad=w) if isinstance(a, np.ndarray) else a
                        for a, w in zip(case.arrays, wants_grad)]
         try:
@@ -60,7 +63,7 @@ class _Run:
                 for x in self.inputs]
 
 
-def _same(a: list, b: list) -> bool:
+def _same(a: list[Any], b: list[Any]) -> bool:
     return len(a) == len(b) and all(
         (x is None and y is None) or (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
                                       and x.shape == y.shape and np.array_equal(x, y, equal_nan=True))
@@ -72,8 +75,8 @@ def check_saves(record_or_name: Any, examples: int = 8) -> None:
 
     Raises ``AssertionError`` naming the op, the input (or the output) and the case.
     """
-    record = resolve(record_or_name)
-    read: set = set()
+    record: type[Op] = resolve(record_or_name)  # type: ignore[assignment]  # an Op record: it saves
+    read: set[int | None] = set()
     accepted = []
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
@@ -125,7 +128,7 @@ def check_saves(record_or_name: Any, examples: int = 8) -> None:
                              "an output recorded by its own node; nothing was checked.")
 
 
-def _input_name(record: type, index: int) -> str:
+def _input_name(record: type[Op], index: int) -> str:
     names = record.input_names
     return names[index] if index < len(names) else names[-1]
 
@@ -139,7 +142,8 @@ def saves_tests(distribution: str | None = None, *, plugin: str | None = None) -
     import pytest
 
     names = [name for name in op_names(distribution, plugin)
-             if issubclass(kitty.registry[name], kitty.Op) and kitty.registry[name].differentiable is not False
+             if issubclass(kitty.registry[name], kitty.Op)
+             and kitty.registry[name].differentiable is not False
              and isinstance(kitty.registry[name].conformance, kitty.Conformance)]
 
     @pytest.mark.parametrize("op_name", names)
