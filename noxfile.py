@@ -32,13 +32,7 @@ LINT_TOOLS = ("ruff==0.17.6", "mypy==2.4.1")
 # What `ruff check` covers so far (the rules are in pyproject.toml's [tool.ruff]). kittygrad-ops,
 # kittygrad-nn, the umbrella, the examples and core's _registry/_op/extend/__init__/__main__ join once
 # they are clean; then this becomes ".". mypy's scope is `files` in pyproject.toml's [tool.mypy].
-RUFF_SCOPE = (
-    "noxfile.py", "benchmarks", "tests", "kittygrad_viz", "kittygrad_core/tests",
-    "kittygrad_core/src/kittygrad_core/autograd", "kittygrad_core/src/kittygrad_core/testing",
-    *(f"kittygrad_core/src/kittygrad_core/{name}.py" for name in (
-        "_anomaly", "_autograd", "_composite", "_creation", "_dispatch", "_dtypes", "_engine", "_function",
-        "_grad_mode", "_plugins", "_tensor", "_tracing", "_views", "hookspecs")),
-)
+RUFF_SCOPE = (".",)  # the whole repository (ruff.toml excludes .nox, build, dist, out)
 
 
 @nox.session

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import kittygrad as kitty
 import kittygrad_core
 from kittygrad import nn

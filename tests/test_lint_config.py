@@ -93,7 +93,7 @@ def test_the_pre_commit_ruff_hook_covers_the_sessions_scope():
     assert all((ROOT / path).exists() for path in scope), scope
 
     def in_scope(path):
-        return any(path == s or path.startswith(s.rstrip("/") + "/") for s in scope)
+        return any(s == "." or path == s or path.startswith(s.rstrip("/") + "/") for s in scope)
 
     differ = [path for path in _python_files() if bool(pattern.search(path)) != in_scope(path)]
     assert not differ, f"pre-commit's ruff `files` and noxfile's RUFF_SCOPE disagree on {differ}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import close, data
 
 import kittygrad_core as kitty
 import kittygrad_nn as nn
 import kittygrad_nn.functional as F
-from conftest import close, data
 
 TF = torch.nn.functional
 LEAF_MESSAGE = "(?i)a leaf Variable that requires grad is being used in an in-place operation"  # torch: "a"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import pickle
 import zipfile
-import math
 from collections import OrderedDict
 
 import numpy as np

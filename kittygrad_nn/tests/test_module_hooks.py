@@ -77,7 +77,7 @@ def test_full_backward_hook_when_the_input_needs_no_gradient():
     for lib in (kitty, torch):
         log = []
         layer = model(lib)
-        layer.register_full_backward_hook(lambda m, gi, go: log.append((gi[0], go[0].shape)))
+        layer.register_full_backward_hook(lambda m, gi, go, log=log: log.append((gi[0], go[0].shape)))
         layer(lib.tensor(X, dtype=lib.float64)).sum().backward()
         assert log == [(None, (2, 2))], lib
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import close, copy_params, data
 
 import kittygrad_core as kitty
 import kittygrad_nn as nn
-from conftest import close, copy_params, data
 
 T = torch.nn
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import close, copy_params, data
 
 import kittygrad_core as kitty
 import kittygrad_nn as nn
 from kittygrad_nn import optim
-from conftest import close, copy_params, data
 
 STEPS = 50
 
@@ -51,7 +51,7 @@ def test_training_matches_torch(name):
     x = data(64, 6, seed=2)
     y = rng.integers(0, 3, 64)
     kitty_losses, torch_losses = [], []
-    for step in range(STEPS):
+    for _ in range(STEPS):
         batch = rng.choice(64, 16, replace=False)  # the same data order for both
         optimizer.zero_grad()
         loss = nn.functional.cross_entropy(model(kitty.tensor(x[batch])), y[batch])

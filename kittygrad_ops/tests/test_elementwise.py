@@ -5,10 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import backward_both, close, pair, torch
 
 import kittygrad_core as kitty
-
-from conftest import backward_both, close, pair, torch
 
 F = torch.nn.functional
 SHAPES = [(), (0,), (5,), (2, 3, 4)]

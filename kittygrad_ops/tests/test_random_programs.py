@@ -5,12 +5,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from conftest import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kittygrad_core as kitty
-
-from conftest import torch
 
 SHAPE = (3, 4)
 STEP = st.tuples(st.sampled_from(["add", "mul", "sub", "tanh", "sigmoid", "sin", "view_t", "view_slice",

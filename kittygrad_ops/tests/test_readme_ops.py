@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import backward_both, close, pair, torch
 
 import kittygrad_core as kitty
-
-from conftest import backward_both, close, pair, torch
 
 BINARY = {
     "add": lambda a, b: a + b, "radd": lambda a, b: 2.5 + b * a, "sub": lambda a, b: a - b,
@@ -195,7 +194,8 @@ def test_modified_saved_tensor_is_detected():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: kitty.ones(2, 3) + kitty.ones(4), RuntimeError, r"add\(\): shapes \(2, 3\), \(4,\) cannot"),
-    (lambda: kitty.ones(2, 3) @ kitty.ones(2, 3), RuntimeError, r"^input and mat2 shapes cannot be multiplied \(2x3 and 2x3\)\.$"),
+    (lambda: kitty.ones(2, 3) @ kitty.ones(2, 3), RuntimeError,
+     r"^input and mat2 shapes cannot be multiplied \(2x3 and 2x3\)\.$"),
     (lambda: kitty.matmul(kitty.ones(()), kitty.ones(3)), RuntimeError, "^Input tensors must not be scalars.$"),
     (lambda: kitty.dot(kitty.ones(2, 2), kitty.ones(2)), RuntimeError, "1D tensors expected"),
     (lambda: kitty.dot(kitty.ones(2), kitty.ones(3)), RuntimeError, "^Inconsistent tensor size"),

@@ -5,10 +5,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import close, pair, torch
 
 import kittygrad_core as kitty
-
-from conftest import close, pair, torch
 
 DTYPES = ["float32", "float64"]
 TOL = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
@@ -253,7 +252,7 @@ def test_norm_at_zero(p):
 def test_norm_ties_and_zeros_in_vector():
     data = [[3.0, -3.0, 1.0, 0.0]]
     for p in (math.inf, -math.inf, 0.5, 2, 1):
-        check(lambda x: kitty.norm(x, p, 1), lambda x: torch.norm(x, p, 1), [tensors(data)])
+        check(lambda x, p=p: kitty.norm(x, p, 1), lambda x, p=p: torch.norm(x, p, 1), [tensors(data)])
 
 
 def test_norm_empty_and_errors():

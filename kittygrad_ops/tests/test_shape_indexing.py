@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import backward_both, close, pair, torch
 
 import kittygrad_core as kitty
-from conftest import backward_both, close, pair, torch
 
 DTYPES = ["float32", "float64"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import close, torch
 
 import kittygrad_core as kitty
-
-from conftest import close, torch
 
 EINSUM = [
     ("ij,jk->ik", [(2, 3), (3, 4)]),

@@ -1,10 +1,9 @@
 """In-place ops on views rewrite the base's history (torch's CopySlices), checked against torch."""
 import numpy as np
 import pytest
+from conftest import close, torch
 
 import kittygrad_core as kitty
-
-from conftest import close, torch
 
 
 def _row_scaled(x, w):

@@ -6,6 +6,7 @@ grad mode, ``Function``) plus every op the installed plugins registered (``kitty
 holds no logic of its own.
 """
 import sys as _sys
+import types as _types
 
 import kittygrad_core as _core
 from kittygrad_core import *  # noqa: F401,F403
@@ -18,16 +19,18 @@ _core.registry.mirror(_sys.modules[__name__])
 __version__ = "0.1.0"
 __all__ = list(_core_all)
 
-for _name, _module in {"autograd": _core.autograd, "autograd.functional": _core.autograd.functional,
-                       "autograd.gradcheck": _core.autograd.gradcheck}.items():
+_submodules: dict[str, _types.ModuleType] = {
+    "autograd": _core.autograd, "autograd.functional": _core.autograd.functional,
+    "autograd.gradcheck": _sys.modules["kittygrad_core.autograd.gradcheck"]}
+for _name, _module in _submodules.items():
     _sys.modules.setdefault(f"{__name__}.{_name}", _module)  # `from kittygrad.autograd.functional import`
 
 try:  # kittygrad-viz: kitty.CompGraph, and kitty.viz.draw(tensor) for the backward graph of a tensor
     import kittygrad_viz as viz  # its names (and graphviz) load on first use: see __getattr__
-    __all__ += ["CompGraph", "viz"]
+    __all__ += ["CompGraph", "viz"]  # noqa: F405 - CompGraph comes from __getattr__, on first use
     _sys.modules.setdefault(f"{__name__}.viz", viz)
 except ImportError:
-    viz = None
+    viz = None  # type: ignore[assignment]  # kittygrad-viz is optional
 
 try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.save / kitty.load
     import kittygrad_nn as nn  # noqa: F401
@@ -41,7 +44,7 @@ try:  # kittygrad-nn: kitty.nn (torch.nn), kitty.optim, kitty.utils.data, kitty.
 except ImportError:
     pass
 
-from . import _original  # after nn and viz: it aliases their modules
+from . import _original  # noqa: E402 - after nn and viz: it aliases their modules
 
 _original.install(_sys.modules[__name__])
 

@@ -49,7 +49,6 @@ _NN_PATHS: dict[str, tuple[str, ...]] = {
 
 def _module(path: str, names: tuple[str, ...], provider: Any) -> types.ModuleType:
     module = types.ModuleType(f"kittygrad.{path}", f"The original kittygrad's ``kittygrad.{path}``.")
-    module.__all__ = list(names)
 
     def __getattr__(name: str) -> Any:
         if name in _CONSTANTS and name in names:
@@ -61,8 +60,7 @@ def _module(path: str, names: tuple[str, ...], provider: Any) -> types.ModuleTyp
     def __dir__() -> list[str]:
         return sorted(set(names) | set(vars(module)))
 
-    module.__getattr__ = __getattr__
-    module.__dir__ = __dir__
+    vars(module).update(__all__=list(names), __getattr__=__getattr__, __dir__=__dir__)  # a module made here
     return module
 
 

@@ -4,20 +4,48 @@ Core holds no op of its own: ops come from plugins (``kittygrad-ops`` provides t
 loaded from the ``kittygrad`` entry-point group when this package is imported.
 """
 import sys as _sys
+from typing import Any
 
 from . import _tracing, autograd, extend
-from ._creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, generator, is_tensor,
-                        linspace, logspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
-                        randn_like, randperm, zeros, zeros_like)
-from ._dtypes import ALL_DTYPES, DEFAULT_DTYPE, Scalar, Size, double, float, float16, float32, float64, half
 from ._composite import Composite
+from ._creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    generator,
+    is_tensor,
+    linspace,
+    logspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    zeros,
+    zeros_like,
+)
+from ._dtypes import ALL_DTYPES, DEFAULT_DTYPE, Scalar, Size, double, float, float16, float32, float64, half
 from ._engine import AccumulateGrad, Node, unbroadcast
 from ._function import Function, FunctionCtx
 from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ._op import Conformance, Op
 from ._plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, PluginWarning
-from ._registry import (PROVIDES_GROUP, MissingOpError, OpRegistry, OverrideWarning, install_operator_stubs,
-                        missing_op_error)
+from ._registry import (
+    PROVIDES_GROUP,
+    MissingOpError,
+    OpRegistry,
+    OverrideWarning,
+    install_operator_stubs,
+    missing_op_error,
+)
 from ._tensor import Tensor, device, tensor
 from .hookspecs import hookimpl, hookspec
 
@@ -25,8 +53,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL_DTYPES", "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP",
-    "Function", "FunctionCtx", "MissingOpError", "Node", "Op", "OpRegistry", "OverrideWarning",
-    "PROVIDES_GROUP", "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange", "autograd", "device", "extend",
+    "Function", "FunctionCtx", "MissingOpError", "missing_op_error", "Node", "Op", "OpRegistry", "OverrideWarning",
+    "PROVIDES_GROUP", "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange",
+    "autograd", "device", "extend",
     "double", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32", "float64",
     "from_numpy", "full", "full_like", "generator", "half", "hookimpl", "hookspec", "inference_mode",
     "is_grad_enabled", "is_tensor", "linspace", "logspace", "manual_seed", "no_grad", "ones", "ones_like",
@@ -41,17 +70,17 @@ install_operator_stubs(Tensor)
 plugins = PluginHost(registry)
 
 
-def start_tracing(tracer=None) -> None:
+def start_tracing(tracer: _tracing.Tracer | None = None) -> None:
     """Reports every op call to ``tracer(op, inputs, output)``, or to the ``kittygrad_trace_op`` hook."""
     _tracing.start_tracing(plugins.trace_hook if tracer is None else tracer)
 
 
-def stop_tracing(tracer=None) -> None:
+def stop_tracing(tracer: _tracing.Tracer | None = None) -> None:
     """Undoes the matching :func:`start_tracing`."""
     _tracing.stop_tracing(plugins.trace_hook if tracer is None else tracer)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     raise missing_op_error(name, f"module 'kittygrad_core' has no attribute '{name}'")
 
 

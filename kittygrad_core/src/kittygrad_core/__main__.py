@@ -86,7 +86,7 @@ def provides(registry: Any, distribution: str, plugins: Any) -> str:
     return "\n".join(lines)
 
 
-def markdown(registry: object, distribution: str | None = None) -> str:
+def markdown(registry: Any, distribution: str | None = None) -> str:
     """The op reference: one row per op with its bindings, its summary and its torch reference."""
     rows = ["| op | bindings | summary | torch reference | owner |", "| --- | --- | --- | --- | --- |"]
     for name in registry.names():

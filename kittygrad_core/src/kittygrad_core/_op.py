@@ -1,8 +1,9 @@
 """The op record: everything about one op in one class."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Conformance:
     """
 
     torch: str | Callable[..., Any]
-    domain: str | tuple = "any"
+    domain: str | tuple[Any, ...] = "any"
     shapes: str | Callable[..., Any] = "broadcast"
     inputs: int | None = None
     options: dict[str, Any] = field(default_factory=dict)

@@ -10,9 +10,10 @@ import inspect
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from importlib import metadata
 from types import FunctionType, ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 from . import _dispatch
 from ._composite import Composite
@@ -124,7 +125,7 @@ def _missing_operator(attribute: str) -> Any:
             f"'{attribute}'. The standard ops come from the distribution "
             f"'{STANDARD_DISTRIBUTION}' (pip install {STANDARD_DISTRIBUTION}).")
     operator.__name__ = operator.__qualname__ = attribute
-    operator._kittygrad_missing = True
+    operator._kittygrad_missing = True  # type: ignore[attr-defined]  # marks a stub
     return operator
 
 
@@ -184,6 +185,7 @@ class OpRegistry:
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"register(): op class {op.__qualname__} must set `name` to an identifier.")
         override = op.override if override is None else override
+        node: Any  # a class made here, with the registry's attributes
         if issubclass(op, Composite):
             node = type(op.__name__, (op,), {"__module__": op.__module__, "__doc__": op.__doc__,
                                              "plugin": plugin, "distribution": distribution})
@@ -220,7 +222,8 @@ class OpRegistry:
             self._overrides[name] = self._overrides.get(name, []) + origins
             warnings.warn(f"op '{name}' from {_origin(node)} overrides {', '.join(origins)} "
                           "(override=True).", OverrideWarning, stacklevel=3)
-        return node
+        registered: type[Op] = node
+        return registered
 
     def unregister(self, name: str) -> type[Op]:
         """Removes an op and its bindings; an op it had overridden comes back."""
@@ -246,7 +249,7 @@ class OpRegistry:
 
         Composite ops use this to call helper ops that are registered without functions or methods.
         """
-        return self._ops[name].caller(*args, **kwargs)
+        return self._ops[name].caller(*args, **kwargs)  # type: ignore[attr-defined]  # set by register()
 
     def overrides(self, name: str) -> list[str]:
         """Who op ``name`` displaced by registering with ``override=True`` (empty if nobody)."""
@@ -273,7 +276,7 @@ class OpRegistry:
             if where == "module":
                 setattr(module, attribute, getattr(self._module, attribute))
 
-    def _check_reserved(self, node: type[Op], bindings: list) -> None:
+    def _check_reserved(self, node: type[Op], bindings: list[tuple[str, str, Any]]) -> None:
         """Core's own names (``backward``, ``no_grad``, ``Tensor.grad``, ...) are never an op's to take."""
         for where, attribute, _ in bindings:
             if (where, attribute) in self._owners:
@@ -291,7 +294,7 @@ class OpRegistry:
                     f"op '{node.name}' from {_origin(node)} wants to bind '{attribute}', which is "
                     f"reserved: {target}.{attribute} belongs to kittygrad-core (override cannot take it).")
 
-    def _check_free(self, node: type[Op], bindings: list, override: bool) -> None:
+    def _check_free(self, node: type[Op], bindings: list[tuple[str, str, Any]], override: bool) -> None:
         clash = self._ops.get(node.name)
         if clash is not None and not override:
             raise RuntimeError(
@@ -305,7 +308,7 @@ class OpRegistry:
                     f"op '{node.name}' from {_origin(node)} wants to bind '{attribute}', which op "
                     f"'{holder}' from {_origin(other)} already binds; set `override = True` to take it.")
 
-    def _bind(self, node: type[Op], bindings: list) -> None:
+    def _bind(self, node: type[Op], bindings: list[tuple[str, str, Any]]) -> None:
         for where, attribute, function in bindings:
             holder = self._owners.get((where, attribute))
             if holder is not None and holder != node.name:
@@ -359,19 +362,19 @@ def _parse_forward(op: type[Op]) -> tuple[list[str], list[inspect.Parameter]]:
             is_input = p.default is p.empty and p.kind != p.KEYWORD_ONLY and not options
         (inputs.append(p.name) if is_input else options.append(p))
     differentiable = op.differentiable
-    if differentiable not in (True, False) and len(differentiable) != len(inputs):
+    if isinstance(differentiable, tuple) and len(differentiable) != len(inputs):
         raise TypeError(f"op '{op.name}': differentiable has {len(differentiable)} entries for "
                         f"{len(inputs)} inputs.")
     return inputs, options
 
 
-def _all_bindings(node: type) -> list:
+def _all_bindings(node: Any) -> list[tuple[str, str, Any]]:
     if issubclass(node, Composite):
         return _composite_bindings(node)
     return _bindings(node, list(node.input_names), _parse_forward(node)[1])
 
 
-def _composite_bindings(node: type[Composite]) -> list:
+def _composite_bindings(node: type[Composite]) -> list[tuple[str, str, Any]]:
     call = node.call
     functions = (node.name,) if node.functions is None else node.functions
     methods = (node.name,) if node.methods is None else node.methods
@@ -388,8 +391,8 @@ def _bind_style(impl: Any) -> Any:
         return _bound_call(impl, args, kwargs)
     function.__name__, function.__qualname__ = impl.__name__, impl.__qualname__
     function.__doc__, function.__module__ = impl.__doc__, impl.__module__
-    function.__signature__ = inspect.signature(impl)
-    function._kittygrad_op = impl._kittygrad_op
+    function.__signature__ = inspect.signature(impl)  # type: ignore[attr-defined]
+    function._kittygrad_op = impl._kittygrad_op  # type: ignore[attr-defined]
     return function
 
 
@@ -402,11 +405,11 @@ def _rename(function: Any, name: str, qualname: str, node: type) -> Any:
     renamed.__qualname__ = qualname
     renamed.__module__ = node.__module__
     renamed.__annotations__ = dict(function.__annotations__)
-    renamed._kittygrad_op = node
+    renamed._kittygrad_op = node  # type: ignore[attr-defined]
     return renamed
 
 
-def _bindings(node: type[Op], inputs: list[str], options: list[inspect.Parameter]) -> list:
+def _bindings(node: type[Op], inputs: list[str], options: list[inspect.Parameter]) -> list[tuple[str, str, Any]]:
     """(target, attribute, function) for every binding the op declares."""
     name = node.name
     functions = (name,) if node.functions is None else node.functions
@@ -437,7 +440,9 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
     if method:
         names[1 if reflected else 0] = "self"
     header = names[::-1] if reflected else list(names)
-    call_args, call_kwargs, namespace = [], [], {}
+    call_args: list[str] = []
+    call_kwargs: list[str] = []
+    namespace: dict[str, Any] = {}
     variadic = getattr(node, "variadic", False)
     for p in options:
         if operator:  # options keep forward's own defaults: nothing to pass
@@ -502,8 +507,8 @@ def _unsupported(attribute: str, tensor: Any, other: Any) -> Any:
     raise TypeError(f"Unsupported operand type(s) for {symbol}: '{left}' and '{right}'.")
 
 
-def _binding_errors_as_bind(node: type, attribute: str, impl: Any, names: list[str],
-                            options: list[inspect.Parameter], call: str, namespace: dict) -> Any:
+def _binding_errors_as_bind(node: Any, attribute: str, impl: Any, names: list[str],
+                            options: list[inspect.Parameter], call: str, namespace: dict[str, Any]) -> Any:
     """A module function that reports argument errors in ``Signature.bind``'s words, as the original
     kittygrad's functions do ("missing a required argument: 'mat2'"), around the exact-signature
     ``impl``. A call passing exactly the required arguments positionally takes a compiled fast path.
@@ -528,7 +533,7 @@ def _binding_errors_as_bind(node: type, attribute: str, impl: Any, names: list[s
     return function
 
 
-def _bound_call(function: Any, args: tuple, kwargs: dict) -> Any:
+def _bound_call(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Calls ``function``; an argument error of the call itself is raised in ``Signature.bind``'s words."""
     try:
         return function(*args, **kwargs)
@@ -556,7 +561,7 @@ def _sets(op: type, attribute: str) -> bool:
     return any(attribute in vars(cls) for cls in op.__mro__ if issubclass(cls, Op) and cls is not Op)
 
 
-def derive_saves(op: type, inputs: list[str], slots: tuple[str, ...]) -> tuple[Any, Any]:
+def derive_saves(op: Any, inputs: list[str], slots: tuple[str, ...]) -> tuple[Any, Any]:
     """``(saves, saves_output)`` of a record: what it sets explicitly, else derived from its slots.
 
     ``saves``: the indices of the tensor inputs whose parameter names are slots (forward keeps that
@@ -572,7 +577,7 @@ def derive_saves(op: type, inputs: list[str], slots: tuple[str, ...]) -> tuple[A
     return saves, saves_output
 
 
-def _save_plan(saves: Any) -> tuple:
+def _save_plan(saves: Any) -> tuple[tuple[int, bool, bool], ...]:
     """(input, read for input 0's gradient, read for input 1's) per saved input: the fast path's plan."""
     if isinstance(saves, dict):
         return tuple((i, 0 in needed, 1 in needed) for i, needed in saves.items())
@@ -584,7 +589,7 @@ def _releaser(node: type[Op]) -> Any:
     lines = [f"    self.{name} = None" for name in node.saved_slots]
     if node.__dictoffset__:
         lines.append("    self.__dict__.clear()")
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(compile("def _release(self):\n" + "\n".join(lines) + "\n",
                  f"<kittygrad op '{node.name}' release>", "exec"), namespace)
     return namespace["_release"]

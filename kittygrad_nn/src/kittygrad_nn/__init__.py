@@ -7,8 +7,23 @@ registered through the ``kittygrad`` entry point like any plugin's.
 """
 from . import data, functional, init, ops, optim, serialization, utils
 from ._containers import ModuleDict, ModuleList, Sequential
-from ._layers import (GELU, BatchNorm1d, Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU, Linear,
-                      LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh)
+from ._layers import (
+                      GELU,
+                      BatchNorm1d,
+                      Dropout,
+                      Embedding,
+                      Flatten,
+                      Identity,
+                      LayerNorm,
+                      LeakyReLU,
+                      Linear,
+                      LogSoftmax,
+                      ReLU,
+                      Sigmoid,
+                      SiLU,
+                      Softmax,
+                      Tanh,
+)
 from ._loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from ._module import Module, Parameter
 from .init import calculate_gain, kaiming_normal, kaiming_uniform  # kitty.nn.* of the original kittygrad

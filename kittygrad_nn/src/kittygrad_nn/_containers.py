@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from ._module import Module
 
@@ -102,7 +103,8 @@ class ModuleList(_ModuleSequence):
 
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
-        return self.extend(modules)
+        self.extend(modules)
+        return self
 
 
     def insert(self, index: int, module: Module) -> None:

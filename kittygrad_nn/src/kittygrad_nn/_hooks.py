@@ -63,7 +63,7 @@ class _OutputHook(_Identity):
 class _InputHook(_Identity):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Any:
-        grad_input = [None] * len(ctx.state.inputs)
+        grad_input: list[Any] = [None] * len(ctx.state.inputs)
         grad_input[ctx.index] = grad
         return ctx.state.run(tuple(grad_input))[ctx.index], None, None
 

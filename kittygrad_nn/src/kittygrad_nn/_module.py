@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class Parameter(Tensor):
 
     __str__ = __repr__
 
-    def __reduce_ex__(self, protocol: int) -> Any:
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
         return Parameter, (self.numpy(copy=True), self.requires_grad)
 
     def __deepcopy__(self, memo: dict) -> Parameter:
@@ -46,7 +47,7 @@ class Parameter(Tensor):
         return copy
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])  # type: ignore[name-match]  # torch's name
 
 
 class Module:
@@ -362,7 +363,7 @@ class Module:
     # ------------------------------------------------------------------ state dict
 
     def state_dict(self, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> OrderedDict:
+                   keep_vars: bool = False) -> dict[str, Any]:
         """Every parameter and persistent buffer by dotted name, as detached tensors sharing memory."""
         if destination is None:
             destination = OrderedDict()

@@ -46,9 +46,7 @@ def _operand(value: Any, input: Any) -> Any:
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Applies ``input @ weight.T + bias``."""
-    if bias is None:
-        bias = np.zeros(weight.shape[0], dtype=weight.dtype)
-    return _core.linear(input, weight, bias)
+    return _core.linear(input, weight, np.zeros(weight.shape[0], dtype=weight.dtype) if bias is None else bias)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -497,7 +497,8 @@ class CrossEntropy(Op):
     without the class dim, or class probabilities of the input's shape. ``kittygrad_nn.functional
     .cross_entropy`` also takes lists."""
 
-    __slots__ = ("target_scale", "logp", "target_dtype", "q", "softmax", "shape", "reduction", "denominator", "sample_shape", "input_dtype")
+    __slots__ = ("target_scale", "logp", "target_dtype", "q", "softmax", "shape", "reduction", "denominator",
+                 "sample_shape", "input_dtype")
 
     name = "cross_entropy"
     methods = ()

@@ -29,7 +29,7 @@ MAX_DEPTH = 100
 
 _STRUCTURE = "__kittygrad_structure__"
 _FORMAT = 1
-_KEY_TYPES = {"str": str, "int": int, "float": float, "bool": lambda v: bool(v), "none": lambda v: None}
+_KEY_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": lambda v: bool(v), "none": lambda v: None}
 
 
 def _key(key: Any) -> list:
@@ -78,9 +78,9 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> None:
     arrays[_STRUCTURE] = np.array(json.dumps(structure))
     if isinstance(f, (str, os.PathLike)):
         with open(f, "wb") as file:  # a file object: np.savez would otherwise append ".npz" to the name
-            np.savez(file, **arrays)
+            np.savez(file, **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kwds
     else:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kwds
 
 
 class _Malformed(ValueError):
@@ -93,7 +93,7 @@ class _BadFile(ValueError):
 
 _NODE_KEYS = {"tensor": {"tensor", "requires_grad"}, "array": {"array", "scalar"}, "dict": {"dict"},
               "list": {"list"}, "tuple": {"tuple"}, "value": {"value"}}
-_KEY_CHECKS = {"str": str, "int": int, "float": (int, float), "bool": bool, "none": type(None)}
+_KEY_CHECKS: dict[str, Any] = {"str": str, "int": int, "float": (int, float), "bool": bool, "none": type(None)}
 
 
 class _Decoder:

@@ -205,7 +205,6 @@ def gather_args(draw, shapes):
              for d, s in enumerate(shape)]
     if sizes and rarely(draw):  # now and then an empty index
         sizes[draw(st.integers(0, len(sizes) - 1))] = 0
-    sizes = tuple(sizes)
     count = math.prod(sizes)
     values = draw(st.lists(st.integers(0, max(n - 1, 0)), min_size=count, max_size=count))
     return dim, np.array(values, dtype=np.int64).reshape(sizes)

@@ -176,8 +176,8 @@ class Softplus(Op):
 
 def _shifted(xp, op, input, dim):
     """``input`` minus its maximum along ``dim`` (the axis; None for 0-d), for a stable exp."""
-    axis = normalize_dim(op, dim, input.ndim)
-    axis = axis if input.ndim else None
+    checked = normalize_dim(op, dim, input.ndim)  # raises for a bad dim, also on a 0-d input
+    axis: int | None = checked if input.ndim else None
     if input.size == 0:
         return axis, input.copy()
     with xp.errstate(invalid="ignore"):  # a row of -inf: -inf - -inf is nan, as torch's result

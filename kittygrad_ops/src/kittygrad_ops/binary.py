@@ -116,7 +116,7 @@ def _close(op, input, other, rtol, atol, equal_nan):
     if not isinstance(equal_nan, (bool, np.bool_)):
         raise TypeError(f"{op}(): equal_nan must be a bool, not {type(equal_nan).__name__}.")
     try:
-        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=bool(equal_nan))
     except ValueError:
         raise RuntimeError(f"{op}(): shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 

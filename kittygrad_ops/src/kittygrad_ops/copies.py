@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-from kittygrad_core.extend import apply, resolve_dtype
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
+from kittygrad_core.extend import apply, resolve_dtype
 
 
 class Clone(Op):

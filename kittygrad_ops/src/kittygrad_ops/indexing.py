@@ -13,12 +13,13 @@ kittygrad tensors. index_select and gather accumulate the gradients of repeated 
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
-from kittygrad_core.extend import apply, apply_inplace
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
+from kittygrad_core.extend import apply, apply_inplace
 
 from ._dims import masked, normalize_dim
 from ._strategies import (
@@ -43,7 +44,9 @@ def normalize_key(key):
     ``x[1, ..., [0, 0, 2]]`` of an ``x`` of shape ``(4, 5, 6)`` has shape ``(3, 5)`` (torch: ``(5, 3)``).
     """
     items = key if isinstance(key, tuple) else (key,)
-    basic, advanced, is_basic = [], [], True
+    basic: list[Any] = []
+    advanced: list[Any] = []
+    is_basic = True
     for k in items:
         if k is None or k is Ellipsis or isinstance(k, slice):
             basic.append(k)

@@ -7,12 +7,13 @@ raises instead. Each gradient is returned in its input's dtype.
 from __future__ import annotations
 
 import string
+from typing import Any
 
 import numpy as np
-from kittygrad_core.extend import apply
 
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor, unbroadcast
+from kittygrad_core.extend import apply
 
 from ._strategies import bmm_shapes, case_index, shapes
 
@@ -323,16 +324,16 @@ class Einsum(Op):
         self.dtypes = [x.dtype for x in operands]
         # copies: a sequence input has no version check (saves indexes fixed inputs), so backward
         # must not see the operands change in place after this forward
-        self.arrays = operands = [x.astype(dtype, copy=True) for x in operands]
+        self.arrays = copies = [x.astype(dtype, copy=True) for x in operands]
         spec = ",".join(self.terms) + "->" + self.output
         try:
-            return xp.asarray(xp.einsum(spec, *operands), dtype=dtype)
+            return xp.asarray(xp.einsum(spec, *copies), dtype=dtype)
         except ValueError as error:
             raise RuntimeError(f"einsum(): '{equation}' cannot be applied to operands of shapes "
-                               f"{', '.join(str(x.shape) for x in operands)}: {error}") from None
+                               f"{', '.join(str(x.shape) for x in copies)}: {error}") from None
 
     def backward(self, xp, grad):
-        grads = []
+        grads: list[Any] = []
         operands, inputs = self.arrays, self.terms
         for k, (x, term) in enumerate(zip(operands, inputs)):
             if not self.needs_input_grad[k]:
@@ -385,7 +386,7 @@ class EinsumCall(Composite):
 
 
 # Two-operand conformance cases, told apart by the ranks of their shapes.
-_EINSUM_CASES = [
+_EINSUM_CASES: list[Any] = [
     ("ij,jk->ik", [(2, 3), (3, 4)]),
     ("bij,bjk->bik", [(2, 2, 3), (2, 3, 1)]),
     ("i,i->", [(4,), (4,)]),

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+import kittygrad_core
+from kittygrad_core import Composite, Conformance, Op, Tensor
 from kittygrad_core.extend import (
     apply,  # to call the internal ops, which have no binding
 )
-
-import kittygrad_core
-from kittygrad_core import Composite, Conformance, Op, Tensor
 
 from ._dims import expand_reduced, normalize_dim, reduction_axes
 from ._strategies import dim_or_none, norm_dims
@@ -29,7 +28,8 @@ class Sum(Op):
     conformance = Conformance(torch="torch.sum", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
-        self.shape, self.axes, self.keepdim = input.shape, reduction_axes("sum", dim, input.ndim, empty_is_all=False), keepdim
+        self.axes = reduction_axes("sum", dim, input.ndim, empty_is_all=False)
+        self.shape, self.keepdim = input.shape, keepdim
         return input.sum(axis=self.axes, keepdims=keepdim)
 
     def backward(self, xp, grad):
@@ -47,7 +47,8 @@ class Mean(Op):
     conformance = Conformance(torch="torch.mean", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
-        self.shape, self.axes, self.keepdim = input.shape, reduction_axes("mean", dim, input.ndim, empty_is_all=False), keepdim
+        self.axes = reduction_axes("mean", dim, input.ndim, empty_is_all=False)
+        self.shape, self.keepdim = input.shape, keepdim
         self.count = math.prod(input.shape[a] for a in self.axes)
         return input.mean(axis=self.axes, keepdims=keepdim)
 
@@ -294,8 +295,8 @@ class MinValues(MaxValues):
 
 
 #: What ``max(input, dim)`` / ``min(input, dim)`` return, as torch's ``torch.return_types``.
-max_result = namedtuple("max", ("values", "indices"), module="kittygrad.return_types")
-min_result = namedtuple("min", ("values", "indices"), module="kittygrad.return_types")
+max_result = namedtuple("max", ("values", "indices"), module="kittygrad.return_types")  # type: ignore[name-match]  # torch's name
+min_result = namedtuple("min", ("values", "indices"), module="kittygrad.return_types")  # type: ignore[name-match]  # torch's name
 
 
 def _extreme(op, input, dim, keepdim):

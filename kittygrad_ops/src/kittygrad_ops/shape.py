@@ -11,10 +11,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from kittygrad_core.extend import apply
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
+from kittygrad_core.extend import apply
 
 from ._dims import check_dims, infer_shape, normalize_dim, reduction_axes, size_args
 from ._strategies import (
@@ -218,7 +218,7 @@ class Unsqueeze(Op):
                 raise TypeError(f"unsqueeze(): dims must be ints, got {tuple(dim)}.")
             ndim = input.ndim + len(dim)
             check_dims(tuple(dim), ndim)
-            self.axis = tuple(d % ndim for d in dim)
+            self.axis: int | tuple[int, ...] = tuple(d % ndim for d in dim)
         else:
             self.axis = normalize_dim("unsqueeze", dim, input.ndim, insert=True)
         return xp.expand_dims(input, self.axis)
@@ -259,7 +259,7 @@ class BroadcastTo(Op):
             if n is None and s == -1:
                 raise RuntimeError("The expanded size of the tensor (-1) isn't allowed "
                                    f"in a leading, non-existing dimension {i}.")
-            if s == -1:
+            if s == -1 and n is not None:
                 s = n
             elif n is not None and n != 1 and n != s:
                 raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "

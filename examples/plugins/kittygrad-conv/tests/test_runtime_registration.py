@@ -53,7 +53,7 @@ def test_unregister_removes_the_bindings_at_once(softsign):
     kitty.registry.unregister("softsign")
     assert "softsign" not in kitty.registry
     with pytest.raises(AttributeError):
-        kitty.softsign
+        kitty.softsign  # noqa: B018 - the lookup itself must raise
     with pytest.raises(AttributeError):
         kitty.tensor([1.0]).softsign()
 

@@ -1,7 +1,8 @@
 """RMSprop."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,8 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _update(self, group, param, grad, state):
+    def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
+                state: dict[str, Any]) -> np.ndarray:
         lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         if group["maximize"]:
             grad = -grad

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
 from kittygrad_core import Tensor
 from kittygrad_core.extend import write_
 
-from .._module import leaf_grad
-
 from .. import data
+from .._module import leaf_grad
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "data"]
 
