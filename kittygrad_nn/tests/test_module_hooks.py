@@ -1,9 +1,16 @@
 """Module hooks against torch: order, replacement, removal, grad_input and grad_output."""
+import types
+
 import numpy as np
 import pytest
 import torch
 
-import kittygrad as kitty
+import kittygrad_core
+import kittygrad_nn
+
+# kittygrad-nn's session installs core, ops and nn only (no umbrella): the names the tests use
+kitty = types.SimpleNamespace(nn=kittygrad_nn, tensor=kittygrad_core.tensor, float64=kittygrad_core.float64,
+                              no_grad=kittygrad_core.no_grad, ones=kittygrad_core.ones)
 
 X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 W = np.array([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]])
