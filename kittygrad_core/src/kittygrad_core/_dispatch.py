@@ -351,10 +351,10 @@ def _align(op: type[Op], arrays: list[Any], operands: tuple[Any, ...]) -> None:
     if all(a.dtype == first.dtype for a in typed) and first.dtype.kind == "f":
         dtype = first.dtype
     else:
-        floats = [(a.dtype, a.ndim) for a in typed if a.dtype.kind == "f"]
+        floats = [(a.dtype, a.ndim if op.weak_0d else 1) for a in typed if a.dtype.kind == "f"]
         dtype = result_dtype(floats) if floats else DEFAULT_DTYPE
         for i, a in enumerate(arrays):
-            if isinstance(a, np.ndarray) and a.dtype != dtype and a.dtype.kind != "b" \
+            if isinstance(a, np.ndarray) and a.dtype != dtype \
                     and (differentiable in (True, False) or differentiable[i]):  # type: ignore[index]  # a tuple here
                 arrays[i] = a.astype(dtype)
     shape = first.shape

@@ -94,6 +94,8 @@ class Op(Node):
       checks nothing, so ``x`` may change in place afterwards, as in torch); ``saves_output`` may be a
       tuple of the inputs whose gradients read the output (``pow``: ``(1,)``: only the exponent's
       gradient does, so ``x ** 2`` leaves its output free to change in place, as torch's pow does).
+    * ``weak_0d``: in dtype promotion a 0-d tensor gives way to dimensioned ones (torch's rule for
+      elementwise ops); ``False`` promotes all inputs alike (torch's losses broadcast first).
     * ``writes_input``: an in-place form's forward writes into its first input's buffer itself
       (``__setitem__``) instead of returning a new array; the version is then bumped before it runs.
     * ``override``: replace an op of the same name registered by someone else.
@@ -118,6 +120,7 @@ class Op(Node):
     saves: ClassVar[tuple[int, ...] | dict[int, tuple[int, ...]]] = ()
     saves_output: ClassVar[bool | tuple[int, ...]] = False
     writes_input: ClassVar[bool] = False
+    weak_0d: ClassVar[bool] = True
     override: ClassVar[bool] = False
     conformance: ClassVar[Conformance | None] = None
     plugin: ClassVar[str | None] = None

@@ -396,6 +396,7 @@ class MseLoss(Op):
     name = "mse_loss"
     methods = ()
     broadcast = True
+    weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
     conformance = Conformance(torch="nn.functional.mse_loss", shapes="same",
                               options={"reduction": list(REDUCTIONS)})
 
@@ -422,6 +423,7 @@ class L1Loss(Op):
     name = "l1_loss"
     methods = ()
     broadcast = True
+    weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
     conformance = Conformance(torch="nn.functional.l1_loss", shapes="same", kinks=(0.0,),
                               options={"reduction": list(REDUCTIONS)},
                               domain=((-3.0, -0.1), (0.1, 3.0)))

@@ -182,10 +182,15 @@ DEVIATIONS: tuple[Deviation, ...] = (
                                                        "__rmatmul__", "einsum")
               and _torch_error("dtype", "expected scalar type")(r)),
     Deviation("cat-legacy-empty", ("clear-error-kitty-only",),
-              "``cat`` checks ``dim`` against 1-D empty tensors too; torch skips them (a legacy rule).",
-              lambda r: r["target"].split(".")[-1] in ("cat", "concat", "concatenate")
-              and r["kitty_error"].startswith("IndexError: Dimension out of range")
-              or _kitty_error("cat(): dimension out of range", "cat(): Dimension out of range")(r)),
+              "``cat`` checks ``dim`` and sizes against 1-D empty tensors too, ``gather`` an empty 1-D "
+              "index's dims, and indexing an empty tensor the index's bounds; torch skips these checks "
+              "for empty operands (its legacy rule).",
+              lambda r: r["target"].split(".")[-1] in ("cat", "concat", "concatenate", "gather",
+                                                       "__setitem__")
+              and ("(0,)" in r["call"] or ", 0)" in r["call"])
+              and any(w in r["kitty_error"] for w in ("Dimension out of range", "dimension out of range",
+                                                      "sizes of tensors must match",
+                                                      "index must have as many dims", "out of bounds"))),
     Deviation("original-empty-dims", ("mismatch",),
               "``sum``, ``mean``, ``std`` and ``var`` over ``dim=()`` reduce nothing (NumPy's rule, the "
               "original kittygrad's); torch reduces every dim.",
@@ -205,6 +210,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "``broadcast_tensors``) need a Tensor, and number options (``alpha``, ``value``, "
               "``fill_value``, sizes) a Python number, not a NumPy array or a 0-d tensor.",
               _kitty_error("expected a Tensor as input, got", "must be a Tensor, not ndarray",
+                           "split_size_or_sections must be an int or a list of ints, not tensor",
                            "must be a number, not", "size must be a sequence of ints",
                            "dim must be an int or a tuple of ints, got ndarray",
                            "does not support ufuncs")),
