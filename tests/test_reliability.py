@@ -428,3 +428,22 @@ def test_an_exception_inside_a_rule_gets_a_note_naming_the_node():
     with pytest.raises(ValueError, match="inside the rule") as info:
         Broken()(x).sum().backward()
     assert any("BrokenBackward" in note for note in info.value.__notes__)
+
+
+# ----------------------------------------------------------------------------- promotion found by the fuzzer
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss"])
+def test_losses_promote_like_torch_with_a_0d_target(loss):
+    for a, b in ((np.ones(3, np.float32), np.array(0.5)), (np.array(1.0, np.float32), np.ones((2, 3), np.float16))):
+        k = getattr(kitty.nn.functional, loss)(kitty.tensor(a, requires_grad=True), kitty.tensor(b))
+        t = getattr(torch.nn.functional, loss)(torch.tensor(a, requires_grad=True), torch.tensor(b))
+        assert str(k.dtype) == str(t.dtype).replace("torch.", "")
+        np.testing.assert_allclose(k.numpy(), t.detach().numpy(), rtol=1e-3)
+
+
+def test_bool_arrays_with_numbers_give_the_default_dtype_as_torch():
+    mask = np.array([[True, False, True]])
+    assert kitty.div(mask, -1.5).dtype == np.float32 == np.dtype(str(torch.div(torch.tensor(mask), -1.5).dtype)[6:])
+    out = kitty.add(kitty.ones(3), mask, alpha=2.5)
+    assert out.dtype == np.float32 and out.tolist() == [[3.5, 1.0, 3.5]]
