@@ -43,3 +43,11 @@ def test_arange_and_full_check_their_numbers():
 def test_a_dtype_must_be_a_dtype():
     with pytest.raises(TypeError, match="is not understood"):
         kc.ones(2, dtype=kc.ones(1))  # np.dtype would read the tensor's dtype attribute
+
+
+def test_eye_names_a_bad_size():
+    with pytest.raises(TypeError, match="eye\\(\\): argument 'n' must be an int, not list"):
+        kc.eye([])
+    with pytest.raises(TypeError, match="argument 'm' must be an int, not float"):
+        kc.eye(2, 2.5)
+    assert kc.eye(2, 3).shape == (2, 3)

@@ -114,6 +114,9 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: DT
 def eye(n: int, m: int | None = None, *, dtype: DTypeLike | None = None,
         requires_grad: bool = False) -> Tensor:
     """Returns a 2-D tensor with ones on the diagonal and zeros elsewhere."""
+    for name, value in (("n", n), ("m", m)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
+            raise TypeError(f"eye(): argument '{name}' must be an int, not {type(value).__name__}.")
     return _make(np.eye(*_size((n,) if m is None else (n, m))),  # type: ignore[call-overload]  # (n,) or (n, m)
                  dtype, requires_grad)
 
