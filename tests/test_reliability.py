@@ -447,3 +447,14 @@ def test_bool_arrays_with_numbers_give_the_default_dtype_as_torch():
     assert kitty.div(mask, -1.5).dtype == np.float32 == np.dtype(str(torch.div(torch.tensor(mask), -1.5).dtype)[6:])
     out = kitty.add(kitty.ones(3), mask, alpha=2.5)
     assert out.dtype == np.float32 and out.tolist() == [[3.5, 1.0, 3.5]]
+
+
+def test_options_and_keys_of_the_wrong_kind_are_refused_not_truncated():
+    x = kitty.tensor([-1.0, 2.0])
+    with pytest.raises(TypeError, match="negative_slope must be a number, not complex"):
+        kitty.leaky_relu(x, 1 + 2j)  # NumPy would drop the imaginary part: a silently wrong result
+    with pytest.raises(TypeError, match="threshold must be a number, not complex"):
+        kitty.nn.functional.softplus(x, 1.0, 1j)
+    for t in (x, torch.tensor([-1.0, 2.0])):  # kittygrad as torch
+        with pytest.raises(IndexError, match="only integers, slices"):
+            t[1.0]

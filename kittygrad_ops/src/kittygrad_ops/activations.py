@@ -53,6 +53,8 @@ class LeakyRelu(Op):
                               options={"negative_slope": [0.01, 0.2]})
 
     def forward(self, xp, input, negative_slope=0.01):
+        if not isinstance(negative_slope, numbers.Real):  # a complex slope would be silently truncated
+            raise TypeError(f"leaky_relu(): negative_slope must be a number, not {type(negative_slope).__name__}.")
         self.input, self.slope = input, negative_slope
         return xp.where(input > 0, input, input * negative_slope).astype(input.dtype, copy=False)
 
@@ -161,6 +163,9 @@ class Softplus(Op):
                               options={"beta": [1.0, 2.0], "threshold": [20.0, 1.0]})
 
     def forward(self, xp, input, beta=1.0, threshold=20.0):
+        for option, value in (("beta", beta), ("threshold", threshold)):
+            if not isinstance(value, numbers.Real):
+                raise TypeError(f"softplus(): {option} must be a number, not {type(value).__name__}.")
         self.input, self.beta, self.threshold = input, beta, threshold
         scaled = input * beta
         with xp.errstate(over="ignore"):

@@ -57,6 +57,9 @@ def normalize_key(key):
         elif isinstance(k, (int, np.integer)):
             basic.append(int(k))
             advanced.append(int(k))
+        elif isinstance(k, (float, np.floating, complex, str, bytes)):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                             f"are valid indices (got {type(k).__name__})")  # torch's text
         elif isinstance(k, Tensor) and k.ndim == 0 and float(k._data).is_integer():
             basic.append(int(k._data))  # a 0-d integer tensor indexes like an int
             advanced.append(int(k._data))

@@ -192,10 +192,10 @@ DEVIATIONS: tuple[Deviation, ...] = (
                                                       "sizes of tensors must match",
                                                       "index must have as many dims", "out of bounds"))),
     Deviation("original-empty-dims", ("mismatch",),
-              "``sum``, ``mean``, ``std`` and ``var`` over ``dim=()`` reduce nothing (NumPy's rule, the "
+              "``sum``, ``mean``, ``std`` and ``var`` over ``dim=()`` (or ``[]``) reduce nothing (NumPy's rule, the "
               "original kittygrad's); torch reduces every dim.",
               lambda r: r["target"].split(".")[-1] in ("sum", "mean", "std", "var")
-              and ", ()" in r["call"]),
+              and (", ()" in r["call"] or ", []" in r["call"])),
     Deviation("original-bmm-batches", ("accept-kitty-only",),
               "``bmm`` takes any number (at least one) of equal batch dims, as the original kittygrad; "
               "torch's takes 3-D tensors only.",
