@@ -299,3 +299,53 @@ def test_detect_anomaly_names_the_op_and_where_it_was_recorded():
 def kittygrad_core_tracers():
     import kittygrad_core
     return kittygrad_core._tracing.active_tracers()
+
+
+# ------------------------------------------------------- the fast pass and the general pass agree
+
+
+def _broken(kind):
+    class Broken(kitty.Function):
+        def forward(self, x):
+            self.ctx.saved_tensors.append(x)
+            return x * 2
+
+        def backward(self, grad):
+            if kind == "count":
+                return grad, grad
+            if kind == "string":
+                return "no gradient"
+            if kind == "shape":
+                return kitty.ones(5)
+            if kind == "raises":
+                raise ValueError("inside the rule")
+            return grad * 2
+
+    return Broken
+
+
+@pytest.mark.parametrize("kind", ["count", "string", "shape", "raises", "modified"])
+def test_a_plain_backward_and_a_retained_one_report_the_same_errors(kind):
+    # _engine._run inlines check_versions and call_rule, which the general pass calls
+    def error_of(**options):
+        x = kitty.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 1
+        y = _broken(kind)()(h)
+        if kind == "modified":
+            h.add_(1)
+        with pytest.raises(Exception) as info:
+            y.sum().backward(**options)
+        return type(info.value), str(info.value), getattr(info.value, "__notes__", None)
+
+    assert error_of() == error_of(retain_graph=True)
+
+
+def test_a_plain_backward_and_a_retained_one_give_the_same_gradients():
+    results = []
+    for options in ({}, {"retain_graph": True}):
+        x = kitty.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        h = x.exp()
+        h.retain_grad()
+        ((h * x).sum() + h.sin().sum()).backward(**options)
+        results.append((x.grad.tolist(), h.grad.tolist()))
+    assert results[0] == results[1]

@@ -35,34 +35,34 @@ def _targets_of(inputs: Sequence[Tensor]) -> list[Node]:
     return nodes
 
 
-def _needed(roots: list[Node], targets: set[int] | None) -> tuple[dict[int, int], set[int] | None]:
-    """Consumers per node within the graph below ``roots``, and the nodes that lead to a target."""
+def _needed(roots: list[Node], targets: set[int] | None) -> tuple[dict[int, Node], dict[int, int],
+                                                                   set[int] | None]:
+    """The graph below ``roots`` by node id, the consumers of each node within it, and the nodes that
+    lead to a target."""
     consumers: dict[int, int] = {}
-    order: list[Node] = []
-    seen: set[int] = set()
+    graph: dict[int, Node] = {}  # in DFS order: a node after some node that reaches it
     stack = list(roots)
-    while stack:  # iterative DFS; a node is listed after all nodes that reach it were pushed
+    while stack:
         node = stack.pop()
-        if id(node) in seen:
+        if id(node) in graph:
             continue
-        seen.add(id(node))
-        order.append(node)
+        graph[id(node)] = node
         for fn in node.next_functions:
             if fn is not None:
                 consumers[id(fn)] = consumers.get(id(fn), 0) + 1
                 stack.append(fn)
     if targets is None:
-        return consumers, None
+        return graph, consumers, None
     needed = set(targets)
     changed = True
     while changed:  # a fixed point over the (acyclic) graph: cheap next to running the rules
         changed = False
-        for node in reversed(order):  # inputs before their consumers: usually one sweep
+        for node in reversed(graph.values()):  # inputs before their consumers: usually one sweep
             if id(node) not in needed and any(fn is not None and id(fn) in needed
                                               for fn in node.next_functions):
                 needed.add(id(node))
                 changed = True
-    return consumers, needed
+    return graph, consumers, needed
 
 
 def run(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], *, retain_graph: bool,
@@ -92,7 +92,7 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
             node._activate()
         if node._lock == CONSUMED:
             _engine._second_backward()
-    consumers, needed = _needed([n for n, _ in roots], target_ids)
+    graph, consumers, needed = _needed([n for n, _ in roots], target_ids)
     remaining: dict[int, int] = {}
     for node, _ in roots:
         within = consumers.get(id(node), 0)
@@ -126,7 +126,7 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
             grad = pending.pop(key) + grad
         remaining[key] = 0
         ran.append(node)
-        _check_versions(node)
+        _engine.check_versions(node)
         if node._retained is not None:  # retain_grad fills .grad whenever the node runs (torch's rule)
             grad = _engine.observe(node._retained, grad, key not in nonleaf_targets)
         if target_ids is not None and key in target_ids:
@@ -135,19 +135,10 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
                 _engine.add_to_grad(nonleaf_targets[key], grad)
         if needed is not None and not any(fn is not None and id(fn) in needed for fn in node.next_functions):
             continue  # nothing asked for lies below: do not run the rule
-        try:
-            node_grads = node.backward(np, grad)
-        except Exception as error:
-            error.add_note(f"(raised by the backward of {node._describe()})")
-            raise
+        node_grads = _engine.call_rule(node, grad)
         nexts = node.next_functions
-        if node_grads.__class__ is not tuple:
-            node_grads = (node_grads,)
         if anomaly:
             _anomaly.check(node, node_grads)
-        if len(node_grads) != len(nexts):
-            raise RuntimeError(f"{node._describe()} returned {len(node_grads)} gradients for "
-                               f"{len(nexts)} inputs.")
         for i, nxt in enumerate(nexts):
             g = node_grads[i]
             if nxt is None or g is None or (needed is not None and id(nxt) not in needed):
@@ -160,18 +151,9 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[np.ndarray], retain: 
                     _deliver_leaf(variable, nxt, g, target_ids, captured, accumulate)
             else:
                 stack.append((nxt, g))
-    waiting = [key for key in pending]
-    if waiting:
-        by_id = {}
-        stack = [n for n, _ in roots]
-        while stack:  # find the waiting nodes' objects again (pending is keyed by id)
-            node = stack.pop()
-            if id(node) in by_id:
-                continue
-            by_id[id(node)] = node
-            stack.extend(fn for fn in node.next_functions if fn is not None)
-        for key in waiting:  # as the fast pass: the partial sum waits in the node for the rest
-            node = by_id[key]
+    if pending:
+        for key in pending:  # as the fast pass: the partial sum waits in the node for the rest
+            node = graph[key]
             node._grad = pending[key]
             node._lock -= received[key]
         warnings.warn(_NOT_COMPLETED, UserWarning, stacklevel=5)
@@ -197,17 +179,6 @@ def _deliver_leaf(leaf: Tensor, node: AccumulateGrad, g: np.ndarray, target_ids:
             captured[key] = captured[key] + g if key in captured else g
             return
     _engine.accumulate_leaf(leaf, g)
-
-
-def _check_versions(node: Node) -> None:
-    counter = node._vc
-    if counter is not None:
-        if counter[0] != node._vv:
-            _engine._modified_error(node, counter[0], node._vv)
-        saved = node._saved
-        for i in range(0, len(saved), 2):
-            if saved[i][0] != saved[i + 1]:
-                _engine._modified_error(node, saved[i][0], saved[i + 1])
 
 
 # ---------------------------------------------------------------------------------------- public API

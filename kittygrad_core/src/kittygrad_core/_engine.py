@@ -298,6 +298,8 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             waiting.discard(node)
         node._lock = CONSUMED
 
+        # check_versions and call_rule, inlined: a call each per node costs the deep chains ~10%
+        # (tests/test_autograd_api.py holds this pass and the general one equal, errors included)
         counter = node._vc
         if counter is not None:
             if counter[0] != node._vv:
@@ -347,6 +349,33 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             else:
                 push((nxt, g))
     return bool(waiting)
+
+
+def check_versions(node: Node) -> None:
+    """Raises the in-place modification error if a tensor ``node`` saved changed since."""
+    counter = node._vc
+    if counter is not None:
+        if counter[0] != node._vv:
+            _modified_error(node, counter[0], node._vv)
+        saved = node._saved
+        for i in range(0, len(saved), 2):
+            if saved[i][0] != saved[i + 1]:
+                _modified_error(node, saved[i][0], saved[i + 1])
+
+
+def call_rule(node: Node, grad: np.ndarray) -> tuple[Any, ...]:
+    """Runs ``node``'s backward rule: one gradient (or None) per input; its errors name the node."""
+    try:
+        grads = node.backward(np, grad)
+    except Exception as error:
+        error.add_note(f"(raised by the backward of {node._describe()})")
+        raise
+    if grads.__class__ is not tuple:
+        grads = (grads,)
+    if len(grads) != len(node.next_functions):
+        raise RuntimeError(f"{node._describe()} returned {len(grads)} gradients for "
+                           f"{len(node.next_functions)} inputs.")
+    return grads
 
 
 def init_node(node: Node, nexts: tuple[Any, ...], like: np.ndarray, lock: int = 0) -> None:
