@@ -6,7 +6,7 @@ loaded from the ``kittygrad`` entry-point group when this package is imported.
 import sys as _sys
 from typing import Any
 
-from . import _tracing, autograd, extend
+from . import _autograd, _engine, _tensor, _tracing, autograd, extend
 from ._composite import Composite
 from ._creation import (
     arange,
@@ -62,6 +62,10 @@ __all__ = [
     "plugins", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "registry",
     "set_grad_enabled", "start_tracing", "stop_tracing", "tensor", "unbroadcast", "zeros", "zeros_like",
 ]
+
+# The engine and Tensor need names from modules that import them: bound once here, not per call.
+_engine.bind(Tensor, _tensor.make_tensor, _autograd.backward)
+_tensor.bind(missing_op_error)
 
 #: The registry of every op; plugins fill it, ``register``/``unregister`` change it at runtime.
 registry = OpRegistry(_sys.modules[__name__], Tensor)

@@ -12,7 +12,6 @@ import gc
 import threading
 import warnings
 import weakref
-from sys import getrefcount
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +28,19 @@ ENGINE_LOCK = threading.RLock()
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
 UNCOUNTED = -2
+
+# Bound once by ``bind`` when the package is imported (kittygrad_core/__init__.py): ``_tensor`` and
+# ``_autograd`` import this module, so it cannot import them at its top, and an import inside a function
+# would run on every call.
+Tensor: Any = None
+make_tensor: Any = None
+general_backward: Any = None
+
+
+def bind(tensor_class: type, make: Any, general: Any) -> None:
+    """Gives the engine the Tensor class, ``make_tensor`` and the general backward pass (once)."""
+    global Tensor, make_tensor, general_backward
+    Tensor, make_tensor, general_backward = tensor_class, make, general
 
 
 class Node:
@@ -53,6 +65,9 @@ class Node:
     _anomaly: str | None
 
     name: ClassVar[str] = "node"  # the op's, set on each node class
+    # Whether the arrays ``backward`` returns are the node's to give away once it has run (a leaf may
+    # then adopt one as its ``.grad`` without a copy). False unless a class vouches for its rules.
+    fresh_grads: ClassVar[bool] = False
     distribution: ClassVar[str | None] = None
     broadcast: ClassVar[bool] = False
 
@@ -219,8 +234,6 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None,
              create_graph: bool = False, inputs: Any = None) -> None:
     """Backpropagates from ``tensor``; the engine behind ``Tensor.backward``."""
-    from ._tensor import Tensor
-
     # The original kittygrad's entry checks and texts: only a 0-d tensor gets an implicit gradient; a
     # leaf checks the gradient as an assignment to .grad would, other tensors as an initial gradient.
     if not tensor._requires_grad:
@@ -243,8 +256,8 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
         raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
                         f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
     if retain_graph or create_graph or inputs is not None or _anomaly.ENABLED.get():
-        from ._autograd import backward as general  # the general pass; a plain backward stays here
-        general(tensor, _make_tensor(grad), retain_graph, create_graph, inputs)
+        # the general pass (_autograd.backward); a plain backward stays here
+        general_backward(tensor, make_tensor(grad), retain_graph, create_graph, inputs)
         return
     with ENGINE_LOCK:
         _backward_locked(tensor, grad)
@@ -336,19 +349,35 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 leaf = nxt._variable()
                 if leaf is None:
                     continue
-                # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
                 if leaf._hooks is not None:
                     accumulate_leaf(leaf, g)
                     continue
                 held = leaf._grad
                 if held is None:
-                    adopt = g.base is None and getrefcount(g) <= 3 and g.flags.writeable
-                    leaf._grad = _make_tensor(g if adopt else g.copy())
+                    # The leaf takes the array itself (no copy) only if nothing else can hold it: the
+                    # node's class vouches that its rule keeps nothing it returns (an Op's record is
+                    # released above; a Function's backward may return tensors that it holds), and the
+                    # array is not the node's own incoming gradient passed on, not a view, and given
+                    # to this input alone. Reference counts are not used: they differ between builds.
+                    if node.fresh_grads and g is not grad and g.base is None and g.flags.writeable \
+                            and _given_once(g, grads):
+                        leaf._grad = make_tensor(g)
+                    else:
+                        leaf._grad = make_tensor(g.copy())
                 else:
                     np.add(held._data, g, out=held._data)
             else:
                 push((nxt, g))
     return bool(waiting)
+
+
+def _given_once(g: np.ndarray, grads: tuple[Any, ...]) -> bool:
+    """Whether ``grads`` holds ``g`` at most once (``add`` hands one array to both of its inputs)."""
+    seen = 0
+    for other in grads:
+        if other is g:
+            seen += 1
+    return seen <= 1
 
 
 def check_versions(node: Node) -> None:
@@ -452,7 +481,7 @@ def observe(observer: Observer, grad: np.ndarray, retain: bool) -> np.ndarray:
 
 def _call_hooks(hooks: dict[int, Any], grad: np.ndarray, tensor: Any) -> np.ndarray:
     for hook in list(hooks.values()):
-        result = hook(_make_tensor(grad))
+        result = hook(make_tensor(grad))
         if result is None:
             continue
         data = getattr(result, "_data", None)
@@ -476,17 +505,12 @@ def accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
             hook(leaf)
 
 
-def _make_tensor(data: np.ndarray) -> Any:
-    from ._tensor import make_tensor
-    return make_tensor(data)
-
-
 def add_to_grad(tensor: Any, grad: np.ndarray) -> None:
     """Accumulates ``grad`` into ``tensor.grad`` (creating it on the first arrival); thread-safe."""
     with ENGINE_LOCK:
         held = tensor._grad
         if held is None:
             # A copy: the incoming array may be shared with other leaves or with the engine.
-            tensor._grad = _make_tensor(np.array(grad, dtype=tensor._data.dtype))
+            tensor._grad = make_tensor(np.array(grad, dtype=tensor._data.dtype))
         else:
             np.add(held._data, grad, out=held._data)

@@ -146,6 +146,10 @@ class Op(Node):
         """Returns one gradient (or ``None``) per input, given the gradient of the output."""
         raise RuntimeError(f"op '{self.name}' is not differentiable")
 
+    #: An op's record is released right after its rule ran, so nothing it saved still holds what the
+    #: rule returned: the engine may hand a fresh returned array to a leaf without copying it.
+    fresh_grads: ClassVar[bool] = True
+
     #: Set by the registry: the ``__slots__`` names of the record, released after backward.
     saved_slots: ClassVar[tuple[str, ...]] = ()
 

@@ -414,7 +414,6 @@ class Tensor:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: says which plugin provides a missing method.
-        from ._registry import missing_op_error
         raise missing_op_error(name, f"'Tensor' object has no attribute '{name}'", method=True)
 
 
@@ -457,4 +456,12 @@ def make_tensor(data: np.ndarray, requires_grad: bool = False, grad_fn: Any = No
 
 
 _new_tensor = object.__new__
+# _registry's, bound by ``bind`` at package import (_registry imports this module through _dispatch).
+missing_op_error: Any = None
+
+
+def bind(missing: Any) -> None:
+    """Gives Tensor the registry's ``missing_op_error`` (called once by the package's import)."""
+    global missing_op_error
+    missing_op_error = missing
 tensor = Tensor
