@@ -51,8 +51,15 @@ from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
 
+#: The hot modules an installed wheel may have compiled (Cython, pure-Python mode: see setup.py).
+COMPILABLE = ("_dispatch", "_engine")
+#: Those of them running compiled in this process; ``()`` in the pure-Python build.
+COMPILED: tuple[str, ...] = tuple(name for name in COMPILABLE
+                                  if not str(_sys.modules[f"{__name__}.{name}"].__file__).endswith((".py", ".pyc")))
+
 __all__ = [
-    "ALL_DTYPES", "AccumulateGrad", "Composite", "Conformance", "DEFAULT_DTYPE", "ENTRY_POINT_GROUP",
+    "ALL_DTYPES", "AccumulateGrad", "COMPILABLE", "COMPILED", "Composite", "Conformance", "DEFAULT_DTYPE",
+    "ENTRY_POINT_GROUP",
     "Function", "FunctionCtx", "MissingOpError", "missing_op_error", "Node", "Op", "OpRegistry", "OverrideWarning",
     "PROVIDES_GROUP", "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange",
     "autograd", "device", "extend",

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     print(f"kittygrad-core {kittygrad_core.__version__}")
+    compiled = kittygrad_core.COMPILED
+    print(f"build: compiled ({', '.join(compiled)})" if compiled else "build: pure Python")
     print("plugins:")
     if not kittygrad_core.plugins.plugins:
         print("  (none)")

@@ -1,0 +1,60 @@
+"""kittygrad-core's optional compiled build: Cython 3 compiles the hot modules (``COMPILED_MODULES``)
+in pure-Python mode when it is installed and a C compiler works; otherwise the package is pure Python.
+
+The ``.py`` files stay the source (types live in ``.pxd`` files beside them). ``KITTYGRAD_NO_EXTENSIONS=1``
+builds pure Python; ``KITTYGRAD_COMPILE=1`` makes a failed compilation an error instead of a fallback
+(CI's ``compiled`` session). Editable installs are always pure, so a stale compiled module can never
+shadow an edited ``.py`` file.
+"""
+import os
+import sys
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+# kept equal to kittygrad_core.COMPILABLE (tests/test_compiled_build.py checks)
+COMPILED_MODULES = ("_dispatch", "_engine")
+REQUIRED = os.environ.get("KITTYGRAD_COMPILE", "") not in ("", "0")
+EDITABLE = any(command in sys.argv for command in ("editable_wheel", "develop"))
+
+
+class OptionalBuildExt(build_ext):
+    """Falls back to the pure-Python modules when compiling fails (unless ``KITTYGRAD_COMPILE=1``)."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as error:  # no compiler, missing headers: the .py files still work
+            self._fallback(error)
+
+    def build_extension(self, ext) -> None:  # noqa: ANN001
+        try:
+            super().build_extension(ext)
+        except Exception as error:
+            self._fallback(error)
+
+    def _fallback(self, error: Exception) -> None:
+        if REQUIRED:
+            raise error
+        print(f"kittygrad-core: compiling failed ({error}); installing the pure-Python build", file=sys.stderr)
+
+
+def extensions() -> list:
+    if EDITABLE or os.environ.get("KITTYGRAD_NO_EXTENSIONS", "") not in ("", "0"):
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        if REQUIRED:
+            raise
+        return []
+    return cythonize(
+        [f"src/kittygrad_core/{name}.py" for name in COMPILED_MODULES],
+        compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True,
+                             "embedsignature": True},
+        build_dir="build/cython",  # the generated C stays out of the source tree
+        quiet=True,
+    )
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
