@@ -16,7 +16,7 @@ ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "venv"  # plain venv + pip: pip finds torch==2.13.0 on disk
 nox.options.reuse_existing_virtualenvs = False  # `nox -r` turns reuse on
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "core", "ops", "viz", "nn", "all", "plugin"]  # `bench` is opt-in
+nox.options.sessions = ["lint", "core", "ops", "viz", "nn", "all", "plugin", "compiled"]  # `bench` is opt-in
 
 CORE = ("-e", "./kittygrad_core[testing]")
 OPS = ("-e", "./kittygrad_ops")
@@ -48,7 +48,7 @@ def lint(session: nox.Session) -> None:
 def core(session: nox.Session) -> None:
     """Test kittygrad-core alone, with no plugin distribution installed."""
     session.install(*CORE)
-    _pytest(session, "kittygrad_core/tests")
+    session.run("pytest", "kittygrad_core/tests", *session.posargs, env={"KITTYGRAD_EXPECT_BUILD": "pure"})
 
 
 @nox.session
@@ -77,6 +77,29 @@ def all_(session: nox.Session) -> None:
     """Test the whole set: every distribution plus the kittygrad umbrella."""
     session.install(*CORE, *OPS, *VIZ, *NN, "-e", ".[examples]")
     _pytest(session, "tests")
+
+
+CLEAN_COPY = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "*.so", "*.c")
+
+
+def install_compiled_core(session: nox.Session) -> None:
+    """Installs kittygrad-core as a compiled wheel (Cython; failing to compile is an error here), built
+    from a clean copy so that no stale build folder is reused and nothing is written into the tree."""
+    source = Path(session.create_tmp()) / "kittygrad_core"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(ROOT / "kittygrad_core", source, ignore=CLEAN_COPY)
+    session.install(f"{source}[testing]", env={"KITTYGRAD_COMPILE": "1"})
+
+
+@nox.session
+def compiled(session: nox.Session) -> None:
+    """Test kittygrad-core, kittygrad-ops and kittygrad-nn against the compiled build of core."""
+    install_compiled_core(session)
+    session.install(*OPS, *NN)
+    env = {"KITTYGRAD_EXPECT_BUILD": "compiled"}
+    session.run("python", "-m", "kittygrad_core", silent=False)  # prints "build: compiled (...)"
+    for path in ("kittygrad_core/tests", "kittygrad_ops/tests", "kittygrad_nn/tests"):
+        session.run("pytest", path, *session.posargs, env=env)
 
 
 EXAMPLE_PLUGINS = {  # folder under examples/plugins -> (distribution, plugin, version, its ops)
@@ -120,9 +143,18 @@ def plugin(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks (benchmarks/run.py) against the whole set; not a default session."""
+    """Run the benchmarks (benchmarks/run.py) for the pure and the compiled build of kittygrad-core side
+    by side with torch and hand-written NumPy; not a default session."""
     session.install(*CORE, *OPS, *VIZ, *NN, "-e", ".[examples]")  # the training case reads sklearn's digits
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    # the compiled build of core, beside the pure editable one: benchmarks/run.py puts it first on the
+    # path of the child process that measures it
+    source, target = Path(session.create_tmp()) / "kittygrad_core", Path(session.create_tmp()) / "compiled"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(ROOT / "kittygrad_core", source, ignore=CLEAN_COPY)
+    session.run("python", "-m", "pip", "install", "--no-deps", "--target", str(target), str(source),
+                env={"KITTYGRAD_COMPILE": "1"})
+    session.run("python", "benchmarks/run.py", "--compiled", str(target), *session.posargs)
 
 
 @nox.session(default=False)

@@ -2,7 +2,8 @@
 
 BLAS and intra-op threads are pinned to 1 for NumPy and torch alike. Prints a table of medians and
 writes ``benchmarks/results.json`` and ``benchmarks/results.md`` (included by ``docs/performance.md``).
-Usage: ``python benchmarks/run.py [--quick]`` (``nox -s bench`` runs it).
+Usage: ``python benchmarks/run.py [--quick] [--compiled DIR]`` (``nox -s bench`` runs it with the
+compiled build of kittygrad-core installed in DIR, for a column per build).
 """
 from __future__ import annotations
 
@@ -282,91 +283,151 @@ def import_time(module: str, repeats: int) -> float:
 
 
 # ---------------------------------------------------------------- the run
+# kittygrad runs in child processes, once per build (a process holds one build of kittygrad_core):
+# the pure one (the installed sources) and, with --compiled DIR, the compiled one installed in DIR.
+# Each child imports torch too, so the garbage collector walks the same objects as in the parent.
+
+CASES = (  # key, name, unit, target, the torch or NumPy reference it is compared against
+    ("small", "small-op chain (4x4, fwd+bwd)", "s/step", "kitty/torch <= 0.6 (compiled), 0.85 (pure)"),
+    ("mlp", "MLP step 256x784-512-512-10", "s/step", "kitty/numpy <= 1.05"),
+    ("deep", "deep chain 100,000 muls", "s", "kitty/torch <= 0.7"),
+    ("deep1m", "deep chain 1,000,000 muls (kitty)", "s", "completes"),
+    ("train", "digits MLP training", "s", "report"),
+    ("peak", "MLP step peak memory (tracemalloc)", "MiB", "kitty/numpy <= 1.2"),
+    ("growth", "MLP memory growth, second half of the steps", "MiB", "~0"),
+    ("import", "import time", "s", "kitty <= numpy + 0.1 s"),
+)
+
+
+def kitty_cases(quick: bool) -> dict[str, float]:
+    """Every case for kittygrad alone, in this process's build."""
+    repeats = 3 if quick else 7
+    n = 100_000
+    out = dict(
+        small=median_time(small_chain(kitty), repeats, 300 if quick else 2000),
+        mlp=median_time(mlp(kitty), repeats, 5 if quick else 20),
+        deep=median_time(deep_chain(kitty, n), max(3, repeats // 2)),
+    )
+    start = time.perf_counter()
+    deep_chain(kitty, 1_000_000)()
+    out["deep1m"] = time.perf_counter() - start
+    out["train"] = median_time(train(kitty, 1 if quick else 3), max(3, repeats // 2))
+    peak, after = peak_memory(lambda: mlp(kitty), 20 if quick else 100)
+    half = len(after) // 2  # the first steps warm caches up (NumPy, ABCs); growth is steady-state
+    out["peak"], out["growth"] = peak, after[-1] - after[half]
+    out["import"] = import_time("kittygrad", repeats)
+    return out
+
+
+def reference_cases(quick: bool) -> dict[str, tuple[float | None, float | None]]:
+    """Every case for torch and hand-written NumPy: (torch, numpy) per case."""
+    repeats = 3 if quick else 7
+    n = 100_000
+    inner_small, inner_mlp = (300, 5) if quick else (2000, 20)
+    few = max(3, repeats // 2)
+    epochs = 1 if quick else 3
+    n_peak, n_after = peak_memory(mlp_numpy, 20 if quick else 100)
+    half = len(n_after) // 2
+    return dict(
+        small=(median_time(small_chain(torch), repeats, inner_small),
+               median_time(small_chain_numpy(), repeats, inner_small)),
+        mlp=(median_time(mlp(torch), repeats, inner_mlp), median_time(mlp_numpy(), repeats, inner_mlp)),
+        deep=(median_time(deep_chain(torch, n), few), median_time(deep_chain_numpy(n), few)),
+        deep1m=(None, None),
+        train=(median_time(train(torch, epochs), few), median_time(train_numpy(epochs), few)),
+        peak=(None, n_peak),
+        growth=(None, n_after[-1] - n_after[half]),
+        **{"import": (import_time("torch", 3), import_time("numpy", repeats))},
+    )
+
+
+def run_child(quick: bool, compiled: str | None) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Runs ``kitty_cases`` in a child process on the pure build, or on the compiled one in ``compiled``."""
+    env = dict(os.environ)
+    if compiled:
+        env["PYTHONPATH"] = os.pathsep.join([compiled, *filter(None, [env.get("PYTHONPATH")])])
+    command = [sys.executable, __file__, "--kitty-json", *(["--quick"] if quick else [])]
+    result = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+    built = tuple(result["compiled"])
+    if bool(built) != bool(compiled):
+        raise SystemExit(f"expected the {'compiled' if compiled else 'pure'} build, the child ran "
+                         f"compiled modules {built}")
+    return result["cases"], built
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument("--compiled", metavar="DIR", help="a directory holding a compiled kittygrad_core "
+                        "(pip install --target DIR): adds a column for the compiled build")
+    parser.add_argument("--kitty-json", action="store_true", help=argparse.SUPPRESS)  # the child's mode
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else 7
+    import kittygrad_core
+    if args.kitty_json:
+        print(json.dumps(dict(cases=kitty_cases(args.quick), compiled=list(kittygrad_core.COMPILED))))
+        return 0
+    if kittygrad_core.COMPILED:
+        raise SystemExit("run the benchmarks from the pure (editable) install; --compiled adds the other build")
     print("kittygrad benchmarks: BLAS and torch threads pinned to 1 (OMP/OPENBLAS/MKL_NUM_THREADS=1, "
           "torch.set_num_threads(1))")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}")
+    builds = {"pure": run_child(args.quick, None)[0]}
+    print("pure build measured")
+    if args.compiled:
+        builds["compiled"], modules = run_child(args.quick, args.compiled)
+        print(f"compiled build measured (compiled modules: {', '.join(modules)})")
+    references = reference_cases(args.quick)
+
     rows = []
-
-    def case(name, unit, kitty_s, torch_s, numpy_s, target=None):
-        row = dict(case=name, unit=unit, kittygrad=kitty_s, torch=torch_s, numpy=numpy_s,
-                   kitty_over_torch=kitty_s / torch_s if torch_s else None,
-                   kitty_over_numpy=kitty_s / numpy_s if numpy_s else None, target=target)
+    for key, name, unit, target in CASES:
+        torch_s, numpy_s = references[key]
+        row = dict(case=name, unit=unit, target=target, torch=torch_s, numpy=numpy_s)
+        for build, cases in builds.items():
+            value = cases[key]
+            row[build] = value
+            row[f"{build}_over_torch"] = value / torch_s if torch_s else None
+            row[f"{build}_over_numpy"] = value / numpy_s if numpy_s else None
         rows.append(row)
-        print(f"{name:<34} kitty {kitty_s:10.4g}  "
-              f"torch {torch_s if torch_s is not None else float('nan'):10.4g}"
-              f"  numpy {numpy_s if numpy_s is not None else float('nan'):10.4g}  {unit}")
 
-    inner = 300 if args.quick else 2000
-    case("small-op chain (4x4, fwd+bwd)", "s/step",
-         median_time(small_chain(kitty), repeats, inner), median_time(small_chain(torch), repeats, inner),
-         median_time(small_chain_numpy(), repeats, inner), "kitty/torch <= 0.6")
-    inner = 5 if args.quick else 20
-    case("MLP step 256x784-512-512-10", "s/step",
-         median_time(mlp(kitty), repeats, inner), median_time(mlp(torch), repeats, inner),
-         median_time(mlp_numpy(), repeats, inner), "kitty/numpy <= 1.05")
-    n = 100_000
-    case("deep chain 100,000 muls", "s",
-         median_time(deep_chain(kitty, n), max(3, repeats // 2)),
-         median_time(deep_chain(torch, n), max(3, repeats // 2)),
-         median_time(deep_chain_numpy(n), max(3, repeats // 2)), "kitty/torch <= 1")
-    start = time.perf_counter()
-    deep_chain(kitty, 1_000_000)()
-    case("deep chain 1,000,000 muls (kitty)", "s", time.perf_counter() - start, None, None, "completes")
-    epochs = 1 if args.quick else 3
-    case(f"digits MLP training, {epochs} epochs", "s",
-         median_time(train(kitty, epochs), max(3, repeats // 2)),
-         median_time(train(torch, epochs), max(3, repeats // 2)),
-         median_time(train_numpy(epochs), max(3, repeats // 2)), "report")
-    steps = 20 if args.quick else 100
-    k_peak, k_after = peak_memory(lambda: mlp(kitty), steps)
-    n_peak, n_after = peak_memory(mlp_numpy, steps)
-    case("MLP step peak memory (tracemalloc)", "MiB", k_peak, None, n_peak, "kitty/numpy <= 1.2")
-    half = len(k_after) // 2  # the first steps warm caches up (NumPy, ABCs); growth is steady-state
-    case(f"MLP memory growth, steps {half}-{len(k_after)}", "MiB", k_after[-1] - k_after[half], None,
-         n_after[-1] - n_after[half], "~0")
-    case("import time", "s", import_time("kittygrad", repeats), import_time("torch", 3),
-         import_time("numpy", repeats), "kitty <= numpy + 0.1 s")
-
-    (HERE / "results.json").write_text(json.dumps(dict(rows=rows, python=platform.python_version(),
+    (HERE / "results.json").write_text(json.dumps(dict(rows=rows, builds=list(builds),
+                                                       python=platform.python_version(),
                                                        numpy=np.__version__, torch=torch.__version__,
                                                        cores=os.cpu_count()), indent=2))
-    lines = ["| case | kittygrad | torch | NumPy | kitty/torch | kitty/NumPy | target |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    names = list(builds)
+    header = ["case", *names, "torch", "NumPy", *(f"{b}/torch" for b in names), *(f"{b}/NumPy" for b in names),
+              "target"]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 2) + " --- |"]
     fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
     for r in rows:
-        lines.append(f"| {r['case']} ({r['unit']}) | {fmt(r['kittygrad'])} | {fmt(r['torch'])} | "
-                     f"{fmt(r['numpy'])} | {fmt(r['kitty_over_torch'])} | {fmt(r['kitty_over_numpy'])} | "
-                     f"{r['target'] or ''} |")
+        cells = [f"{r['case']} ({r['unit']})", *(fmt(r[b]) for b in names), fmt(r["torch"]), fmt(r["numpy"]),
+                 *(fmt(r[f"{b}_over_torch"]) for b in names), *(fmt(r[f"{b}_over_numpy"]) for b in names),
+                 r["target"]]
+        lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     (HERE / "results.md").write_text(table)
-    _update_docs(table)
+    _update_docs(table, names)
     print(table)
     return 0
 
 
-def _update_docs(table: str) -> None:
+def _update_docs(table: str, builds: list[str]) -> None:
     """Puts the table between the result markers of docs/performance.md (the doc includes it)."""
     doc = HERE.parent / "docs" / "performance.md"
     start, end = "<!-- results:start -->", "<!-- results:end -->"
     text = doc.read_text() if doc.exists() else f"{start}\n{end}\n"
     if start in text and end in text:
         head, rest = text.split(start, 1)
-        doc.write_text(f"{head}{start}\n{_machine()}\n\n{table}{end}{rest.split(end, 1)[1]}")
+        doc.write_text(f"{head}{start}\n{_machine(builds)}\n\n{table}{end}{rest.split(end, 1)[1]}")
 
 
-def _machine() -> str:
+def _machine(builds: list[str]) -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() \
         else platform.machine()
     return (f"Measured on {model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"NumPy {np.__version__}, torch {torch.__version__}; BLAS and torch pinned to 1 thread.")
+            f"NumPy {np.__version__}, torch {torch.__version__}; BLAS and torch pinned to 1 thread; "
+            f"kittygrad builds: {', '.join(builds)} (one child process each).")
 
 
 if __name__ == "__main__":

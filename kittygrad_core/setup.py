@@ -45,7 +45,8 @@ def extensions() -> list:
     try:
         from Cython.Build import cythonize
     except ImportError:
-        if REQUIRED:
+        # (setuptools also runs this file to ask for the build's requirements, before Cython is there)
+        if REQUIRED and any(command in sys.argv for command in ("bdist_wheel", "build_ext", "build")):
             raise
         return []
     return cythonize(

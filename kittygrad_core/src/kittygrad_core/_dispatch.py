@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import UNCOUNTED, Observer, accumulator, init_node, store_snapshot
+from ._engine import UNCOUNTED, Node, Observer, accumulator, init_node, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -24,7 +24,10 @@ NUMBERS = (int, float, bool)
 _AxisError = np.exceptions.AxisError
 # What a forward's NumPy or Python code raises on bad input; retyped by ``_forward_error``.
 _FORWARD_ERRORS = (ValueError, TypeError, IndexError, AttributeError, KeyError)
-_new = object.__new__
+_new = object.__new__  # for Tensor
+# For records: object.__new__ itself in the pure build; the extension type's in the compiled one
+# (object.__new__ refuses subclasses of extension types).
+_new_node = Node.__new__
 
 
 class UnsupportedOperand(TypeError):
@@ -71,7 +74,7 @@ def apply1(op: type[Op], x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     """``apply`` for a one-input op that is differentiable and no view: the common case, inlined."""
     if not isinstance(x, Tensor):
         return apply(op, (x,), args, kwargs)
-    node = _new(op)
+    node = _new_node(op)
     try:
         out = (node.forward(np, x._data, *args, **kwargs) if args or kwargs
                else node.forward(np, x._data))
@@ -133,7 +136,7 @@ def apply2(op: type[Op], x: Any, y: Any, args: tuple[Any, ...],
         a, b, x_grad, y_grad = x, y._data, False, y._requires_grad
     else:
         return apply(op, (x, y), args, kwargs)
-    node = _new(op)
+    node = _new_node(op)
     try:
         out = node.forward(np, a, b, *args, **kwargs) if args or kwargs else node.forward(np, a, b)
     except _FORWARD_ERRORS as error:

@@ -174,7 +174,7 @@ def _record(cls: type[Function], fn: Any, ctx: FunctionCtx, inputs: list[Any], o
 
 def _link_function_node(cls: type[Function], fn: Any, ctx: FunctionCtx, inputs: list[Any], out: Tensor,
                         torch_args: tuple[Any, ...] | None) -> None:
-    node = object.__new__(cls._node_type)
+    node = Node.__new__(cls._node_type)  # object.__new__ refuses extension types' subclasses
     node.fn, node.ctx, node.torch_args = fn, ctx, torch_args
     _link(node, node, tuple(inputs), out._data)  # type: ignore[arg-type]  # the node has its op's flags
     saved: list[Any] = []  # flat (counter, version, ...)

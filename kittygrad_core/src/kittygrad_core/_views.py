@@ -90,7 +90,7 @@ def _plan_activate(node: Node, locks: dict[Any, Any]) -> None:
 
 
 def _node(cls: type[_N], nexts: tuple[Any, ...], like: Any, locks: dict[Any, Any]) -> _N:
-    node = object.__new__(cls)
+    node = Node.__new__(cls)  # object.__new__ refuses extension types' subclasses
     for fn in nexts:
         if fn is not None:
             count(fn, locks)
