@@ -32,16 +32,21 @@ torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
 
 
+# Wall time by default; --clock cpu measures the process's CPU time instead (time.process_time), which
+# a shared, loaded machine disturbs far less (every case runs on one thread).
+CLOCK = time.perf_counter
+
+
 def median_time(step, repeats: int, inner: int = 1) -> float:
     """Median seconds per call of ``step`` over ``repeats`` timings of ``inner`` calls (after warm-up)."""
     for _ in range(max(1, inner // 10)):
         step()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(inner):
             step()
-        times.append((time.perf_counter() - start) / inner)
+        times.append((CLOCK() - start) / inner)
     return statistics.median(times)
 
 
@@ -308,9 +313,9 @@ def kitty_cases(quick: bool) -> dict[str, float]:
         mlp=median_time(mlp(kitty), repeats, 5 if quick else 20),
         deep=median_time(deep_chain(kitty, n), max(3, repeats // 2)),
     )
-    start = time.perf_counter()
+    start = CLOCK()
     deep_chain(kitty, 1_000_000)()
-    out["deep1m"] = time.perf_counter() - start
+    out["deep1m"] = CLOCK() - start
     out["train"] = median_time(train(kitty, 1 if quick else 3), max(3, repeats // 2))
     peak, after = peak_memory(lambda: mlp(kitty), 20 if quick else 100)
     half = len(after) // 2  # the first steps warm caches up (NumPy, ABCs); growth is steady-state
@@ -341,12 +346,12 @@ def reference_cases(quick: bool) -> dict[str, tuple[float | None, float | None]]
     )
 
 
-def run_child(quick: bool, compiled: str | None) -> tuple[dict[str, float], tuple[str, ...]]:
+def run_child(quick: bool, compiled: str | None, clock: str) -> tuple[dict[str, float], tuple[str, ...]]:
     """Runs ``kitty_cases`` in a child process on the pure build, or on the compiled one in ``compiled``."""
     env = dict(os.environ)
     if compiled:
         env["PYTHONPATH"] = os.pathsep.join([compiled, *filter(None, [env.get("PYTHONPATH")])])
-    command = [sys.executable, __file__, "--kitty-json", *(["--quick"] if quick else [])]
+    command = [sys.executable, __file__, "--kitty-json", "--clock", clock, *(["--quick"] if quick else [])]
     result = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
     built = tuple(result["compiled"])
     if bool(built) != bool(compiled):
@@ -360,8 +365,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--compiled", metavar="DIR", help="a directory holding a compiled kittygrad_core "
                         "(pip install --target DIR): adds a column for the compiled build")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what the timings measure: wall time, or the process's CPU time (one thread)")
     parser.add_argument("--kitty-json", action="store_true", help=argparse.SUPPRESS)  # the child's mode
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     import kittygrad_core
     if args.kitty_json:
         print(json.dumps(dict(cases=kitty_cases(args.quick), compiled=list(kittygrad_core.COMPILED))))
@@ -369,13 +378,13 @@ def main(argv=None) -> int:
     if kittygrad_core.COMPILED:
         raise SystemExit("run the benchmarks from the pure (editable) install; --compiled adds the other build")
     print("kittygrad benchmarks: BLAS and torch threads pinned to 1 (OMP/OPENBLAS/MKL_NUM_THREADS=1, "
-          "torch.set_num_threads(1))")
+          f"torch.set_num_threads(1)); {args.clock} time")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}")
-    builds = {"pure": run_child(args.quick, None)[0]}
+    builds = {"pure": run_child(args.quick, None, args.clock)[0]}
     print("pure build measured")
     if args.compiled:
-        builds["compiled"], modules = run_child(args.quick, args.compiled)
+        builds["compiled"], modules = run_child(args.quick, args.compiled, args.clock)
         print(f"compiled build measured (compiled modules: {', '.join(modules)})")
     references = reference_cases(args.quick)
 
@@ -406,28 +415,29 @@ def main(argv=None) -> int:
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     (HERE / "results.md").write_text(table)
-    _update_docs(table, names)
+    _update_docs(table, names, args.clock)
     print(table)
     return 0
 
 
-def _update_docs(table: str, builds: list[str]) -> None:
+def _update_docs(table: str, builds: list[str], clock: str) -> None:
     """Puts the table between the result markers of docs/performance.md (the doc includes it)."""
     doc = HERE.parent / "docs" / "performance.md"
     start, end = "<!-- results:start -->", "<!-- results:end -->"
     text = doc.read_text() if doc.exists() else f"{start}\n{end}\n"
     if start in text and end in text:
         head, rest = text.split(start, 1)
-        doc.write_text(f"{head}{start}\n{_machine(builds)}\n\n{table}{end}{rest.split(end, 1)[1]}")
+        doc.write_text(f"{head}{start}\n{_machine(builds, clock)}\n\n{table}{end}{rest.split(end, 1)[1]}")
 
 
-def _machine(builds: list[str]) -> str:
+def _machine(builds: list[str], clock: str) -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() \
         else platform.machine()
     return (f"Measured on {model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"NumPy {np.__version__}, torch {torch.__version__}; BLAS and torch pinned to 1 thread; "
-            f"kittygrad builds: {', '.join(builds)} (one child process each).")
+            f"kittygrad builds: {', '.join(builds)} (one child process each); "
+            f"{'CPU' if clock == 'cpu' else 'wall'} time.")
 
 
 if __name__ == "__main__":
