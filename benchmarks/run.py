@@ -22,6 +22,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -288,76 +289,132 @@ def import_time(module: str, repeats: int) -> float:
 
 
 # ---------------------------------------------------------------- the run
-# kittygrad runs in child processes, once per build (a process holds one build of kittygrad_core):
-# the pure one (the installed sources) and, with --compiled DIR, the compiled one installed in DIR.
-# Each child imports torch too, so the garbage collector walks the same objects as in the parent.
+# kittygrad runs in child processes, one per build (a process holds one build of kittygrad_core): the
+# pure one (the installed sources) and, with --compiled DIR, the compiled one installed in DIR. Each
+# child imports torch too, so the garbage collector walks the same objects as in the parent. The timed
+# cases are measured in rounds that visit every column in turn (pure, compiled, torch, NumPy), so that
+# a change in the machine's load hits all columns alike; each cell is the median over the rounds.
 
-CASES = (  # key, name, unit, target, the torch or NumPy reference it is compared against
+CASES = (  # key, name, unit, target
     ("small", "small-op chain (4x4, fwd+bwd)", "s/step", "kitty/torch <= 0.6 (compiled), 0.85 (pure)"),
     ("mlp", "MLP step 256x784-512-512-10", "s/step", "kitty/numpy <= 1.05"),
     ("deep", "deep chain 100,000 muls", "s", "kitty/torch <= 0.7"),
     ("deep1m", "deep chain 1,000,000 muls (kitty)", "s", "completes"),
-    ("train", "digits MLP training", "s", "report"),
+    ("train", "digits MLP training, 3 epochs", "s", "report"),
     ("peak", "MLP step peak memory (tracemalloc)", "MiB", "kitty/numpy <= 1.2"),
     ("growth", "MLP memory growth, second half of the steps", "MiB", "~0"),
     ("import", "import time", "s", "kitty <= numpy + 0.1 s"),
 )
+TIMED = ("small", "mlp", "deep", "train")
 
 
-def kitty_cases(quick: bool) -> dict[str, float]:
-    """Every case for kittygrad alone, in this process's build."""
-    repeats = 3 if quick else 7
-    n = 100_000
-    out = dict(
-        small=median_time(small_chain(kitty), repeats, 300 if quick else 2000),
-        mlp=median_time(mlp(kitty), repeats, 5 if quick else 20),
-        deep=median_time(deep_chain(kitty, n), max(3, repeats // 2)),
-    )
-    start = CLOCK()
-    deep_chain(kitty, 1_000_000)()
-    out["deep1m"] = CLOCK() - start
-    out["train"] = median_time(train(kitty, 1 if quick else 3), max(3, repeats // 2))
-    peak, after = peak_memory(lambda: mlp(kitty), 20 if quick else 100)
-    half = len(after) // 2  # the first steps warm caches up (NumPy, ABCs); growth is steady-state
-    out["peak"], out["growth"] = peak, after[-1] - after[half]
-    out["import"] = import_time("kittygrad", repeats)
-    return out
-
-
-def reference_cases(quick: bool) -> dict[str, tuple[float | None, float | None]]:
-    """Every case for torch and hand-written NumPy: (torch, numpy) per case."""
-    repeats = 3 if quick else 7
-    n = 100_000
-    inner_small, inner_mlp = (300, 5) if quick else (2000, 20)
-    few = max(3, repeats // 2)
+def _steps(lib, quick: bool) -> dict[str, tuple[Any, int]]:
+    """The timed cases' steps for ``lib`` (kittygrad, torch or None for NumPy), with their inner counts."""
     epochs = 1 if quick else 3
+    inner_small, inner_mlp = (300, 5) if quick else (2000, 20)
+    if lib is None:
+        return dict(small=(small_chain_numpy(), inner_small), mlp=(mlp_numpy(), inner_mlp),
+                    deep=(deep_chain_numpy(100_000), 1), train=(train_numpy(epochs), 1))
+    return dict(small=(small_chain(lib), inner_small), mlp=(mlp(lib), inner_mlp),
+                deep=(deep_chain(lib, 100_000), 1), train=(train(lib, epochs), 1))
+
+
+def _one_timing(step, inner: int) -> float:
+    start = CLOCK()
+    for _ in range(inner):
+        step()
+    return (CLOCK() - start) / inner
+
+
+def serve(quick: bool) -> None:
+    """The child's loop: one request per line on stdin ("warm CASE", "time CASE" or "extras"), one
+    JSON answer per line on stdout."""
+    steps = _steps(kitty, quick)
+    for line in sys.stdin:
+        command, _, case = line.strip().partition(" ")
+        if command == "warm":
+            step, inner = steps[case]
+            for _ in range(max(1, inner // 10)):
+                step()
+            answer: Any = None
+        elif command == "time":
+            answer = _one_timing(*steps[case])
+        elif command == "extras":
+            start = CLOCK()
+            deep_chain(kitty, 1_000_000)()
+            answer = {"deep1m": CLOCK() - start}
+            peak, after = peak_memory(lambda: mlp(kitty), 20 if quick else 100)
+            half = len(after) // 2  # the first steps warm caches up (NumPy, ABCs); growth is steady-state
+            answer.update(peak=peak, growth=after[-1] - after[half],
+                          **{"import": import_time("kittygrad", 3 if quick else 7)})
+        elif command == "build":
+            import kittygrad_core
+            answer = list(kittygrad_core.COMPILED)
+        else:
+            raise SystemExit(f"unknown request {line!r}")
+        print(json.dumps(answer), flush=True)
+
+
+class Child:
+    """A child process measuring one build of kittygrad."""
+
+    def __init__(self, quick: bool, clock: str, compiled: str | None) -> None:
+        env = dict(os.environ)
+        if compiled:
+            env["PYTHONPATH"] = os.pathsep.join([compiled, *filter(None, [env.get("PYTHONPATH")])])
+        command = [sys.executable, __file__, "--serve", "--clock", clock, *(["--quick"] if quick else [])]
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+        self.modules = tuple(self.ask("build"))
+        if bool(self.modules) != bool(compiled):
+            raise SystemExit(f"expected the {'compiled' if compiled else 'pure'} build, the child runs "
+                             f"compiled modules {self.modules}")
+
+    def ask(self, request: str) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(request + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the benchmark child stopped (request {request!r})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def measure(children: dict[str, Child], quick: bool) -> dict[str, dict[str, float | None]]:
+    """Every case for every column: the builds (in their children), torch and NumPy (here)."""
+    repeats = 3 if quick else 7
+    local = {"torch": _steps(torch, quick), "numpy": _steps(None, quick)}
+    results: dict[str, dict[str, float | None]] = {key: {} for key, *_ in CASES}
+    for case in TIMED:
+        rounds = repeats if case in ("small", "mlp") else max(3, repeats // 2)
+        for child in children.values():
+            child.ask(f"warm {case}")
+        for step, inner in (local["torch"][case], local["numpy"][case]):
+            for _ in range(max(1, inner // 10)):
+                step()
+        times: dict[str, list[float]] = {column: [] for column in (*children, "torch", "numpy")}
+        for _ in range(rounds):
+            for build, child in children.items():
+                times[build].append(child.ask(f"time {case}"))
+            for column in ("torch", "numpy"):
+                times[column].append(_one_timing(*local[column][case]))
+        results[case] = {column: statistics.median(values) for column, values in times.items()}
+        print(f"{case}: " + "  ".join(f"{column} {value:.4g}" for column, value in results[case].items()))
+    for build, child in children.items():
+        for key, value in child.ask("extras").items():
+            results[key][build] = value
     n_peak, n_after = peak_memory(mlp_numpy, 20 if quick else 100)
     half = len(n_after) // 2
-    return dict(
-        small=(median_time(small_chain(torch), repeats, inner_small),
-               median_time(small_chain_numpy(), repeats, inner_small)),
-        mlp=(median_time(mlp(torch), repeats, inner_mlp), median_time(mlp_numpy(), repeats, inner_mlp)),
-        deep=(median_time(deep_chain(torch, n), few), median_time(deep_chain_numpy(n), few)),
-        deep1m=(None, None),
-        train=(median_time(train(torch, epochs), few), median_time(train_numpy(epochs), few)),
-        peak=(None, n_peak),
-        growth=(None, n_after[-1] - n_after[half]),
-        **{"import": (import_time("torch", 3), import_time("numpy", repeats))},
-    )
-
-
-def run_child(quick: bool, compiled: str | None, clock: str) -> tuple[dict[str, float], tuple[str, ...]]:
-    """Runs ``kitty_cases`` in a child process on the pure build, or on the compiled one in ``compiled``."""
-    env = dict(os.environ)
-    if compiled:
-        env["PYTHONPATH"] = os.pathsep.join([compiled, *filter(None, [env.get("PYTHONPATH")])])
-    command = [sys.executable, __file__, "--kitty-json", "--clock", clock, *(["--quick"] if quick else [])]
-    result = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
-    built = tuple(result["compiled"])
-    if bool(built) != bool(compiled):
-        raise SystemExit(f"expected the {'compiled' if compiled else 'pure'} build, the child ran "
-                         f"compiled modules {built}")
-    return result["cases"], built
+    results["peak"].update(torch=None, numpy=n_peak)
+    results["growth"].update(torch=None, numpy=n_after[-1] - n_after[half])
+    results["deep1m"].update(torch=None, numpy=None)
+    results["import"].update(torch=import_time("torch", 3), numpy=import_time("numpy", repeats))
+    return results
 
 
 def main(argv=None) -> int:
@@ -367,43 +424,46 @@ def main(argv=None) -> int:
                         "(pip install --target DIR): adds a column for the compiled build")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="what the timings measure: wall time, or the process's CPU time (one thread)")
-    parser.add_argument("--kitty-json", action="store_true", help=argparse.SUPPRESS)  # the child's mode
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child's mode
     args = parser.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    import kittygrad_core
-    if args.kitty_json:
-        print(json.dumps(dict(cases=kitty_cases(args.quick), compiled=list(kittygrad_core.COMPILED))))
+    if args.serve:
+        serve(args.quick)
         return 0
+    import kittygrad_core
     if kittygrad_core.COMPILED:
         raise SystemExit("run the benchmarks from the pure (editable) install; --compiled adds the other build")
     print("kittygrad benchmarks: BLAS and torch threads pinned to 1 (OMP/OPENBLAS/MKL_NUM_THREADS=1, "
           f"torch.set_num_threads(1)); {args.clock} time")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}")
-    builds = {"pure": run_child(args.quick, None, args.clock)[0]}
-    print("pure build measured")
+    children = {"pure": Child(args.quick, args.clock, None)}
     if args.compiled:
-        builds["compiled"], modules = run_child(args.quick, args.compiled, args.clock)
-        print(f"compiled build measured (compiled modules: {', '.join(modules)})")
-    references = reference_cases(args.quick)
+        children["compiled"] = Child(args.quick, args.clock, args.compiled)
+        print(f"compiled build: modules {', '.join(children['compiled'].modules)}")
+    try:
+        results = measure(children, args.quick)
+    finally:
+        for child in children.values():
+            child.close()
+    names = list(children)
 
     rows = []
     for key, name, unit, target in CASES:
-        torch_s, numpy_s = references[key]
+        torch_s, numpy_s = results[key]["torch"], results[key]["numpy"]
         row = dict(case=name, unit=unit, target=target, torch=torch_s, numpy=numpy_s)
-        for build, cases in builds.items():
-            value = cases[key]
+        for build in names:
+            value = results[key][build]
             row[build] = value
-            row[f"{build}_over_torch"] = value / torch_s if torch_s else None
-            row[f"{build}_over_numpy"] = value / numpy_s if numpy_s else None
+            row[f"{build}_over_torch"] = value / torch_s if value is not None and torch_s else None
+            row[f"{build}_over_numpy"] = value / numpy_s if value is not None and numpy_s else None
         rows.append(row)
 
-    (HERE / "results.json").write_text(json.dumps(dict(rows=rows, builds=list(builds),
+    (HERE / "results.json").write_text(json.dumps(dict(rows=rows, builds=names, clock=args.clock,
                                                        python=platform.python_version(),
                                                        numpy=np.__version__, torch=torch.__version__,
                                                        cores=os.cpu_count()), indent=2))
-    names = list(builds)
     header = ["case", *names, "torch", "NumPy", *(f"{b}/torch" for b in names), *(f"{b}/NumPy" for b in names),
               "target"]
     lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 2) + " --- |"]
