@@ -29,6 +29,9 @@ ENGINE_LOCK = threading.RLock()
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
 UNCOUNTED = -2
+# Set by the first create_graph pass: from then on every backward takes the general pass, which counts
+# the consumers of marked nodes (``Node._hoc``) within the pass (docs/autograd.md, "Higher order").
+HIGHER_ORDER = False
 
 
 class Node:
@@ -38,7 +41,7 @@ class Node:
     # in slots (most nodes save at most one: no tuple to allocate, fewer objects for the GC to track),
     # any further ones as a flat (counter, version, ...) tuple in _saved.
     __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
-                 "_retained", "_out_ref", "_anomaly")
+                 "_retained", "_out_ref", "_anomaly", "_hoc")
 
     next_functions: tuple[Any, ...]  # one Node (or None: no gradient wanted) per input
     _lock: int
@@ -51,10 +54,13 @@ class Node:
     _retained: Observer | None
     _out_ref: Any
     _anomaly: str | None
+    _hoc: bool  # set (never initialised) on nodes of graphs a create_graph pass made or ran through
 
     name: ClassVar[str] = "node"  # the op's, set on each node class
     distribution: ClassVar[str | None] = None
     broadcast: ClassVar[bool] = False
+    #: Whether ``backward`` records a graph when ``xp`` is a recording namespace (``create_graph``).
+    differentiable_backward: ClassVar[bool] = False
 
     def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         """Returns one gradient (or ``None``) per input, given the gradient of the output."""
@@ -242,9 +248,10 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
     if retain_graph.__class__ not in (bool, type(None)) or create_graph.__class__ is not bool:
         raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
                         f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
-    if retain_graph or create_graph or inputs is not None or _anomaly.ENABLED.get():
+    if retain_graph or create_graph or inputs is not None or HIGHER_ORDER or _anomaly.ENABLED.get():
         from ._autograd import backward as general  # the general pass; a plain backward stays here
-        general(tensor, _make_tensor(grad), retain_graph, create_graph, inputs)
+        general(tensor, gradient if gradient is not None else _make_tensor(grad), retain_graph, create_graph,
+                inputs)
         return
     with ENGINE_LOCK:
         _backward_locked(tensor, grad)
@@ -363,10 +370,12 @@ def check_versions(node: Node) -> None:
                 _modified_error(node, saved[i][0], saved[i + 1])
 
 
-def call_rule(node: Node, grad: np.ndarray) -> tuple[Any, ...]:
-    """Runs ``node``'s backward rule: one gradient (or None) per input; its errors name the node."""
+def call_rule(node: Node, grad: np.ndarray, xp: Any = np) -> tuple[Any, ...]:
+    """Runs ``node``'s backward rule: one gradient (or None) per input; its errors name the node.
+
+    ``xp`` is the array namespace the rule computes with (a recording one under ``create_graph``)."""
     try:
-        grads = node.backward(np, grad)
+        grads = node.backward(xp, grad)
     except Exception as error:
         error.add_note(f"(raised by the backward of {node._describe()})")
         raise
