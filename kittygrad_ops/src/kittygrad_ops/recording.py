@@ -439,6 +439,15 @@ class _Outer:
 multiply = _Outer()
 
 
+# ---- further names for the rules of unary.py, activations.py, binary.py, copies.py
+
+
+# ---- further names for the rules of reductions.py, shape.py, linalg.py, indexing.py
+
+
+# ---- further names for the rules of kittygrad-nn and the example plugins
+
+
 def __getattr__(name: str) -> Any:
     # NumPy's other names (dtypes, errstate, isnan, all, argsort, result_type, ...): they read values;
     # a recording array handed to one of them raises (``RecordingArray.__array__``).
