@@ -287,6 +287,7 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
     """Runs the graph below ``root``; returns True if some node still waits for gradients."""
     stack: list[Any] = [(root, root_grad)]
     waiting: set[Any] = set()
+    hooked: dict[int, Any] = {}  # leaves with hooks: their gradient, summed, goes in at the end
     pop, push = stack.pop, stack.append
     while stack:
         node, grad = pop()
@@ -344,8 +345,9 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 if leaf is None:
                     continue
                 # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
-                if leaf._hooks is not None:
-                    accumulate_leaf(leaf, g)
+                if leaf._hooks is not None:  # hooks see the sum of this pass's contributions, once
+                    key = id(nxt)
+                    hooked[key] = (leaf, hooked[key][1] + g) if key in hooked else (leaf, g)
                     continue
                 held = leaf._grad
                 if held is None:
@@ -355,6 +357,8 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                     np.add(held._data, g, out=held._data)
             else:
                 push((nxt, g))
+    for leaf, total in hooked.values():
+        accumulate_leaf(leaf, total)
     return bool(waiting)
 
 

@@ -70,6 +70,22 @@ def ops_without_conformance(distribution: str | None = None, plugin: str | None 
             if not isinstance(kitty.registry[name].conformance, kitty.Conformance)]
 
 
+def ops_with_second_derivatives(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered ops whose records declare ``differentiable_backward`` (the conformance
+    suite checks their double backward)."""
+    return [name for name in op_names(distribution, plugin)
+            if getattr(kitty.registry[name], "differentiable_backward", False)]
+
+
+def ops_without_second_derivatives(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered, differentiable op records (not composites) that do not declare
+    ``differentiable_backward``: a second derivative through them raises."""
+    return [name for name in op_names(distribution, plugin)
+            if isinstance(kitty.registry[name], type) and issubclass(kitty.registry[name], kitty.Op)
+            and kitty.registry[name].differentiable is not False
+            and not getattr(kitty.registry[name], "differentiable_backward", False)]
+
+
 def _origin(record: Record) -> str:
     return record.distribution or record.plugin or "a runtime registration"
 
