@@ -89,10 +89,10 @@ class Elu(Op):
 
     def backward(self, xp, grad):
         x = self.input
+        # when recording, min(x, 0) by a mask: at 0 torch's double backward is 0, not minimum's tie half
+        low = xp.minimum(x, 0) if xp is np else xp.where(x >= 0, 0, x)
         with xp.errstate(over="ignore", invalid="ignore"):
-            # min(x, 0) by a mask, not minimum: at 0 torch's double backward is 0, not a tie's half
-            return xp.where(x > 0, grad, grad * self.alpha * xp.exp(xp.where(x >= 0, 0, x))).astype(
-                grad.dtype, copy=False)
+            return xp.where(x > 0, grad, grad * self.alpha * xp.exp(low)).astype(grad.dtype, copy=False)
 
 
 def _erf(xp, x):
