@@ -78,7 +78,6 @@ def run(outputs: Sequence[Tensor], grads: Sequence[Any], *, retain_graph: bool,
         if not create_graph:
             return _run_locked(outputs, grads, retain_graph, inputs, accumulate, None)
         ns = _higher_order.namespace()
-        _engine.HIGHER_ORDER = True
         _higher_order.start()
         try:
             results = _run_locked(outputs, [ns.wrap(g) for g in grads], retain_graph, inputs, accumulate, ns)
@@ -190,7 +189,7 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[Any], retain: bool,
         for key, node in graph.items():
             node._lock = locks[key]
             if node.__class__ is not AccumulateGrad:
-                node._hoc = True
+                _higher_order.mark_node(node)
     if pending:
         for key in pending:  # as the fast pass: the partial sum waits in the node for the rest
             node = graph[key]

@@ -29,9 +29,10 @@ ENGINE_LOCK = threading.RLock()
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
 UNCOUNTED = -2
-# Set by the first create_graph pass: from then on every backward takes the general pass, which counts
-# the consumers of marked nodes (``Node._hoc``) within the pass (docs/autograd.md, "Higher order").
-HIGHER_ORDER = False
+# Weak references to the live nodes a create_graph pass marked (``Node._hoc``): while there are any,
+# every backward takes the general pass, which counts a marked node's consumers within the pass
+# (docs/autograd.md, "Higher-order gradients"). Each reference removes itself when its node dies.
+MARKED: set[Any] = set()
 
 
 class Node:
@@ -248,7 +249,7 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
     if retain_graph.__class__ not in (bool, type(None)) or create_graph.__class__ is not bool:
         raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
                         f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
-    if retain_graph or create_graph or inputs is not None or HIGHER_ORDER or _anomaly.ENABLED.get():
+    if retain_graph or create_graph or inputs is not None or MARKED or _anomaly.ENABLED.get():
         from ._autograd import backward as general  # the general pass; a plain backward stays here
         general(tensor, gradient if gradient is not None else _make_tensor(grad), retain_graph, create_graph,
                 inputs)
