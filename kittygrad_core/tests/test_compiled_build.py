@@ -47,7 +47,7 @@ def _pxd_attributes(class_name):
         if line.startswith("cdef class "):
             inside = line.split()[2].split("(")[0].rstrip(":") == class_name
         elif inside and line.strip().startswith("cdef public "):
-            names.append(line.split()[-1])
+            names.append(line.split("#")[0].split()[-1])
     return tuple(names)
 
 

@@ -18,6 +18,7 @@ cdef class Node:
     cdef public object _retained
     cdef public object _out_ref
     cdef public object _anomaly
+    cdef public object _hoc  # None until a create_graph pass marks the node (getattr(node, "_hoc", False))
 
 
 cdef class AccumulateGrad(Node):
