@@ -134,7 +134,7 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[Any], retain: bool,
             if left <= 0:
                 _engine._second_backward()
             if node._grad is not None:  # what an earlier, incomplete backward left here
-                grad = node._grad + grad if ns is None else ns.wrap(_engine._make_tensor(node._grad)) + grad
+                grad = node._grad + grad if ns is None else ns.wrap(make_tensor(node._grad)) + grad
                 node._grad = None
         if left > 1:
             pending[key] = grad if key not in pending else pending[key] + grad
