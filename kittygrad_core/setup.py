@@ -25,17 +25,23 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as error:  # no compiler, missing headers: the .py files still work
-            self._fallback(error)
+            self._fallback(error, self.extensions)
 
     def build_extension(self, ext) -> None:  # noqa: ANN001
         try:
             super().build_extension(ext)
         except Exception as error:
-            self._fallback(error)
+            self._fallback(error, [ext])
 
-    def _fallback(self, error: Exception) -> None:
+    def _fallback(self, error: Exception, extensions: list) -> None:
         if REQUIRED:
             raise error
+        # A module compiled by an earlier build may still lie in the build folder: it must not be
+        # installed in place of the .py file (it would be stale).
+        for ext in extensions:
+            path = self.get_ext_fullpath(ext.name)
+            if os.path.exists(path):
+                os.remove(path)
         print(f"kittygrad-core: compiling failed ({error}); installing the pure-Python build", file=sys.stderr)
 
 

@@ -103,6 +103,10 @@ class Op(Node):
       reads, and its saved state that depends on an input is named after that input, or ``out``), so
       second derivatives flow through it. Declare it once the conformance suite checks the op's
       double backward against torch; without it, differentiating such a gradient again raises.
+    * ``fresh_grads`` (default True): the arrays ``backward`` returns are not kept anywhere but on
+      ``self`` (released once it ran), so the engine may make one a leaf's ``.grad`` without copying it
+      (it still copies the incoming gradient passed on, views, and an array given to two inputs).
+      Set it to False if a rule returns arrays it also keeps elsewhere (a cache, a global).
     * ``override``: replace an op of the same name registered by someone else.
     * ``conformance``: a :class:`Conformance`; an op without one fails the conformance suite.
 
