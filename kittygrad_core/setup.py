@@ -55,13 +55,22 @@ def extensions() -> list:
         if REQUIRED and any(command in sys.argv for command in ("bdist_wheel", "build_ext", "build")):
             raise
         return []
-    return cythonize(
-        [f"src/kittygrad_core/{name}.py" for name in COMPILED_MODULES],
-        compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True,
-                             "embedsignature": True},
-        build_dir="build/cython",  # the generated C stays out of the source tree
-        quiet=True,
-    )
+    # Cythonized from inside src/, so that tracebacks name "kittygrad_core/_engine.py", which linecache
+    # resolves against sys.path to the installed .py beside the compiled module (code lines show, and
+    # the fuzzer tells deliberate raises from internal failures as in the pure build).
+    here = os.path.dirname(os.path.abspath(__file__))
+    cwd = os.getcwd()
+    os.chdir(os.path.join(here, "src"))
+    try:
+        return cythonize(
+            [f"kittygrad_core/{name}.py" for name in COMPILED_MODULES],
+            compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True,
+                                 "embedsignature": True},
+            build_dir=os.path.join(here, "build", "cython"),  # the generated C stays out of the source tree
+            quiet=True,
+        )
+    finally:
+        os.chdir(cwd)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

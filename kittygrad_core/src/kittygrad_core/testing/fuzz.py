@@ -35,6 +35,7 @@ import json
 import linecache
 import math
 import operator
+import os
 import random
 import signal
 import sys
@@ -616,11 +617,27 @@ _KITTY_PATHS = ("kittygrad_core", "kittygrad_ops", "kittygrad_nn", "kittygrad_vi
                 "<kittygrad")
 
 
+def _source_line(filename: str, lineno: int) -> str:
+    """The source line of a traceback entry. Compiled modules (kittygrad-core's compiled build) name
+    their file relative to the package root, and linecache asks their loader, which has no source:
+    such a file is looked up on sys.path, where the .py lies beside the compiled module."""
+    line = linecache.getline(filename, lineno)
+    if line or os.path.isabs(filename):
+        return line
+    for folder in sys.path:
+        path = os.path.join(folder or ".", filename)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as source:
+                lines = source.readlines()
+            return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    return ""
+
+
 def _failure(error: BaseException) -> Outcome:
     frames = traceback.extract_tb(error.__traceback__)
     last = frames[-1] if frames else None
     location = f"{last.filename}:{last.lineno}" if last else "?"
-    line = linecache.getline(last.filename, last.lineno) if last else ""  # type: ignore[arg-type]
+    line = _source_line(last.filename, last.lineno) if last else ""  # type: ignore[arg-type]
     deliberate = last is not None and any(p in last.filename for p in _KITTY_PATHS) and "raise" in line
     if not deliberate and isinstance(error, TypeError) and any(w in str(error) for w in _BINDING_WORDS) \
             and frames and frames[-1].filename == __file__:
