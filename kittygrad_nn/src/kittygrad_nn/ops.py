@@ -120,6 +120,7 @@ class Linear(Op):
     name = "linear"
     methods = ()
     saves = {0: (1,), 1: (0,)}  # input for the weight's gradient, weight for the input's
+    differentiable_backward = True
     conformance = Conformance(
         torch="nn.functional.linear", inputs=3,
         shapes=lambda draw: _linear_shapes(draw))
@@ -171,6 +172,7 @@ class Dropout(Op):
     name = "dropout"
     methods = ()
     n_inputs = 1
+    differentiable_backward = True  # the mask is a constant: the rule is linear in grad
     conformance = Conformance(torch="torch.dropout", shapes="same",
                               options={"p": [0.0], "train": "bool"})
 
@@ -207,6 +209,7 @@ class Embedding(Op):
     name = "embedding"
     methods = ()
     differentiable = (True, False)
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, weight, indices, padding_idx: torch.embedding(
             weight, _torch_indices(torch, indices), padding_idx),
@@ -231,8 +234,16 @@ class Embedding(Op):
         return weight[indices]
 
     def backward(self, xp, grad):
+        rows = self.rows.reshape(-1)
+        if xp is not np:
+            # recorded: the scatter-add as a product with a constant one-hot matrix (add.at records nothing)
+            onehot = np.zeros((self.shape[0], rows.size), grad.dtype)
+            onehot[rows, np.arange(rows.size)] = 1
+            if self.padding_idx >= 0:
+                onehot[self.padding_idx] = 0
+            return xp.matmul(onehot, grad.reshape(-1, self.shape[1])), None
         out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.add.at(out, self.rows.reshape(-1), grad.reshape(-1, self.shape[1]))
+        xp.add.at(out, rows, grad.reshape(-1, self.shape[1]))
         if self.padding_idx >= 0:
             out[self.padding_idx] = 0
         return out, None
@@ -391,23 +402,26 @@ class MseLoss(Op):
 
     The mean (or sum, or elementwise) squared difference between ``input`` and ``target``."""
 
-    __slots__ = ("diff", "reduction")
+    __slots__ = ("input", "target", "diff", "reduction")
 
     name = "mse_loss"
     methods = ()
     broadcast = True
+    differentiable_backward = True
     weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
     conformance = Conformance(torch="nn.functional.mse_loss", shapes="same",
                               options={"reduction": list(REDUCTIONS)})
 
     def forward(self, xp, input, target, reduction="mean"):
         check_reduction(reduction)
+        self.input, self.target = input, target
         self.diff = diff = input - target
         self.reduction = reduction
         return _reduce(xp, diff * diff, reduction)
 
     def backward(self, xp, grad):
-        diff = self.diff
+        # recorded: the difference of the (differentiable) inputs, not the constant copy
+        diff = self.diff if xp is np else xp.asarray(self.input - self.target, self.diff.dtype)
         grad = _grad_of_reduction(xp, grad, diff.shape, diff.dtype, self.reduction, diff.size)
         grad_input = 2 * diff * grad
         return grad_input, -grad_input
@@ -424,6 +438,7 @@ class L1Loss(Op):
     methods = ()
     broadcast = True
     weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
+    differentiable_backward = True  # the sign is a constant (its derivative is zero almost everywhere)
     conformance = Conformance(torch="nn.functional.l1_loss", shapes="same", kinks=(0.0,),
                               options={"reduction": list(REDUCTIONS)},
                               domain=((-3.0, -0.1), (0.1, 3.0)))
