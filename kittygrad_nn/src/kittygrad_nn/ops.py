@@ -109,6 +109,16 @@ def _class_targets(draw, shapes):
     return np.array(values, dtype=np.int64).reshape(target_shape)
 
 
+def _positive_weights(draw, shape):
+    """``None`` or an array of weights in [0.5, 2] of ``shape`` (class or elementwise weights)."""
+    from hypothesis import strategies as st
+    if draw(st.booleans()):
+        return None
+    size = int(np.prod(shape))
+    values = draw(st.lists(st.floats(0.5, 2.0), min_size=size, max_size=size))
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
 def _torch_indices(torch, target):
     return torch.as_tensor(np.asarray(target, dtype=np.int64))
 
@@ -542,7 +552,17 @@ class CrossEntropy(Op):
         call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
         inputs=1, shapes=_classification_shapes, empty=False,
         options={"target": _class_targets, "reduction": list(REDUCTIONS),
-                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]})
+                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]},
+        variants=(
+            # class probabilities: a second input, differentiable too
+            Conformance(
+                torch=lambda torch, x, target, weight, **options: torch.nn.functional.cross_entropy(
+                    x, target, None if weight is None else torch.as_tensor(weight, dtype=x.dtype), **options),
+                call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
+                inputs=2, shapes=lambda draw: _classification_shapes(draw) * 2, empty=False,
+                domain=("any", (0.0, 1.0)),
+                options={"reduction": list(REDUCTIONS), "label_smoothing": [0.0, 0.1],
+                         "weight": lambda draw, shapes: _positive_weights(draw, shapes[0][1:2])}),))
 
     def forward(self, xp, input, target, weight=None, ignore_index=-100, reduction="mean",
                 label_smoothing=0.0):
@@ -711,7 +731,19 @@ class BinaryCrossEntropyWithLogits(Op):
     methods = ()
     differentiable_backward = True
     conformance = Conformance(torch="nn.functional.binary_cross_entropy_with_logits", shapes="same",
-                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
+                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)}, variants=(
+        # weight and pos_weight (over the last dim), as arrays
+        Conformance(
+            torch=lambda torch, x, t, weight, pos_weight, **options:
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    x, t, None if weight is None else torch.as_tensor(weight, dtype=x.dtype),
+                    pos_weight=None if pos_weight is None else torch.as_tensor(pos_weight, dtype=x.dtype),
+                    **options),
+            call=lambda kitty, x, t, **options: kitty.binary_cross_entropy_with_logits(x, t, **options),
+            shapes="same", domain=("any", (0.0, 1.0)),
+            options={"reduction": list(REDUCTIONS),
+                     "weight": lambda draw, shapes: _positive_weights(draw, shapes[0][-1:]),
+                     "pos_weight": lambda draw, shapes: _positive_weights(draw, shapes[0][-1:])}),))
 
     def forward(self, xp, input, target, weight=None, reduction="mean", pos_weight=None):
         check_reduction(reduction)
