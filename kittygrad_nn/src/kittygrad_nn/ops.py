@@ -525,7 +525,8 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
 
 
 def _log_softmax_rows(xp, rows):
-    shifted = rows - xp.amax(rows, axis=-1, keepdims=True)
+    top = rows.max(axis=-1, keepdims=True) if xp is np else xp.amax(rows, axis=-1, keepdims=True)
+    shifted = rows - top
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
