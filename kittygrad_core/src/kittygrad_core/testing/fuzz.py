@@ -35,6 +35,7 @@ import json
 import linecache
 import math
 import operator
+import os
 import random
 import signal
 import sys
@@ -614,6 +615,22 @@ def _run(target: Target, world: str, args: list[Any], kwargs: dict[str, Any]) ->
 
 _KITTY_PATHS = ("kittygrad_core", "kittygrad_ops", "kittygrad_nn", "kittygrad_viz", "kittygrad/",
                 "<kittygrad")
+_plugin_paths: tuple[str, ...] = ()
+
+
+def _package_paths() -> tuple[str, ...]:
+    """The source folders of every registered op's top-level package.
+
+    A third-party plugin's ``raise`` is as deliberate as kittygrad's own: its message is the
+    plugin's, not Python's or NumPy's.
+    """
+    paths = set()
+    for op in kc.registry:
+        module = sys.modules.get(getattr(op, "__module__", "").partition(".")[0])
+        file = getattr(module, "__file__", None)
+        if file:
+            paths.add(os.path.dirname(file) + os.sep)
+    return tuple(sorted(paths))
 
 
 def _failure(error: BaseException) -> Outcome:
@@ -621,7 +638,8 @@ def _failure(error: BaseException) -> Outcome:
     last = frames[-1] if frames else None
     location = f"{last.filename}:{last.lineno}" if last else "?"
     line = linecache.getline(last.filename, last.lineno) if last else ""  # type: ignore[arg-type]
-    deliberate = last is not None and any(p in last.filename for p in _KITTY_PATHS) and "raise" in line
+    deliberate = last is not None and any(p in last.filename for p in (*_KITTY_PATHS, *_plugin_paths)) \
+        and "raise" in line
     if not deliberate and isinstance(error, TypeError) and any(w in str(error) for w in _BINDING_WORDS) \
             and frames and frames[-1].filename == __file__:
         deliberate = True  # Python's signature check on a public function: it names the function
@@ -853,6 +871,8 @@ def run(calls: int, seed: int = 0, distribution: str | None = None, grad_sample:
     torch.manual_seed(seed)
     kc.manual_seed(seed)
     all_targets = targets(distribution)
+    global _plugin_paths
+    _plugin_paths = _package_paths()
     counts: collections.Counter[Any] = collections.Counter()
     per_deviation: collections.Counter[Any] = collections.Counter()
     failures: dict[tuple[Any, ...], dict[Any, Any]] = {}
