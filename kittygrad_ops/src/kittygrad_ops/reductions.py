@@ -11,7 +11,7 @@ from kittygrad_core.extend import (
     apply,  # to call the internal ops, which have no binding
 )
 
-from ._dims import expand_reduced, normalize_dim, reduction_axes
+from ._dims import _numpy_int, expand_reduced, normalize_dim, reduction_axes
 from ._strategies import dim_or_none, norm_dims
 
 _DIM_OPTIONS = {"dim": "dims", "keepdim": "bool"}
@@ -142,7 +142,7 @@ def _call(name, *inputs, **options):
 def _one_dim(op, dim, ndim):
     """The axes of a reduction over one int ``dim`` (``()`` for a 0-d tensor), as torch's ``prod``/``max``."""
     if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
+        dim = _numpy_int(op, dim, "dim must be an int")
     return reduction_axes(op, dim, ndim)
 
 
@@ -214,7 +214,7 @@ class Amax(Op):
 
     def forward(self, xp, input, dim=(), keepdim=False):
         axes = reduction_axes(self.name, dim, input.ndim)
-        _nonempty(self.name, input.shape, axes, dim is None or dim == ())
+        _nonempty(self.name, input.shape, axes, dim is None or (isinstance(dim, tuple) and not dim))
         self.input, self.axes, self.keepdim = input, axes, keepdim
         self.out = input.max(axis=axes, keepdims=keepdim) if self.name == "amax" else \
             input.min(axis=axes, keepdims=keepdim)

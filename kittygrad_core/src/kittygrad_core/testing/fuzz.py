@@ -208,12 +208,15 @@ DEVIATIONS: tuple[Deviation, ...] = (
               _kitty_error("Scalar cannot be transposed.", "isn't allowed in a leading, non-existing")),
     Deviation("tensor-inputs", ("clear-error-kitty-only",),
               "Functions that read a tensor's structure (``*_like``, ``split``, ``chunk``, "
-              "``broadcast_tensors``) need a Tensor, and number options (``alpha``, ``value``, "
-              "``fill_value``, sizes) a Python number, not a NumPy array or a 0-d tensor.",
+              "``broadcast_tensors``) need a Tensor, number options (``alpha``, ``value``, "
+              "``fill_value``, sizes) a Python number, and dims an int (a NumPy integer too, as in "
+              "torch), not a NumPy array or a 0-d tensor (torch takes a 0-d integer tensor there).",
               _kitty_error("expected a Tensor as input, got", "must be a Tensor, not ndarray",
                            "split_size_or_sections must be an int or a list of ints, not tensor",
+                           "split_size_or_sections must be an int or a list of ints, not array",
                            "must be a number, not", "size must be a sequence of ints",
                            "dim must be an int or a tuple of ints, got ndarray",
+                           "dim must be an int, got ndarray", "dims must be an int or a tuple of ints, got ndarray",
                            "does not support ufuncs")),
     Deviation("nan-gradients", ("mismatch",),
               "At NaN or infinite inputs, gradients of kinked ops (``abs``, ``relu``, ``amin``, "
@@ -762,7 +765,7 @@ def describe(target: Target, args: list[Any], kwargs: dict[str, Any]) -> str:
             return f"tensor{tuple(v.shape)}:{v.dtype}"
         if isinstance(v, np.ndarray):
             return f"ndarray{v.shape}:{v.dtype}"
-        if isinstance(v, list) and v and isinstance(v[0], kc.Tensor):
+        if isinstance(v, list) and v and isinstance(v[0], (kc.Tensor, np.ndarray)):
             return "[" + ", ".join(short(i) for i in v) + "]"
         return repr(v)[:40]
     parts = [short(p.kitty) for p in args] + [f"{k}={short(p.kitty)}" for k, p in kwargs.items()]

@@ -1,0 +1,42 @@
+"""Differences from torch the API fuzzer found after the first round of fixes (issue 10), one test each."""
+import numpy as np
+import pytest
+import torch
+
+import kittygrad_core as kc
+
+DIM_CALLS = {
+    "sum": lambda m, x, d: m.sum(x, d), "sum tuple": lambda m, x, d: m.sum(x, (d, 0)),
+    "mean": lambda m, x, d: m.mean(x, d), "amin": lambda m, x, d: m.amin(x, d),
+    "var": lambda m, x, d: m.var(x, d), "cumprod": lambda m, x, d: m.cumprod(x, d),
+    "unsqueeze": lambda m, x, d: m.unsqueeze(x, d), "log_softmax": lambda m, x, d: m.log_softmax(x, d),
+    "transpose": lambda m, x, d: m.transpose(x, 0, d), "narrow": lambda m, x, d: m.narrow(x, d, 0, 1),
+    "prod": lambda m, x, d: m.prod(x, d), "cat": lambda m, x, d: m.cat([x, x], d),
+}
+
+
+@pytest.mark.parametrize("call", DIM_CALLS.values(), ids=DIM_CALLS.keys())
+def test_numpy_integer_dims_are_ints_as_in_torch(call):
+    data = np.arange(24.0).reshape(2, 3, 4)
+    expected = call(torch, torch.tensor(data), np.int64(1))
+    got = call(kc, kc.tensor(data, dtype=np.float64), np.int64(1))
+    np.testing.assert_allclose(got.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("call", [c for k, c in DIM_CALLS.items() if k != "sum tuple"],
+                         ids=[k for k in DIM_CALLS if k != "sum tuple"])
+@pytest.mark.parametrize("dim", [np.array(1), np.array([1]), np.bool_(True)], ids=["0-d", "1-d", "np.bool"])
+def test_numpy_arrays_as_dims_are_refused_as_in_torch(call, dim):
+    with pytest.raises((TypeError, RuntimeError)):  # torch's reductions fail an internal assert on 0-d
+        call(torch, torch.ones(2, 3, 4), dim)
+    with pytest.raises(TypeError, match=r"dim must be an int"):
+        call(kc, kc.ones(2, 3, 4), dim)
+
+
+def test_flip_takes_ints_or_a_sequence_of_them_as_torch():
+    x = kc.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert kc.flip(x, 1).tolist() == [[2.0, 1.0], [4.0, 3.0]]
+    assert kc.flip(x, (np.int64(0),)).tolist() == [[3.0, 4.0], [1.0, 2.0]]
+    for dims in (np.int64(1), np.array([1]), True, "ab"):
+        with pytest.raises(TypeError, match=r"^flip\(\): dims must be an int or a tuple of ints"):
+            kc.flip(x, dims)
