@@ -1,4 +1,6 @@
 """Differences from torch the API fuzzer found after the first round of fixes (issue 10), one test each."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -40,3 +42,35 @@ def test_flip_takes_ints_or_a_sequence_of_them_as_torch():
     for dims in (np.int64(1), np.array([1]), True, "ab"):
         with pytest.raises(TypeError, match=r"^flip\(\): dims must be an int or a tuple of ints"):
             kc.flip(x, dims)
+
+
+@pytest.mark.parametrize("name", ["add", "sub"])
+def test_alpha_is_read_as_a_number_as_torch_reads_it(name):
+    data = np.array([1.0, -2.0, 3.0], dtype=np.float16)
+    expected = getattr(torch, name)(torch.tensor(data), torch.tensor(data), alpha=torch.tensor(2.0))
+    for alpha in (kc.tensor(2.0), np.float64(2.0), np.int64(2)):
+        got = getattr(kc, name)(kc.tensor(data), kc.tensor(data), alpha=alpha)
+        assert got.dtype == np.float16  # a NumPy float64 scalar must not promote the result
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    leaf = kc.tensor(data, requires_grad=True)
+    getattr(kc, name)(kc.ones(3, dtype=np.float16), leaf, alpha=kc.tensor(2.0)).sum().backward()
+    assert leaf.grad.tolist() == ([2.0] * 3 if name == "add" else [-2.0] * 3)
+    with pytest.raises(TypeError, match=rf"^{name}\(\): alpha must be a number, not ndarray"):
+        getattr(kc, name)(kc.ones(3), kc.ones(3), alpha=np.array(2.0))
+
+
+@pytest.mark.parametrize("call", [lambda m, x: m.sub(x, x, alpha=1e30), lambda m, x: m.add(x, x, alpha=-70000),
+                                  lambda m, x: x ** 1e30, lambda m, x: x.pow_(-1e5), lambda m, x: m.pow(x, 70000)])
+def test_numbers_float16_cannot_hold_are_refused_as_in_torch(call):
+    with pytest.raises(RuntimeError, match="without overflow"):
+        call(torch, torch.ones(3, dtype=torch.float16))
+    x = kc.ones(3, dtype=np.float16)
+    with pytest.raises(RuntimeError, match="cannot be converted to float16 without overflow"):
+        call(kc, x)
+    assert x.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_infinite_numbers_stay_accepted_in_float16():
+    x = kc.tensor([0.5, 1.0, 2.0], dtype=np.float16)
+    np.testing.assert_array_equal((x ** math.inf).numpy(), [0.0, 1.0, math.inf])
+    np.testing.assert_array_equal(kc.add(x, x, alpha=-math.inf).numpy(), [-math.inf] * 3)

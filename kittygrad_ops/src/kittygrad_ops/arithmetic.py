@@ -6,7 +6,24 @@ same-shaped operands.
 """
 from __future__ import annotations
 
-from kittygrad_core import Conformance, Op
+import math
+import numbers
+
+import numpy as np
+
+from kittygrad_core import Conformance, Op, Tensor
+
+
+def _alpha(op, alpha, input, other):
+    """``alpha`` as torch reads it: a number (or a 0-d tensor's value) that the result's dtype holds."""
+    if isinstance(alpha, (Tensor, np.generic)) and alpha.ndim == 0:
+        alpha = alpha.item()  # a Python number, which NumPy does not promote the result to
+    elif not isinstance(alpha, numbers.Number):
+        raise TypeError(f"{op}(): alpha must be a number, not {type(alpha).__name__}.")
+    dtype = (input if hasattr(input, "dtype") else other).dtype
+    if not isinstance(alpha, complex) and math.inf != abs(alpha) > float(np.finfo(dtype).max):
+        raise RuntimeError(f"{op}(): alpha={alpha} cannot be converted to {dtype} without overflow")
+    return alpha
 
 
 class Add(Op):
@@ -22,6 +39,8 @@ class Add(Op):
     conformance = Conformance(torch="torch.add", options={"alpha": [1, 2.5]})
 
     def forward(self, xp, input, other, *, alpha=1):
+        if alpha.__class__ is not int or alpha != 1:
+            alpha = _alpha("add", alpha, input, other)
         self.alpha = alpha
         return input + other if alpha == 1 else input + alpha * other
 
@@ -43,6 +62,8 @@ class Sub(Op):
     conformance = Conformance(torch="torch.sub", options={"alpha": [1, -0.5]})
 
     def forward(self, xp, input, other, *, alpha=1):
+        if alpha.__class__ is not int or alpha != 1:
+            alpha = _alpha("sub", alpha, input, other)
         self.alpha = alpha
         return input - other if alpha == 1 else input - alpha * other
 
@@ -120,6 +141,10 @@ class Pow(Op):
     ))
 
     def forward(self, xp, input, exponent):
+        cls = exponent.__class__
+        if (cls is float or cls is int) and not -65504.0 <= exponent <= 65504.0 and input.dtype == xp.float16 \
+                and exponent not in (math.inf, -math.inf):  # torch casts a number exponent to float16 first
+            raise RuntimeError(f"pow(): exponent={exponent} cannot be converted to float16 without overflow")
         self.input, self.exponent = input, exponent
         self.out = out = input ** exponent
         return out
