@@ -74,3 +74,14 @@ def test_infinite_numbers_stay_accepted_in_float16():
     x = kc.tensor([0.5, 1.0, 2.0], dtype=np.float16)
     np.testing.assert_array_equal((x ** math.inf).numpy(), [0.0, 1.0, math.inf])
     np.testing.assert_array_equal(kc.add(x, x, alpha=-math.inf).numpy(), [-math.inf] * 3)
+
+
+@pytest.mark.parametrize("name", ["isclose", "allclose"])
+@pytest.mark.parametrize("tolerances", [(-1.0, 0.0), (math.nan, 0.0), (-math.inf, 0.5), (0.0, -1e-9),
+                                        (0.0, math.nan)])
+def test_negative_or_nan_tolerances_are_refused_as_in_torch(name, tolerances):
+    with pytest.raises(RuntimeError, match="must be greater than or equal to zero"):
+        getattr(torch, name)(torch.ones(3), torch.ones(3), *tolerances)
+    with pytest.raises(RuntimeError, match=rf"^{name}\(\): [ra]tol must be greater than or equal to zero"):
+        getattr(kc, name)(kc.ones(3), kc.ones(3), *tolerances)
+    assert getattr(kc, name)(kc.ones(3), kc.ones(3), 0.0, 0.0) is not False
