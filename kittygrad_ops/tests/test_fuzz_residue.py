@@ -85,3 +85,13 @@ def test_negative_or_nan_tolerances_are_refused_as_in_torch(name, tolerances):
     with pytest.raises(RuntimeError, match=rf"^{name}\(\): [ra]tol must be greater than or equal to zero"):
         getattr(kc, name)(kc.ones(3), kc.ones(3), *tolerances)
     assert getattr(kc, name)(kc.ones(3), kc.ones(3), 0.0, 0.0) is not False
+
+
+@pytest.mark.parametrize("key", [[[1], [2, 3]], [[0, 1], [2]]])
+def test_a_ragged_list_index_is_an_index_error(key):
+    x = kc.zeros(3, 3)
+    with pytest.raises(IndexError, match="must be rectangular"):
+        x[key]
+    with pytest.raises(IndexError, match="must be rectangular"):
+        x[key] = 1.0
+    assert not x.numpy().any()

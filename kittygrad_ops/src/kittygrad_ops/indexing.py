@@ -80,8 +80,11 @@ def _select(array, key):
 
 
 def _index_array(k):
-    array = k._data if isinstance(k, Tensor) else np.asarray(
-        [_index_array(i) if isinstance(i, Tensor) else i for i in k] if isinstance(k, list) else k)
+    try:
+        array = k._data if isinstance(k, Tensor) else np.asarray(
+            [_index_array(i) if isinstance(i, Tensor) else i for i in k] if isinstance(k, list) else k)
+    except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
+        raise IndexError(f"an index given as a nested list must be rectangular, got {k!r}") from None
     if array.dtype.kind in "bi":
         return array
     if array.dtype.kind in "uf" and np.all(np.mod(array, 1) == 0):
