@@ -115,7 +115,7 @@ class Linear(Op):
     ``(out_features, in_features)`` and ``bias`` ``(out_features,)``. ``kittygrad_nn.functional.linear``
     makes ``bias`` optional."""
 
-    __slots__ = ("input", "weight")
+    __slots__ = ("input", "weight", "bias_shape")
 
     name = "linear"
     methods = ()
@@ -128,9 +128,14 @@ class Linear(Op):
         if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
             raise RuntimeError(f"linear(): input of shape {input.shape} and weight of shape "
                                f"{weight.shape} cannot be multiplied")
-        if bias.shape != (weight.shape[0],):
-            raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
-                               f"{weight.shape}")
+        self.bias_shape = None
+        if bias.shape != (weight.shape[0],):  # torch takes any bias that expands to the output's shape
+            out_shape = (*input.shape[:-1], weight.shape[0])
+            if bias.ndim > len(out_shape) or any(b not in (1, o) for b, o in zip(bias.shape[::-1],
+                                                                                   out_shape[::-1])):
+                raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
+                                   f"{weight.shape} (it must expand to the output's shape {out_shape})")
+            self.bias_shape = bias.shape
         if input.dtype != weight.dtype or bias.dtype != weight.dtype:
             raise RuntimeError(f"linear(): expected input, weight and bias of the same dtype, but got "
                                f"{input.dtype}, {weight.dtype} and {bias.dtype}")
@@ -146,7 +151,13 @@ class Linear(Op):
         if self.needs_input_grad[1]:
             grad_weight = flat.T @ x.reshape(-1, w.shape[1])
         if self.needs_input_grad[2]:
-            grad_bias = flat.sum(axis=0)
+            if self.bias_shape is None:
+                grad_bias = flat.sum(axis=0)
+            else:  # sum over the dims the bias was expanded along
+                shape = self.bias_shape
+                grad_bias = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+                grad_bias = grad_bias.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1 and
+                                                     grad_bias.shape[i] != 1), keepdims=True)
         return grad_input, grad_weight, grad_bias
 
 

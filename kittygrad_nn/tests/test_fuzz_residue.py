@@ -1,0 +1,32 @@
+"""Differences from torch the API fuzzer found in kittygrad-nn's ops (issue 10), one test each."""
+import numpy as np
+import pytest
+import torch
+
+import kittygrad_core as kc
+
+
+# torch's own rule depends on its kernel ((3, 1) and (2, 1, 1) fail its flattening path); these it takes
+@pytest.mark.parametrize("bias_shape", [(4,), (3, 4), (1, 4), (1,), (), (2, 1, 4), (2, 3, 1), (1, 1)])
+def test_linear_takes_a_bias_that_expands_to_the_output_as_torch(bias_shape):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 3)), rng.standard_normal((4, 3)), rng.standard_normal(bias_shape)
+    g = rng.standard_normal((2, 3, 4))
+    kt = [kc.tensor(a, dtype=np.float64, requires_grad=True) for a in (x, w, b)]
+    tt = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = kc.linear(*kt)
+    expected = torch.nn.functional.linear(*tt)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy())
+    out.backward(kc.tensor(g))
+    expected.backward(torch.tensor(g))
+    for k, t in zip(kt, tt):
+        assert k.grad.shape == tuple(t.grad.shape)
+        np.testing.assert_allclose(k.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("bias_shape", [(4, 1), (3,), (2, 2, 3, 4)])
+def test_linear_refuses_a_bias_that_does_not_expand_to_the_output(bias_shape):
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.ones(2, 3, 3), torch.ones(4, 3), torch.ones(bias_shape))
+    with pytest.raises(RuntimeError, match=r"^linear\(\): bias of shape .* output's shape \(2, 3, 4\)"):
+        kc.linear(kc.ones(2, 3, 3), kc.ones(4, 3), kc.ones(*bias_shape))
