@@ -30,3 +30,28 @@ def test_linear_refuses_a_bias_that_does_not_expand_to_the_output(bias_shape):
         torch.nn.functional.linear(torch.ones(2, 3, 3), torch.ones(4, 3), torch.ones(bias_shape))
     with pytest.raises(RuntimeError, match=r"^linear\(\): bias of shape .* output's shape \(2, 3, 4\)"):
         kc.linear(kc.ones(2, 3, 3), kc.ones(4, 3), kc.ones(*bias_shape))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (2, 0, 3), (0, 3)])
+def test_cross_entropy_on_empty_probabilities_follows_torch(shape, reduction):
+    expected = torch.nn.functional.cross_entropy(torch.ones(shape), torch.ones(shape), reduction=reduction)
+    x = kc.ones(*shape, requires_grad=True)
+    got = kc.cross_entropy(x, kc.ones(*shape), reduction=reduction)
+    assert got.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())  # nan for the mean, as torch
+    got.sum().backward()
+    assert x.grad.shape == shape
+
+
+def test_cross_entropy_promotes_probabilities_with_the_weight_as_torch():
+    rng = np.random.default_rng(1)
+    x, p, w = rng.standard_normal((2, 3)), rng.uniform(size=(2, 3)), rng.uniform(size=3)
+    for wdtype, tdtype in ((np.float64, torch.float64), (np.float16, torch.float16)):
+        expected = torch.nn.functional.cross_entropy(
+            torch.tensor(x, dtype=torch.float32), torch.tensor(p, dtype=torch.float32),
+            weight=torch.tensor(w, dtype=tdtype))
+        got = kc.cross_entropy(kc.tensor(x, dtype=np.float32), kc.tensor(p, dtype=np.float32),
+                               weight=kc.tensor(w, dtype=wdtype))
+        assert str(expected.dtype) == f"torch.{got.dtype}"
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5)

@@ -459,8 +459,9 @@ def _as_rows(input, target, op):
         raise RuntimeError(f"{op}(): input must have at least 1 dimension (got a 0-d tensor)")
     if input.ndim == 1:
         return input[None, :], target, ()
-    rows = np.moveaxis(input, 1, -1).reshape(-1, input.shape[1])
-    return rows, target, (input.shape[0], *input.shape[2:])
+    sample_shape = (input.shape[0], *input.shape[2:])
+    rows = np.moveaxis(input, 1, -1).reshape(int(np.prod(sample_shape)), input.shape[1])  # -1: 0 classes
+    return rows, target, sample_shape
 
 
 def _restore(rows, shape):
@@ -497,6 +498,8 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
 
 
 def _log_softmax_rows(xp, rows):
+    if not rows.shape[-1]:
+        return rows.copy()  # no classes: nothing to normalise (and no maximum to subtract)
     shifted = rows - rows.max(axis=-1, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -534,7 +537,8 @@ class CrossEntropy(Op):
         logp = _log_softmax_rows(xp, rows)
         self.target_scale = None
         if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
-            dtype = xp.result_type(dtype, target.dtype)  # torch promotes float32 logits with float64 probs
+            # torch promotes float32 logits with float64 probabilities or a float64 weight
+            dtype = xp.result_type(dtype, target.dtype, *(() if not isinstance(weight, Tensor) else (weight.dtype,)))
             probs = _as_rows(target, target, "cross_entropy")[0].astype(dtype)
             if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
                 # torch differentiates the weight here; an option cannot receive a gradient
@@ -548,7 +552,7 @@ class CrossEntropy(Op):
             if label_smoothing:
                 probs = probs * (1 - label_smoothing) + label_smoothing / classes
             q = probs * class_weight
-            denominator = rows.shape[0]
+            denominator = rows.shape[0] if classes else np.nan  # torch divides by numel / classes
             # d loss / d target = -(1 - label_smoothing) * weight * log_softmax(input)
             self.target_scale = (1 - label_smoothing) * class_weight
             self.logp, self.target_dtype = logp, target.dtype
