@@ -95,3 +95,22 @@ def test_a_ragged_list_index_is_an_index_error(key):
     with pytest.raises(IndexError, match="must be rectangular"):
         x[key] = 1.0
     assert not x.numpy().any()
+
+
+@pytest.mark.parametrize("p", [-7, -0.5, 2, 3, "fro", math.inf])
+def test_float16_norms_accumulate_in_float32_as_torch(p):
+    data = np.random.default_rng(3).uniform(0.05, 0.3, size=(2, 3, 4)).astype(np.float16)
+    data[0, 0, 0] = 300.0  # its square overflows float16, its norm does not
+    got = kc.norm(kc.tensor(data), p, -2)
+    expected = torch.norm(torch.tensor(data), p, -2)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.numpy().astype(np.float64), expected.numpy().astype(np.float64), rtol=2e-3)
+
+
+@pytest.mark.parametrize("p", [-7, -1, -math.inf])
+def test_negative_norms_over_an_empty_dim_are_refused_as_in_torch(p):
+    with pytest.raises(RuntimeError, match="cannot compute"):
+        torch.norm(torch.ones(2, 0), p, -1)
+    with pytest.raises(RuntimeError, match=r"^norm\(\): cannot compute the .* norm over a zero-size dim"):
+        kc.norm(kc.ones(2, 0), p, -1)
+    assert kc.norm(kc.ones(2, 0), p, 0).shape == (0,)  # a non-empty reduced dim is fine

@@ -455,15 +455,17 @@ class Norm(Op):
     def forward(self, xp, input, p="fro", dim=None, keepdim=False):
         axes, p = reduction_axes("norm", dim, input.ndim), _norm_order(p, dim)
         self.input, self.p, self.axes, self.keepdim = input, p, axes, keepdim
-        magnitude, reduce = xp.abs(input), dict(axis=axes, keepdims=keepdim)
+        # float16 accumulates in float32, as torch's does: |x| ** p overflows float16 long before the norm
+        magnitude = xp.abs(input if input.dtype != xp.float16 else input.astype(xp.float32))
+        reduce = dict(axis=axes, keepdims=keepdim)
+        if (math.isinf(p) or p < 0) and any(input.shape[a] == 0 for a in axes):
+            raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
+                               f"{input.shape}, dim={dim}): the operation has no identity.")
         if math.isinf(p):
-            if any(input.shape[a] == 0 for a in axes):
-                raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
-                                   f"{input.shape}, dim={dim}): the operation has no identity.")
             out = magnitude.max(**reduce) if p > 0 else magnitude.min(**reduce)
         elif p in (0, 1, 2):
             out = ((input != 0).sum(**reduce) if p == 0 else magnitude.sum(**reduce) if p == 1
-                   else xp.sqrt((input * input).sum(**reduce)))
+                   else xp.sqrt((magnitude * magnitude).sum(**reduce)))
         else:
             with xp.errstate(divide="ignore"):
                 out = (magnitude ** p).sum(**reduce) ** (1.0 / p)
