@@ -55,3 +55,18 @@ def test_cross_entropy_promotes_probabilities_with_the_weight_as_torch():
                                weight=kc.tensor(w, dtype=wdtype))
         assert str(expected.dtype) == f"torch.{got.dtype}"
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("shapes", [((2, 0), (3,), (0,)), ((0, 3), (5,), (3,)), ((0,), (3,), (3,))])
+def test_batch_norm_returns_an_empty_input_unchecked_as_torch(shapes, training):
+    input_shape, weight_shape, stat_shape = shapes
+    expected = torch.batch_norm(torch.ones(input_shape), torch.ones(weight_shape), None,
+                                torch.zeros(stat_shape), torch.ones(stat_shape), training, 0.1, 1e-5, True)
+    running_mean = kc.zeros(*stat_shape)
+    x = kc.ones(*input_shape, requires_grad=True)
+    got = kc.batch_norm(x, kc.ones(*weight_shape), None, running_mean, kc.ones(*stat_shape), training, 0.1, 1e-5)
+    assert got.shape == tuple(expected.shape) and got.dtype == np.float32
+    got.sum().backward()
+    assert x.grad.shape == input_shape
+    assert not running_mean.numpy().any()
