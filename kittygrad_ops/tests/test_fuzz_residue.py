@@ -114,3 +114,20 @@ def test_negative_norms_over_an_empty_dim_are_refused_as_in_torch(p):
     with pytest.raises(RuntimeError, match=r"^norm\(\): cannot compute the .* norm over a zero-size dim"):
         kc.norm(kc.ones(2, 0), p, -1)
     assert kc.norm(kc.ones(2, 0), p, 0).shape == (0,)  # a non-empty reduced dim is fine
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("correction", [5, 4, 3.5, "0-d tensor", np.float64(2.0)])
+def test_var_and_std_corrections_as_torch(name, correction):
+    data = np.random.default_rng(0).standard_normal((3, 4))
+    k_correction = kc.tensor(1.0) if isinstance(correction, str) else correction
+    t_correction = torch.tensor(1.0) if isinstance(correction, str) else correction
+    t = torch.tensor(data, requires_grad=True)
+    expected = getattr(torch, name)(t, -1, correction=t_correction)
+    expected.backward(torch.ones(3, dtype=torch.float64))
+    k = kc.tensor(data, dtype=np.float64, requires_grad=True)
+    got = getattr(kc, name)(k, -1, correction=k_correction)
+    got.backward(kc.ones(3, dtype=np.float64))
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy())
+    # past N the divisor is clamped at 0 forward, but torch's backward divides by N - correction
+    np.testing.assert_allclose(k.grad.numpy(), t.grad.numpy())

@@ -3,7 +3,10 @@ and the scans cumsum and cumprod."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections import namedtuple
+
+import numpy as np
 
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor
@@ -61,9 +64,14 @@ def _centered(op, input, dim, correction):
     axes = reduction_axes(op, dim, input.ndim, empty_is_all=False)
     if correction is None:  # torch's default
         correction = 1
+    elif correction.__class__ is not int:
+        if isinstance(correction, (Tensor, np.generic)) and correction.ndim == 0:
+            correction = correction.item()  # torch reads a 0-d tensor as its number
+        elif not isinstance(correction, numbers.Real):
+            raise TypeError(f"{op}(): correction must be a number, not {type(correction).__name__}.")
     deviations = input - input.mean(axis=axes, keepdims=True)
     count = math.prod(input.shape[a] for a in axes)
-    return axes, deviations, max(count - correction, 0)
+    return axes, deviations, count - correction  # forward clamps it at 0, torch's backward does not
 
 
 def _mean_square(xp, deviations, axes, keepdim, divisor):
@@ -95,7 +103,7 @@ class Var(Op):
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("var", input, dim, correction)
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
         with xp.errstate(over="ignore", invalid="ignore"):
             return scale * (scale * ratio)  # inf only where the variance itself overflows, as torch
 
@@ -118,7 +126,7 @@ class Std(Op):
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("std", input, dim, correction)
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
         with xp.errstate(invalid="ignore"):
             self.out = scale * xp.sqrt(ratio)
         return self.out
