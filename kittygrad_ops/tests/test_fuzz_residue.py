@@ -131,3 +131,13 @@ def test_var_and_std_corrections_as_torch(name, correction):
     np.testing.assert_allclose(got.numpy(), expected.detach().numpy())
     # past N the divisor is clamped at 0 forward, but torch's backward divides by N - correction
     np.testing.assert_allclose(k.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["tril", "triu"])
+def test_triangle_diagonals_are_ints_as_in_torch(name):
+    for diagonal in (np.int64(1), np.array(-1), 2):
+        expected = getattr(torch, name)(torch.ones(3, 4), diagonal)
+        np.testing.assert_array_equal(getattr(kc, name)(kc.ones(3, 4), diagonal).numpy(), expected.numpy())
+    for diagonal in (np.array([1]), 1.0, True, kc.tensor(1.0), "a"):
+        with pytest.raises(TypeError, match=rf"^{name}\(\): argument 'diagonal' must be int, not "):
+            getattr(kc, name)(kc.ones(3, 4), diagonal)
