@@ -70,3 +70,16 @@ def test_batch_norm_returns_an_empty_input_unchecked_as_torch(shapes, training):
     got.sum().backward()
     assert x.grad.shape == input_shape
     assert not running_mean.numpy().any()
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x, w: m.binary_cross_entropy_with_logits(x, x, pos_weight=w),
+    lambda m, x, w: m.binary_cross_entropy_with_logits(x, x, w),
+    lambda m, x, w: getattr(m, "nn", m).functional.binary_cross_entropy(x.sigmoid(), x.sigmoid(), w)
+    if m is torch else m.binary_cross_entropy(x.sigmoid(), x.sigmoid(), w)])
+@pytest.mark.parametrize("weight", [(0.0, 1.0), [1.0, 2.0, 3.0]])
+def test_binary_loss_weights_given_as_sequences_are_refused_as_in_torch(call, weight):
+    with pytest.raises((TypeError, AttributeError)):  # torch's binary_cross_entropy asks the list its size
+        call(torch, torch.zeros(2, 2, 3), weight)
+    with pytest.raises(TypeError, match=r"^binary_cross_entropy.*\(\): argument '(pos_)?weight' must be a Tensor, not"):
+        call(kc, kc.zeros(2, 2, 3), weight)

@@ -73,6 +73,8 @@ def _elementwise_weight(xp, op, name, value, input):
     """``weight`` / ``pos_weight`` of the binary losses: cast to the input's dtype, broadcast to its shape."""
     if value is None:
         return None
+    if isinstance(value, (list, tuple)):  # a weight has a shape: torch wants a Tensor (NumPy arrays do too)
+        raise TypeError(f"{op}(): argument '{name}' must be a Tensor, not {type(value).__name__}.")
     array = xp.asarray(_constant(op, name, value), input.dtype)
     try:
         ok = xp.broadcast_shapes(array.shape, input.shape) == input.shape
