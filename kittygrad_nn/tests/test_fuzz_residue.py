@@ -83,3 +83,23 @@ def test_binary_loss_weights_given_as_sequences_are_refused_as_in_torch(call, we
         call(torch, torch.zeros(2, 2, 3), weight)
     with pytest.raises(TypeError, match=r"^binary_cross_entropy.*\(\): argument '(pos_)?weight' must be a Tensor, not"):
         call(kc, kc.zeros(2, 2, 3), weight)
+
+
+def test_batch_norm_of_an_empty_input_scales_by_the_first_weight_as_torch():
+    with pytest.raises(RuntimeError):  # torch multiplies by weight[0]: it must broadcast with the input
+        torch.batch_norm(torch.ones(0), torch.ones(2, 2), None, None, None, False, 0.1, 1e-5, False)
+    with pytest.raises(RuntimeError, match="cannot be broadcast"):
+        kc.batch_norm(kc.ones(0), kc.ones(2, 2), None, None, None, False, 0.1, 1e-5)
+    with pytest.raises(IndexError):
+        kc.batch_norm(kc.ones(2, 0), kc.ones(0), None, None, None, False, 0.1, 1e-5)
+    got = kc.batch_norm(kc.ones(2, 0), kc.ones(3, dtype=np.float16), kc.ones(3, dtype=np.float64), None, None,
+                        False, 0.1, 1e-5)
+    assert got.shape == (2, 0) and got.dtype == np.float32  # 0-d factors do not promote, as in torch
+
+
+@pytest.mark.parametrize("shape", [(0,), (2, 0)])
+def test_cross_entropy_label_smoothing_over_no_classes_is_zero_as_torch(shape):
+    expected = torch.nn.functional.cross_entropy(torch.ones(shape), torch.ones(shape), reduction="none",
+                                                 label_smoothing=0.1)
+    got = kc.cross_entropy(kc.ones(*shape), kc.ones(*shape), reduction="none", label_smoothing=0.1)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())

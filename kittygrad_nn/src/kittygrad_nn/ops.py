@@ -311,8 +311,13 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     _check_arguments("batch_norm", (("input", input),),
                      (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                       ("running_var", running_var)), (("momentum", momentum), ("eps", eps)))
-    if input.numel() == 0:
-        return input * 1  # torch returns an empty input as it is, checking neither shapes nor statistics
+    if input.numel() == 0:  # torch's shortcut, which checks neither shapes nor statistics
+        out = input * 1
+        if weight is not None:
+            out = out * weight[0]
+        if bias is not None:
+            out = out + bias[0]
+        return out
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")
     channels = input.shape[1]
@@ -553,7 +558,7 @@ class CrossEntropy(Op):
                 raise RuntimeError(f"cross_entropy(): weight tensor should be defined either for all "
                                    f"{classes} classes or no classes but got weight tensor of shape: "
                                    f"{class_weight.shape}")
-            if label_smoothing:
+            if label_smoothing and classes:  # no classes: nothing to smooth
                 probs = probs * (1 - label_smoothing) + label_smoothing / classes
             q = probs * class_weight
             denominator = rows.shape[0] if classes else np.nan  # torch divides by numel / classes
@@ -565,7 +570,7 @@ class CrossEntropy(Op):
                 xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
             q = xp.zeros_like(rows)
             q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight
-            if label_smoothing:
+            if label_smoothing and classes:
                 q += (label_smoothing / classes) * class_weight * valid[:, None]
             denominator = row_weight.sum(dtype=dtype)
         loss = -(q * logp).sum(axis=-1).reshape(sample_shape)
