@@ -141,3 +141,15 @@ def test_triangle_diagonals_are_ints_as_in_torch(name):
     for diagonal in (np.array([1]), 1.0, True, kc.tensor(1.0), "a"):
         with pytest.raises(TypeError, match=rf"^{name}\(\): argument 'diagonal' must be int, not "):
             getattr(kc, name)(kc.ones(3, 4), diagonal)
+
+
+@pytest.mark.parametrize("number", [1e30, 1e5, 70000, 1e-6, 1e-30])
+@pytest.mark.parametrize("call", [lambda x, n: x * n, lambda x, n: n * x, lambda x, n: x / n,
+                                  lambda x, n: n / x], ids=["mul", "rmul", "div", "rdiv"])
+def test_float16_with_a_number_it_cannot_hold_computes_in_float32_as_torch(call, number):
+    data = np.array([math.inf, -math.inf, 60000.0, 1e4, 0.0, 1.0, -2.0, 1e-3], dtype=np.float16)
+    expected = call(torch.tensor(data), number)
+    got = call(kc.tensor(data), number)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.numpy().astype(np.float64), expected.numpy().astype(np.float64),
+                               rtol=2e-3)  # one float16 step: torch rounds n / x its own way

@@ -26,6 +26,18 @@ def _alpha(op, alpha, input, other):
     return alpha
 
 
+def _wide_number(array, number):
+    """True if ``number`` is outside float16's normal range and ``array`` is float16.
+
+    torch computes a float16 tensor with a number in float32 (its "opmath"), rounding only the result:
+    ``x * 1e5`` is ``x * 100000.0``, not ``x * inf``."""
+    return getattr(array, "dtype", None) == np.float16 and number == number and number not in (
+        0, math.inf, -math.inf) and not 6.103515625e-05 <= abs(number) <= 65504.0
+
+
+_NUMBERS = (int, float)
+
+
 class Add(Op):
     """add(input, other, *, alpha=1) -> Tensor
 
@@ -87,6 +99,9 @@ class Mul(Op):
 
     def forward(self, xp, input, other):
         self.input, self.other = input, other
+        if (other.__class__ in _NUMBERS and _wide_number(input, other)) or (
+                input.__class__ in _NUMBERS and _wide_number(other, input)):
+            return xp.multiply(input, other, dtype=xp.float32).astype(xp.float16)
         return input * other
 
     def backward(self, xp, grad):
@@ -109,6 +124,10 @@ class Div(Op):
 
     def forward(self, xp, input, other):
         self.input, self.other = input, other
+        if (other.__class__ in _NUMBERS and _wide_number(input, other)) or (
+                input.__class__ in _NUMBERS and _wide_number(other, input)):
+            with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return xp.divide(input, other, dtype=xp.float32).astype(xp.float16)
         return input / other
 
     def backward(self, xp, grad):
