@@ -103,3 +103,22 @@ def test_cross_entropy_label_smoothing_over_no_classes_is_zero_as_torch(shape):
                                                  label_smoothing=0.1)
     got = kc.cross_entropy(kc.ones(*shape), kc.ones(*shape), reduction="none", label_smoothing=0.1)
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("weight_shape, index_shape", [((2, 0), (2, 0)), ((3, 4), (0,)), ((2, 0), (3,))])
+def test_embedding_backward_with_empty_rows_or_columns(weight_shape, index_shape):
+    w = kc.ones(*weight_shape, requires_grad=True)
+    out = kc.embedding(w, np.zeros(index_shape, dtype=np.int64))
+    out.backward(kc.ones(*out.shape))
+    tw = torch.ones(weight_shape, requires_grad=True)
+    expected = torch.embedding(tw, torch.zeros(index_shape, dtype=torch.long))
+    expected.backward(torch.ones(expected.shape))
+    assert out.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
+
+
+def test_batch_norm_of_an_empty_input_reads_numpy_weights_as_tensors():
+    got = kc.batch_norm(kc.ones(2, 0), np.ones(4), np.ones(3), None, None, False, 0.5, 1e-5)
+    assert got.shape == (2, 0)
+    with pytest.raises(TypeError, match="complex"):  # tensors are float-only
+        kc.batch_norm(kc.ones(2, 0), None, np.ones(3, np.complex64), None, None, False, 0.5, 1e-5)

@@ -153,3 +153,15 @@ def test_float16_with_a_number_it_cannot_hold_computes_in_float32_as_torch(call,
     assert got.dtype == np.float16
     np.testing.assert_allclose(got.numpy().astype(np.float64), expected.numpy().astype(np.float64),
                                rtol=2e-3)  # one float16 step: torch rounds n / x its own way
+
+
+def test_a_nan_exponent_is_not_an_overflow_in_float16():
+    expected = torch.pow(torch.ones(3, dtype=torch.float16), math.nan)
+    np.testing.assert_array_equal(kc.pow(kc.ones(3, dtype=np.float16), math.nan).numpy(), expected.numpy())
+
+
+def test_a_ragged_nested_list_of_values_is_a_type_error_as_in_torch():
+    x = kc.zeros(2, 3)
+    with pytest.raises(TypeError, match=r"^__setitem__\(\): values given as a nested list must be rectangular"):
+        x[..., -1] = [[1], [2, 3]]
+    assert not x.numpy().any()

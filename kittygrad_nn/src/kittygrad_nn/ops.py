@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
 from kittygrad_core.extend import write_
 
@@ -53,6 +54,11 @@ def _check_arguments(op, tensors, optional=(), numbers=()):
     for name, value in numbers:
         if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
             raise TypeError(f"{op}(): argument '{name}' must be a number, not {type(value).__name__}")
+
+
+def _as_tensor(value):
+    """A NumPy array option as a tensor (whose dtype checks apply), a tensor as it is."""
+    return value if isinstance(value, Tensor) else kittygrad_core.tensor(value)
 
 
 def _raw(value):
@@ -245,7 +251,7 @@ class Embedding(Op):
 
     def backward(self, xp, grad):
         out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.add.at(out, self.rows.reshape(-1), grad.reshape(-1, self.shape[1]))
+        xp.add.at(out, self.rows.reshape(-1), grad.reshape(self.rows.size, self.shape[1]))  # -1: 0 columns
         if self.padding_idx >= 0:
             out[self.padding_idx] = 0
         return out, None
@@ -314,9 +320,9 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     if input.numel() == 0:  # torch's shortcut, which checks neither shapes nor statistics
         out = input * 1
         if weight is not None:
-            out = out * weight[0]
+            out = out * _as_tensor(weight)[0]
         if bias is not None:
-            out = out + bias[0]
+            out = out + _as_tensor(bias)[0]
         return out
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")

@@ -162,7 +162,7 @@ class Pow(Op):
     def forward(self, xp, input, exponent):
         cls = exponent.__class__
         if (cls is float or cls is int) and not -65504.0 <= exponent <= 65504.0 and input.dtype == xp.float16 \
-                and exponent not in (math.inf, -math.inf):  # torch casts a number exponent to float16 first
+                and exponent == exponent and exponent not in (math.inf, -math.inf):  # torch casts it to float16
             raise RuntimeError(f"pow(): exponent={exponent} cannot be converted to float16 without overflow")
         self.input, self.exponent = input, exponent
         self.out = out = input ** exponent

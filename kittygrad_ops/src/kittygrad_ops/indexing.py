@@ -266,7 +266,11 @@ class Setitem(Composite):
     def call(input, key, value):
         key = normalize_key(key)
         if not isinstance(value, Tensor):
-            value = np.asarray(value)
+            try:
+                value = np.asarray(value)
+            except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
+                raise TypeError(f"__setitem__(): values given as a nested list must be rectangular, got "
+                                 f"{value!r}") from None
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"__setitem__(): can't assign a {type(value).__name__} of dtype "
                                 f"{value.dtype} to a tensor")

@@ -109,10 +109,11 @@ DEVIATIONS: tuple[Deviation, ...] = (
               or (r["numpy_arg"] and r.get("why", "").startswith("dtype float32 vs float16"))),
     Deviation("numpy-operands", ("accept-kitty-only",),
               "NumPy arrays (and, for ops taking index or mask arrays, NumPy integer and bool arrays, or "
-              "lists of ints) are accepted wherever a tensor is, and nested sequences wherever values "
+              "sequences of ints) are accepted wherever a tensor is, and nested sequences wherever values "
               "are assigned; torch wants a Tensor there.",
               lambda r: r["numpy_arg"] or "can't assign a" in r.get("torch_error", "")
-              or ("argument 'index'" in r.get("torch_error", "") and "must be Tensor, not list" in r["torch_error"])),
+              or ("argument 'index'" in r.get("torch_error", "") and any(
+                  w in r["torch_error"] for w in ("must be Tensor, not list", "must be Tensor, not tuple")))),
     Deviation("dtype-names", ("accept-kitty-only",),
               "A dtype may be given as a NumPy dtype or its name (``'float64'``).",
               lambda r: r["string_dtype"]),
@@ -155,7 +156,8 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "As tensors are float-only, a condition or mask may be a float tensor (nonzero is true) "
               "and an index a float tensor of whole numbers.",
               _torch_error("condition to be a boolean", "expected BoolTensor", "mask", "boolean",
-                           "tensors used as indices must be", "Expected dtype int32 or int64")),
+                           "tensors used as indices must be", "Expected dtype int32 or int64",
+                           "'indices' to have one of the following scalar types")),
     Deviation("inplace-casts", ("clear-error-kitty-only",),
               "An in-place op whose result dtype differs from its target's (``f32 += f64``) is "
               "refused with a RuntimeError; torch casts the result down.",
@@ -218,6 +220,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
               _kitty_error("expected a Tensor as input, got", "must be a Tensor, not ndarray",
                            "split_size_or_sections must be an int or a list of ints, not tensor",
                            "split_size_or_sections must be an int or a list of ints, not array",
+                           "argument 'input' must be a Tensor, not",
                            "must be a number, not", "size must be a sequence of ints",
                            "dim must be an int or a tuple of ints, got ndarray",
                            "dim must be an int, got ndarray", "dims must be an int or a tuple of ints, got ndarray",
