@@ -181,7 +181,7 @@ def test_misspelled_hook_is_reported(host):
     typo.kittygrad_register_op = kittygrad_register_op
     with pytest.warns(kitty.PluginWarning, match=r"plugin 'typo' \(distribution 'dist-typo'\) implements "
                                                  r"unknown hook\(s\) \['kittygrad_register_op'\]; known "
-                                                 r"hooks: \['kittygrad_register_ops'"):
+                                                 r"hooks: \['kittygrad_array_namespace', 'kittygrad_register_ops'"):
         host.load_entry_points(entry_points=[FakeEntryPoint("typo", typo, "dist-typo")])
     assert "never" not in host.registry and host.manager.get_plugin("typo") is None
 
@@ -338,7 +338,7 @@ def hook_names():
 
 
 def test_hookspecs_are_all_known_to_the_plugin_manager():
-    assert hook_names() == ["kittygrad_register_ops", "kittygrad_trace_op"]
+    assert hook_names() == ["kittygrad_array_namespace", "kittygrad_register_ops", "kittygrad_trace_op"]
     for name in hook_names():
         assert getattr(kitty.plugins.manager.hook, name).spec is not None
 

@@ -6,7 +6,7 @@ loaded from the ``kittygrad`` entry-point group when this package is imported.
 import sys as _sys
 from typing import Any
 
-from . import _tracing, autograd, extend
+from . import _higher_order, _tracing, autograd, extend
 from ._composite import Composite
 from ._creation import (
     arange,
@@ -68,6 +68,7 @@ registry = OpRegistry(_sys.modules[__name__], Tensor)
 install_operator_stubs(Tensor)
 #: The plugin host: its pluggy ``manager`` and what each loaded plugin provided.
 plugins = PluginHost(registry)
+_higher_order.HOST = plugins
 
 
 def start_tracing(tracer: _tracing.Tracer | None = None) -> None:

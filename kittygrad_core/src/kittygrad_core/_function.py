@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _tracing
 from ._dispatch import _link
-from ._engine import Node, store_snapshot
+from ._engine import AccumulateGrad, Node, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._op import Op
 from ._tensor import Tensor, make_tensor
@@ -212,6 +212,37 @@ class _FunctionNode(Node):
             grads = tuple(g for g, a in zip(grads, self.torch_args) if isinstance(a, Tensor))
         return tuple(g._data if isinstance(g, Tensor) else g for g in grads)
 
+    #: A Function's backward computes with tensor ops: under create_graph it records a graph.
+    differentiable_backward = True
+
+    def backward_tensors(self, grad: Tensor) -> tuple[Any, ...]:
+        """The backward under ``create_graph=True``: takes and returns tensors, with grad mode on.
+
+        The saved output (``ctx.out``) and, for a registered Function, the input copies its forward
+        received read as tensors attached to the graph (the output's gradient flows to this node, the
+        inputs' to their own nodes), as torch unpacks saved tensors; the context is restored after.
+        """
+        ctx = self.ctx
+        swaps = {id(ctx.out): make_tensor(ctx.out._data, True, self)}
+        for t, fn in zip(getattr(self, "inputs", ()), self.next_functions):
+            if fn is not None:
+                swaps[id(t)] = _attached_input(t, fn)
+        out, saved = ctx.out, ctx.saved_tensors
+        ctx.out = swaps[id(out)]
+        ctx.saved_tensors = [swaps.get(id(t), t) for t in saved]
+        try:
+            if self.torch_args is not None:
+                grads = self.fn.backward(ctx, grad)
+            else:
+                grads = self.fn.backward(grad)
+        finally:
+            ctx.out, ctx.saved_tensors = out, saved
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if self.torch_args is not None and len(grads) == len(self.torch_args):
+            grads = tuple(g for g, a in zip(grads, self.torch_args) if isinstance(a, Tensor))
+        return tuple(grads)
+
     def _release(self) -> None:
         self.__dict__.clear()
 
@@ -219,6 +250,14 @@ class _FunctionNode(Node):
     def _ctx(self) -> FunctionCtx | None:  # type: ignore[override]  # the original's name for the context
         """The context of the call (``saved_tensors``, ``out``, ...), as the original kittygrad names it."""
         return self.__dict__.get("ctx")
+
+
+def _attached_input(tensor: Tensor, fn: Any) -> Tensor:
+    """An input a registered Function's forward received, as a tensor whose gradient goes to ``fn``."""
+    if fn.__class__ is AccumulateGrad:
+        leaf = fn._variable()
+        return leaf if leaf is not None else tensor
+    return make_tensor(tensor._data, True, fn)
 
 
 def function_op(function: type[Function]) -> type[Op]:
@@ -233,6 +272,7 @@ def function_op(function: type[Function]) -> type[Op]:
         fn: Any
         ctx: FunctionCtx
         torch_args: tuple[Any, ...] | None
+        inputs: list[Tensor]
 
         def forward(self, xp: Any, *values: Any, **options: Any) -> np.ndarray:
             # the dispatcher passes the input arrays, then the positional options
@@ -249,10 +289,12 @@ def function_op(function: type[Function]) -> type[Op]:
                 out = _run_forward(lambda: fn.forward(*args, **options), tensors)
                 self.fn, self.torch_args = fn, None
             ctx.out = out
-            self.ctx = ctx
+            self.ctx, self.inputs = ctx, tensors
             return out._data
 
         backward = _FunctionNode.backward
+        backward_tensors = _FunctionNode.backward_tensors
+        differentiable_backward = True
 
     FunctionOp.forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),

@@ -98,6 +98,11 @@ class Op(Node):
       elementwise ops); ``False`` promotes all inputs alike (torch's losses broadcast first).
     * ``writes_input``: an in-place form's forward writes into its first input's buffer itself
       (``__setitem__``) instead of returning a new array; the version is then bumped before it runs.
+    * ``differentiable_backward``: ``backward`` records a graph when ``xp`` is the recording namespace
+      of a ``create_graph=True`` pass (it computes only with ``xp`` and the operators of the values it
+      reads, and its saved state that depends on an input is named after that input, or ``out``), so
+      second derivatives flow through it. Declare it once the conformance suite checks the op's
+      double backward against torch; without it, differentiating such a gradient again raises.
     * ``override``: replace an op of the same name registered by someone else.
     * ``conformance``: a :class:`Conformance`; an op without one fails the conformance suite.
 
@@ -120,6 +125,7 @@ class Op(Node):
     saves: ClassVar[tuple[int, ...] | dict[int, tuple[int, ...]]] = ()
     saves_output: ClassVar[bool | tuple[int, ...]] = False
     writes_input: ClassVar[bool] = False
+    differentiable_backward: ClassVar[bool] = False
     weak_0d: ClassVar[bool] = True
     override: ClassVar[bool] = False
     conformance: ClassVar[Conformance | None] = None

@@ -50,6 +50,10 @@ class PluginHost:
         self.manager = pluggy.PluginManager("kittygrad")
         self.manager.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
+        #: The array namespace of ``create_graph`` passes (``kittygrad_array_namespace``) and its
+        #: distribution; the first plugin to offer one provides it.
+        self.namespace: Any = None
+        self.namespace_owner: str | None = None
 
     def load_entry_points(self, entry_points: Iterable[Any] | None = None) -> None:
         """Loads the plugins of the ``kittygrad`` entry-point group, in a deterministic order.
@@ -121,7 +125,28 @@ class PluginHost:
                                   PluginWarning, stacklevel=2)
                     continue
                 info.ops.append(node.name)
+        self._take_namespace(plugin, name, distribution, version)
         return info
+
+    def _take_namespace(self, plugin: Any, name: str, distribution: str | None, version: str | None) -> None:
+        """Keeps the first array namespace a plugin offers for ``create_graph=True`` passes."""
+        if self.namespace is not None:
+            return
+        for impl in self.manager.hook.kittygrad_array_namespace.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            try:
+                namespace = impl.function()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
+                self._fail(name, distribution, version, f"raised in kittygrad_array_namespace: {error!r}")
+                return
+            if not (callable(getattr(namespace, "wrap", None)) and callable(getattr(namespace, "unwrap", None))):
+                warnings.warn(f"kittygrad plugin '{name}' (distribution '{distribution}'): its array namespace "
+                              "has no wrap() and unwrap(); it was ignored.", PluginWarning, stacklevel=3)
+                return
+            self.namespace, self.namespace_owner = namespace, distribution or name
 
     def _key(self, name: str, distribution: str | None) -> str:
         # Plugins are told apart by distribution and name: a second distribution's plugin of the same

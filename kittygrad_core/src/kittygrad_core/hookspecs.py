@@ -38,3 +38,14 @@ def kittygrad_trace_op(op: type, inputs: tuple[Any, ...], output: Any) -> None:
     arrays) and ``output`` the result tensor, whose ``grad_fn`` is the new backward node if one was
     recorded. In-place ops report the modified tensor as ``output``. kittygrad_viz draws from it.
     """
+
+
+@hookspec(firstresult=True)
+def kittygrad_array_namespace() -> Any:
+    """Return the array namespace that backward rules receive as ``xp`` under ``create_graph=True``.
+
+    The namespace offers the NumPy names that rules use (``where``, ``exp``, ``matmul``, ...) on
+    values that record a graph, and two conversions: ``wrap(tensor)`` (a tensor as such a value) and
+    ``unwrap(value)`` (a value, an array or a number as a tensor). Called once, when the plugin is
+    registered; the first plugin to answer provides it (kittygrad-ops does).
+    """

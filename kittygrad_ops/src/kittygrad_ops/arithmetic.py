@@ -48,6 +48,7 @@ class Add(Op):
     name = "add"
     operators, reflected, inplace = ("__add__",), ("__radd__",), ("__iadd__", "add_")
     broadcast = True
+    differentiable_backward = True
     conformance = Conformance(torch="torch.add", options={"alpha": [1, 2.5]})
 
     def forward(self, xp, input, other, *, alpha=1):
@@ -71,6 +72,7 @@ class Sub(Op):
     functions = ("sub", "subtract")
     operators, reflected, inplace = ("__sub__",), ("__rsub__",), ("__isub__", "sub_")
     broadcast = True
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sub", options={"alpha": [1, -0.5]})
 
     def forward(self, xp, input, other, *, alpha=1):
@@ -95,6 +97,7 @@ class Mul(Op):
     operators, reflected, inplace = ("__mul__",), ("__rmul__",), ("__imul__", "mul_")
     broadcast = True
     saves = {0: (1,), 1: (0,)}  # each is read for the other's gradient
+    differentiable_backward = True
     conformance = Conformance(torch="torch.mul")
 
     def forward(self, xp, input, other):
@@ -120,6 +123,7 @@ class Div(Op):
     operators, reflected, inplace = ("__truediv__",), ("__rtruediv__",), ("__itruediv__", "div_")
     broadcast = True
     saves = {0: (1,), 1: (0, 1)}
+    differentiable_backward = True
     conformance = Conformance(torch="torch.div", domain=("any", "nonzero"))
 
     def forward(self, xp, input, other):
@@ -148,6 +152,7 @@ class Pow(Op):
     operators, reflected, inplace = ("__pow__",), ("__rpow__",), ("__ipow__", "pow_")
     broadcast = True
     saves_output = (1,)  # only the exponent's gradient reads the output
+    differentiable_backward = True
     conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
         # number exponents: integral ones on any base (negative and zero bases too), through `**`
         Conformance(torch="torch.pow", domain="any", scalars={1: [0, 1, 2, 3, -1, -2, 0.0, 1.0, 2.0, -1.0]},
@@ -197,6 +202,7 @@ class Neg(Op):
     name = "neg"
     functions = ("neg", "negative")
     operators, inplace = ("__neg__",), ("neg_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.neg")
 
     def forward(self, xp, input):
@@ -215,6 +221,7 @@ class Exp(Op):
 
     name = "exp"
     inplace = ("exp_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.exp", domain=(-10.0, 10.0))
 
     def forward(self, xp, input):
@@ -234,6 +241,7 @@ class Log(Op):
 
     name = "log"
     inplace = ("log_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.log", domain="positive")
 
     def forward(self, xp, input):

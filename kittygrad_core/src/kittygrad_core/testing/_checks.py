@@ -9,7 +9,7 @@ call under ``no_grad``, the op's view contract and each in-place binding (also o
 from __future__ import annotations
 
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,17 @@ NEAR = 1e-5
 #: hold each kind of edge value, mixed-dtype and number operands, non-empty inputs and outputs, float64 cases
 #: checked against finite differences.
 STATS: Counter[Any] = Counter()
+
+
+#: Per op name: how many cases had their second derivatives checked against torch, and how many of
+#: those also against finite differences (never reset: the session's report).
+VERIFIED: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+
+def second_derivative_report() -> dict[str, tuple[int, int]]:
+    """Per op whose second derivatives were checked in this process: (cases against torch, cases also
+    against float64 finite differences)."""
+    return {name: (counts[0], counts[1]) for name, counts in sorted(VERIFIED.items())}
 
 
 def conformance_stats() -> dict[str, int]:
@@ -68,6 +79,22 @@ def ops_without_conformance(distribution: str | None = None, plugin: str | None 
     """The names of registered ops that carry no conformance metadata."""
     return [name for name in op_names(distribution, plugin)
             if not isinstance(kitty.registry[name].conformance, kitty.Conformance)]
+
+
+def ops_with_second_derivatives(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered ops whose records declare ``differentiable_backward`` (the conformance
+    suite checks their double backward)."""
+    return [name for name in op_names(distribution, plugin)
+            if getattr(kitty.registry[name], "differentiable_backward", False)]
+
+
+def ops_without_second_derivatives(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered, differentiable op records (not composites) that do not declare
+    ``differentiable_backward``: a second derivative through them raises."""
+    return [name for name in op_names(distribution, plugin)
+            if isinstance(kitty.registry[name], type) and issubclass(kitty.registry[name], kitty.Op)
+            and kitty.registry[name].differentiable is not False
+            and not getattr(kitty.registry[name], "differentiable_backward", False)]
 
 
 def _origin(record: Record) -> str:
@@ -394,6 +421,72 @@ class _CaseCheck:
             STATS["finite differences"] += 1
             self.check_finite_differences(
                 pairs, [x.numpy() if isinstance(x, kitty.Tensor) else x for x in kitty_inputs], grads)
+        if getattr(self.record, "differentiable_backward", False) and pairs:
+            self.check_second_derivatives(pairs)
+
+    def check_second_derivatives(self, pairs: list[Any]) -> None:
+        """Double backward, for ops that declare ``differentiable_backward``: the gradient of a random
+        projection ``<w, J^T v>`` of the vector-Jacobian product, with respect to the inputs and to the
+        upstream gradient ``v``, against torch's; in float64 (away from kinks), the inputs' part also
+        against central finite differences of the first gradient."""
+        STATS["second derivatives"] += 1
+        VERIFIED[self.record.name][0] += 1
+        inputs = self.kitty_inputs(self.wants_grad)
+        outputs = _outputs(self.kitty_call("the call", lambda: self.call(inputs)))
+        wanted = [j for j, w in enumerate(self.wants_grad) if w]
+        ups = [kitty.tensor(g.copy(), requires_grad=True) for _, g in pairs]
+        first = self.kitty_call("autograd.grad(create_graph=True)", lambda: kitty.autograd.grad(
+            [outputs[i] for i, _ in pairs], [inputs[j] for j in wanted], ups, create_graph=True,
+            allow_unused=True))
+        weights = [self.rng.uniform(-1.0, 1.0, inputs[j].shape).astype(inputs[j].dtype) for j in wanted]
+        expected = _torch_second(self, pairs, wanted, weights)
+        terms = [(f * kitty.tensor(w)).sum() for f, w in zip(first, weights) if f is not None and f.requires_grad]
+        sources = [inputs[j] for j in wanted] + ups
+        if terms:
+            total = terms[0]
+            for term in terms[1:]:
+                total = total + term
+            second = self.kitty_call("the second backward", lambda: kitty.autograd.grad(
+                total, sources, allow_unused=True))
+        else:
+            second = (None,) * len(sources)
+        labels = [f"second derivative (input {j})" for j in wanted] + \
+                 [f"second derivative (upstream gradient of output {i})" for i, _ in pairs]
+        for label, actual, reference, source in zip(labels, second, expected, sources):
+            array = actual.numpy() if actual is not None else np.zeros_like(source.numpy())
+            self.compare_arrays(label, array, reference)
+        if self.meta.fd and self.smooth and all(inputs[j].dtype == np.float64 for j in wanted):
+            STATS["second derivatives: finite differences"] += 1
+            VERIFIED[self.record.name][1] += 1
+            self.check_second_finite_differences(pairs, wanted, weights,
+                                                 [s.numpy() if s is not None else None for s in second])
+
+    def check_second_finite_differences(self, pairs: list[Any], wanted: list[int], weights: list[Any],
+                                        second: list[Any]) -> None:
+        """``d/dt <w, grad(x + t d)>`` by central differences against ``<d, second>``, per input."""
+        def projected(arrays: list[Any]) -> float:
+            inputs = [kitty.tensor(a.copy(), requires_grad=(j in wanted)) if t else a
+                      for j, (a, t) in enumerate(zip(arrays, self.tensors))]
+            outputs = _outputs(self.call(inputs))
+            grads = kitty.autograd.grad([outputs[i] for i, _ in pairs], [inputs[j] for j in wanted],
+                                        [kitty.tensor(g) for _, g in pairs], allow_unused=True)
+            return float(sum((g.numpy() * w).sum() for g, w in zip(grads, weights) if g is not None))
+
+        arrays = list(self.case.arrays)
+        for k, j in enumerate(wanted):
+            if second[k] is None or second[k].size == 0 or not np.isfinite(second[k]).all():
+                continue
+            direction = self.rng.standard_normal(arrays[j].shape)
+            plus, minus = list(arrays), list(arrays)
+            plus[j], minus[j] = arrays[j] + FD_EPS * direction, arrays[j] - FD_EPS * direction
+            numeric = (projected(plus) - projected(minus)) / (2 * FD_EPS)
+            analytic = float((direction * second[k]).sum())
+            tolerance = 10 * (FD_ATOL + FD_RTOL * max(abs(numeric), abs(analytic)))
+            if np.isfinite(numeric) and abs(numeric - analytic) > tolerance:
+                raise self.fail(
+                    f"second derivative of input {j} disagrees with finite differences of the first: "
+                    f"<d, second> = {analytic!r} but d/dt <w, grad(x + t d)> = {numeric!r} "
+                    f"(tolerance {tolerance:.3g})")
 
     def objective(self, arrays: list[np.ndarray], pairs: list[Any]) -> tuple[float, float]:
         """``sum_i <g_i, out_i>`` of the op at ``arrays`` (no graph), and the sum of the terms' magnitudes."""
@@ -505,6 +598,22 @@ def _torch_grads(outputs: list[Any], pairs: list[Any], inputs: list[Any]) -> dic
                                     [g for _, g in roots], allow_unused=True)
     return {j: (g if g is not None else torch.zeros_like(inputs[j])).detach().numpy()
             for j, g in zip(wanted, grads)}
+
+
+def _torch_second(check: _CaseCheck, pairs: list[Any], wanted: list[int],
+                  weights: list[Any]) -> list[np.ndarray]:
+    """torch's double backward of the case: d<w, J^T v>/d(inputs, v), zeros where nothing flows."""
+    inputs = check.torch_inputs()
+    outputs = _outputs(check.call_reference(inputs, check.case.options))
+    ups = [torch.from_numpy(g.copy()).requires_grad_(True) for _, g in pairs]
+    first = torch.autograd.grad([outputs[i] for i, _ in pairs], [inputs[j] for j in wanted], ups,
+                                create_graph=True, allow_unused=True)
+    sources = [inputs[j] for j in wanted] + ups
+    terms = [(f * torch.from_numpy(w)).sum() for f, w in zip(first, weights) if f is not None and f.requires_grad]
+    second: Any = [None] * len(sources)
+    if terms:
+        second = torch.autograd.grad(sum(terms), sources, allow_unused=True)
+    return [(s if s is not None else torch.zeros_like(x)).detach().numpy() for s, x in zip(second, sources)]
 
 
 # ----------------------------------------------------------------------------- entry points
