@@ -450,6 +450,51 @@ multiply = _Outer()
 
 # ---- further names for the rules of unary.py, activations.py, binary.py, copies.py
 
+import math  # noqa: E402  (here, not at the top: the sections of this file are edited in parallel)
+
+
+def isfinite(x: Any) -> Any:
+    """``np.isfinite`` of the values (a mask, a constant of the derivative)."""
+    return np.isfinite(_value(x))
+
+
+def sigmoid(x: Any) -> Any:
+    """The logistic sigmoid, recorded as ``sigmoid`` (whose backward stays finite at +-1000)."""
+    if isinstance(x, RecordingArray):
+        return _rec(call("sigmoid", x.tensor))
+    with np.errstate(over="ignore"):
+        return (1 / (1 + np.exp(-np.asarray(x)))).astype(np.result_type(x, np.float32), copy=False)
+
+
+class _Erf(core.Function):
+    """The error function as a custom function: its backward ``2 / sqrt(pi) * exp(-x * x)`` records."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return leaf(_erf_values(x._data))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * (core.exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_values(x: np.ndarray) -> np.ndarray:
+    return np.asarray(_ERF(x), dtype=x.dtype)
+
+
+def erf(x: Any) -> Any:
+    """The error function elementwise (NumPy has none), recorded on a recording array."""
+    if isinstance(x, RecordingArray):
+        return _rec(_Erf.apply(x.tensor))
+    return _erf_values(np.asarray(x))
+
+
 
 # ---- further names for the rules of reductions.py, shape.py, linalg.py, indexing.py
 
