@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
 from kittygrad_core.extend import write_
 
@@ -62,6 +63,11 @@ def _check_arguments(op, tensors, optional=(), numbers=()):
             raise TypeError(f"{op}(): argument '{name}' must be a number, not {type(value).__name__}")
 
 
+def _as_tensor(value):
+    """A NumPy array option as a tensor (whose dtype checks apply), a tensor as it is."""
+    return value if isinstance(value, Tensor) else kittygrad_core.tensor(value)
+
+
 def _raw(value):
     return value.numpy() if isinstance(value, Tensor) else value
 
@@ -80,6 +86,8 @@ def _elementwise_weight(xp, op, name, value, input):
     """``weight`` / ``pos_weight`` of the binary losses: cast to the input's dtype, broadcast to its shape."""
     if value is None:
         return None
+    if isinstance(value, (list, tuple)):  # a weight has a shape: torch wants a Tensor (NumPy arrays do too)
+        raise TypeError(f"{op}(): argument '{name}' must be a Tensor, not {type(value).__name__}.")
     array = xp.asarray(_constant(op, name, value), input.dtype)
     try:
         ok = xp.broadcast_shapes(array.shape, input.shape) == input.shape
@@ -132,7 +140,7 @@ class Linear(Op):
     ``(out_features, in_features)`` and ``bias`` ``(out_features,)``. ``kittygrad_nn.functional.linear``
     makes ``bias`` optional."""
 
-    __slots__ = ("input", "weight")
+    __slots__ = ("input", "weight", "bias_shape")
 
     name = "linear"
     methods = ()
@@ -146,9 +154,14 @@ class Linear(Op):
         if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
             raise RuntimeError(f"linear(): input of shape {input.shape} and weight of shape "
                                f"{weight.shape} cannot be multiplied")
-        if bias.shape != (weight.shape[0],):
-            raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
-                               f"{weight.shape}")
+        self.bias_shape = None
+        if bias.shape != (weight.shape[0],):  # torch takes any bias that expands to the output's shape
+            out_shape = (*input.shape[:-1], weight.shape[0])
+            if bias.ndim > len(out_shape) or any(b not in (1, o) for b, o in zip(bias.shape[::-1],
+                                                                                   out_shape[::-1])):
+                raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
+                                   f"{weight.shape} (it must expand to the output's shape {out_shape})")
+            self.bias_shape = bias.shape
         if input.dtype != weight.dtype or bias.dtype != weight.dtype:
             raise RuntimeError(f"linear(): expected input, weight and bias of the same dtype, but got "
                                f"{input.dtype}, {weight.dtype} and {bias.dtype}")
@@ -164,7 +177,13 @@ class Linear(Op):
         if self.needs_input_grad[1]:
             grad_weight = flat.T @ x.reshape(-1, w.shape[1])
         if self.needs_input_grad[2]:
-            grad_bias = flat.sum(axis=0)
+            if self.bias_shape is None:
+                grad_bias = flat.sum(axis=0)
+            else:  # sum over the dims the bias was expanded along
+                shape = self.bias_shape
+                grad_bias = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+                grad_bias = grad_bias.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1 and
+                                                     grad_bias.shape[i] != 1), keepdims=True)
         return grad_input, grad_weight, grad_bias
 
 
@@ -258,9 +277,9 @@ class Embedding(Op):
             onehot[rows, np.arange(rows.size)] = 1
             if self.padding_idx >= 0:
                 onehot[self.padding_idx] = 0
-            return xp.matmul(onehot, grad.reshape(-1, self.shape[1])), None
+            return xp.matmul(onehot, grad.reshape(rows.size, self.shape[1])), None
         out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.add.at(out, rows, grad.reshape(-1, self.shape[1]))
+        xp.add.at(out, rows, grad.reshape(rows.size, self.shape[1]))  # not -1: there may be 0 columns
         if self.padding_idx >= 0:
             out[self.padding_idx] = 0
         return out, None
@@ -326,6 +345,13 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     _check_arguments("batch_norm", (("input", input),),
                      (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                       ("running_var", running_var)), (("momentum", momentum), ("eps", eps)))
+    if input.numel() == 0:  # torch's shortcut, which checks neither shapes nor statistics
+        out = input * 1
+        if weight is not None:
+            out = out * _as_tensor(weight)[0]
+        if bias is not None:
+            out = out + _as_tensor(bias)[0]
+        return out
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")
     channels = input.shape[1]
@@ -480,8 +506,9 @@ def _as_rows(input, target, op):
         raise RuntimeError(f"{op}(): input must have at least 1 dimension (got a 0-d tensor)")
     if input.ndim == 1:
         return input[None, :], target, ()
-    rows = np.moveaxis(input, 1, -1).reshape(-1, input.shape[1])
-    return rows, target, (input.shape[0], *input.shape[2:])
+    sample_shape = (input.shape[0], *input.shape[2:])
+    rows = np.moveaxis(input, 1, -1).reshape(int(np.prod(sample_shape)), input.shape[1])  # -1: 0 classes
+    return rows, target, sample_shape
 
 
 def _restore(xp, rows, shape):
@@ -525,6 +552,8 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
 
 
 def _log_softmax_rows(xp, rows):
+    if not rows.shape[-1]:
+        return rows.copy()  # no classes: nothing to normalise (and no maximum to subtract)
     top = rows.max(axis=-1, keepdims=True) if xp is np else xp.amax(rows, axis=-1, keepdims=True)
     shifted = rows - top
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
@@ -576,7 +605,8 @@ class CrossEntropy(Op):
         logp = _log_softmax_rows(xp, rows)
         self.target_scale = None
         if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
-            dtype = xp.result_type(dtype, target.dtype)  # torch promotes float32 logits with float64 probs
+            # torch promotes float32 logits with float64 probabilities or a float64 weight
+            dtype = xp.result_type(dtype, target.dtype, *(() if not isinstance(weight, Tensor) else (weight.dtype,)))
             probs = _as_rows(target, target, "cross_entropy")[0].astype(dtype)
             if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
                 # torch differentiates the weight here; an option cannot receive a gradient
@@ -587,11 +617,11 @@ class CrossEntropy(Op):
                 raise RuntimeError(f"cross_entropy(): weight tensor should be defined either for all "
                                    f"{classes} classes or no classes but got weight tensor of shape: "
                                    f"{class_weight.shape}")
-            self.q_offset = (label_smoothing / classes) * class_weight
-            if label_smoothing:
+            self.q_offset = (label_smoothing / classes if classes else 0.0) * class_weight
+            if label_smoothing and classes:  # no classes: nothing to smooth
                 probs = probs * (1 - label_smoothing) + label_smoothing / classes
             q = probs * class_weight
-            denominator = rows.shape[0]
+            denominator = rows.shape[0] if classes else np.nan  # torch divides by numel / classes
             # d loss / d target = -(1 - label_smoothing) * weight * log_softmax(input)
             self.target_scale = (1 - label_smoothing) * class_weight
             self.logp, self.target_dtype = logp, target.dtype
@@ -600,7 +630,7 @@ class CrossEntropy(Op):
                 xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
             q = xp.zeros_like(rows)
             q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight
-            if label_smoothing:
+            if label_smoothing and classes:
                 q += (label_smoothing / classes) * class_weight * valid[:, None]
             denominator = row_weight.sum(dtype=dtype)
         loss = -(q * logp).sum(axis=-1).reshape(sample_shape)

@@ -80,8 +80,11 @@ def _select(array, key):
 
 
 def _index_array(k):
-    array = k._data if isinstance(k, Tensor) else np.asarray(
-        [_index_array(i) if isinstance(i, Tensor) else i for i in k] if isinstance(k, list) else k)
+    try:
+        array = k._data if isinstance(k, Tensor) else np.asarray(
+            [_index_array(i) if isinstance(i, Tensor) else i for i in k] if isinstance(k, list) else k)
+    except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
+        raise IndexError(f"an index given as a nested list must be rectangular, got {k!r}") from None
     if array.dtype.kind in "bi":
         return array
     if array.dtype.kind in "uf" and np.all(np.mod(array, 1) == 0):
@@ -263,7 +266,11 @@ class Setitem(Composite):
     def call(input, key, value):
         key = normalize_key(key)
         if not isinstance(value, Tensor):
-            value = np.asarray(value)
+            try:
+                value = np.asarray(value)
+            except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
+                raise TypeError(f"__setitem__(): values given as a nested list must be rectangular, got "
+                                 f"{value!r}") from None
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"__setitem__(): can't assign a {type(value).__name__} of dtype "
                                 f"{value.dtype} to a tensor")

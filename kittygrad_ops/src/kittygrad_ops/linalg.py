@@ -6,6 +6,7 @@ raises instead. Each gradient is returned in its input's dtype.
 """
 from __future__ import annotations
 
+import operator
 import string
 from typing import Any
 
@@ -413,6 +414,16 @@ def _triangle_conformance(name):
                        options={"diagonal": [0, 1, -1, 2, -3]})
 
 
+def _diagonal(op, diagonal):
+    """``diagonal`` as an int; torch also takes NumPy integers (and 0-d integer arrays), nothing else."""
+    if isinstance(diagonal, (bool, np.bool_, Tensor)) or not hasattr(diagonal, "__index__"):
+        raise TypeError(f"{op}(): argument 'diagonal' must be int, not {type(diagonal).__name__}.")
+    try:
+        return operator.index(diagonal)
+    except TypeError:  # an integer array of more than one dim or element
+        raise TypeError(f"{op}(): argument 'diagonal' must be int, not {type(diagonal).__name__}.") from None
+
+
 def _matrices(op, input):
     if input.ndim < 2:
         raise RuntimeError(f"{op}(): input tensor must have at least 2 dimensions, got {input.ndim}")
@@ -431,6 +442,8 @@ class Tril(Op):
 
     def forward(self, xp, input, diagonal=0):
         _matrices("tril", input)
+        if diagonal.__class__ is not int:
+            diagonal = _diagonal("tril", diagonal)
         self.diagonal = diagonal
         return xp.tril(input, diagonal)
 
@@ -451,6 +464,8 @@ class Triu(Op):
 
     def forward(self, xp, input, diagonal=0):
         _matrices("triu", input)
+        if diagonal.__class__ is not int:
+            diagonal = _diagonal("triu", diagonal)
         self.diagonal = diagonal
         return xp.triu(input, diagonal)
 

@@ -3,7 +3,10 @@ and the scans cumsum and cumprod."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections import namedtuple
+
+import numpy as np
 
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor
@@ -11,7 +14,7 @@ from kittygrad_core.extend import (
     apply,  # to call the internal ops, which have no binding
 )
 
-from ._dims import expand_reduced, normalize_dim, reduction_axes
+from ._dims import _numpy_int, expand_reduced, normalize_dim, reduction_axes
 from ._strategies import dim_or_none, norm_dims
 
 _DIM_OPTIONS = {"dim": "dims", "keepdim": "bool"}
@@ -61,9 +64,14 @@ def _centered(op, input, dim, correction):
     axes = reduction_axes(op, dim, input.ndim, empty_is_all=False)
     if correction is None:  # torch's default
         correction = 1
+    elif correction.__class__ is not int:
+        if isinstance(correction, (Tensor, np.generic)) and correction.ndim == 0:
+            correction = correction.item()  # torch reads a 0-d tensor as its number
+        elif not isinstance(correction, numbers.Real):
+            raise TypeError(f"{op}(): correction must be a number, not {type(correction).__name__}.")
     deviations = input - input.mean(axis=axes, keepdims=True)
     count = math.prod(input.shape[a] for a in axes)
-    return axes, deviations, max(count - correction, 0)
+    return axes, deviations, count - correction  # forward clamps it at 0, torch's backward does not
 
 
 def _mean_square(xp, deviations, axes, keepdim, divisor):
@@ -95,7 +103,7 @@ class Var(Op):
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("var", input, dim, correction)
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
         with xp.errstate(over="ignore", invalid="ignore"):
             return scale * (scale * ratio)  # inf only where the variance itself overflows, as torch
 
@@ -118,7 +126,7 @@ class Std(Op):
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("std", input, dim, correction)
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
         with xp.errstate(invalid="ignore"):
             self.out = scale * xp.sqrt(ratio)
         return self.out
@@ -142,7 +150,7 @@ def _call(name, *inputs, **options):
 def _one_dim(op, dim, ndim):
     """The axes of a reduction over one int ``dim`` (``()`` for a 0-d tensor), as torch's ``prod``/``max``."""
     if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
+        dim = _numpy_int(op, dim, "dim must be an int")
     return reduction_axes(op, dim, ndim)
 
 
@@ -214,7 +222,7 @@ class Amax(Op):
 
     def forward(self, xp, input, dim=(), keepdim=False):
         axes = reduction_axes(self.name, dim, input.ndim)
-        _nonempty(self.name, input.shape, axes, dim is None or dim == ())
+        _nonempty(self.name, input.shape, axes, dim is None or (isinstance(dim, tuple) and not dim))
         self.input, self.axes, self.keepdim = input, axes, keepdim
         self.out = input.max(axis=axes, keepdims=keepdim) if self.name == "amax" else \
             input.min(axis=axes, keepdims=keepdim)
@@ -455,15 +463,17 @@ class Norm(Op):
     def forward(self, xp, input, p="fro", dim=None, keepdim=False):
         axes, p = reduction_axes("norm", dim, input.ndim), _norm_order(p, dim)
         self.input, self.p, self.axes, self.keepdim = input, p, axes, keepdim
-        magnitude, reduce = xp.abs(input), dict(axis=axes, keepdims=keepdim)
+        # float16 accumulates in float32, as torch's does: |x| ** p overflows float16 long before the norm
+        magnitude = xp.abs(input if input.dtype != xp.float16 else input.astype(xp.float32))
+        reduce = dict(axis=axes, keepdims=keepdim)
+        if (math.isinf(p) or p < 0) and any(input.shape[a] == 0 for a in axes):
+            raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
+                               f"{input.shape}, dim={dim}): the operation has no identity.")
         if math.isinf(p):
-            if any(input.shape[a] == 0 for a in axes):
-                raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
-                                   f"{input.shape}, dim={dim}): the operation has no identity.")
             out = magnitude.max(**reduce) if p > 0 else magnitude.min(**reduce)
         elif p in (0, 1, 2):
             out = ((input != 0).sum(**reduce) if p == 0 else magnitude.sum(**reduce) if p == 1
-                   else xp.sqrt((input * input).sum(**reduce)))
+                   else xp.sqrt((magnitude * magnitude).sum(**reduce)))
         else:
             with xp.errstate(divide="ignore"):
                 out = (magnitude ** p).sum(**reduce) ** (1.0 / p)

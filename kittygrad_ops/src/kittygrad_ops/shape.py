@@ -593,7 +593,12 @@ class Flip(Op):
     conformance = Conformance(torch="torch.flip", shapes="same", inputs=1, options={"dims": flip_dims})
 
     def forward(self, xp, input, dims):
-        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if isinstance(dims, int) and not isinstance(dims, bool):
+            dims = (dims,)
+        elif isinstance(dims, (tuple, list)):
+            dims = tuple(dims)
+        else:  # torch takes an int or a sequence of ints here, not a NumPy integer or array
+            raise TypeError(f"flip(): dims must be an int or a tuple of ints, got {type(dims).__name__}.")
         axes = tuple(normalize_dim("flip", d, input.ndim) for d in dims)
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"flip(): dims {dims} has a dim appearing multiple times")

@@ -260,6 +260,8 @@ class Conv2d(Composite):
     @staticmethod
     def call(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if bias is None:
+            if not hasattr(weight, "shape"):  # the op itself names the argument; say it here too
+                raise TypeError(f"conv2d(): argument 'weight' must be Tensor, not {type(weight).__name__}")
             bias = np.zeros(weight.shape[:1], dtype=weight.dtype)  # an array: it gets no gradient
         return kittygrad_core.registry.call("_conv2d", input, weight, bias, stride, padding, dilation,
                                             groups)

@@ -19,6 +19,8 @@ class Hardtanh(Op):
     )
 
     def forward(self, xp, input, min_val=-1.0, max_val=1.0):
+        if min_val > max_val:  # torch's check; an error naming the op passes through unchanged
+            raise RuntimeError("hardtanh(): min_val cannot be greater than max_val")
         self.inside = (input > min_val) & (input < max_val)
         return xp.clip(input, min_val, max_val)
 
