@@ -4,6 +4,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy as np
+
 
 def reduction_axes(op: str, dim: Any, ndim: int, empty_is_all: bool = True) -> tuple[int, ...]:
     """Normalises ``dim`` (None, an int or a sequence) to sorted non-negative axes of an ``ndim`` tensor.
@@ -50,6 +52,8 @@ def expand_reduced(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, 
     """Broadcasts the gradient of a reduction back to the reduced input's shape (a fresh array)."""
     if not keepdim and axes:
         grad = grad.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    if xp is not np:  # recording (create_graph): a broadcast records, a write into constants would too
+        return xp.broadcast_to(grad, shape)
     out = xp.empty(shape, dtype=grad.dtype)
     out[...] = grad  # an order of magnitude cheaper than broadcast_to on small tensors
     return out

@@ -129,6 +129,7 @@ class IndexView(Op):
     __slots__ = ("shape", "key")
 
     name = "_index_view"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     view = True

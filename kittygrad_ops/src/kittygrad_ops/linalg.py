@@ -55,6 +55,7 @@ class Dot(_Promoting):
     __slots__ = ("input", "other")
 
     name = "dot"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
@@ -78,6 +79,7 @@ class Matmul(_Promoting):
     __slots__ = ("input", "other")
 
     name = "matmul"
+    differentiable_backward = True
     operators, reflected = ("__matmul__",), ("__rmatmul__",)
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.matmul", shapes="matmul")
@@ -178,6 +180,7 @@ class Mm(_Promoting):
     __slots__ = ("input", "mat2")
 
     name = "mm"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mm", shapes="mm")
 
@@ -201,6 +204,7 @@ class Mv(_Promoting):
     __slots__ = ("input", "vec")
 
     name = "mv"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
@@ -226,6 +230,7 @@ class Bmm(_Promoting):
     __slots__ = ("input", "mat2")
 
     name = "bmm"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch=lambda torch, a, b: torch.bmm(a, b) if a.ndim == 3 else torch.matmul(a, b),
                               shapes=bmm_shapes)
@@ -250,6 +255,7 @@ class Outer(_Promoting):
     __slots__ = ("input", "vec2")
 
     name = "outer"
+    differentiable_backward = True
     functions = methods = ("outer", "ger")
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.outer", shapes="outer")

@@ -25,6 +25,7 @@ class Sum(Op):
     __slots__ = ("shape", "axes", "keepdim")
 
     name = "sum"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sum", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
@@ -44,6 +45,7 @@ class Mean(Op):
     __slots__ = ("shape", "axes", "keepdim", "count")
 
     name = "mean"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.mean", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
