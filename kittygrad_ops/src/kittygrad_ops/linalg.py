@@ -433,6 +433,7 @@ class Tril(Op):
     __slots__ = ("diagonal",)
 
     name = "tril"
+    differentiable_backward = True
     conformance = _triangle_conformance("tril")
 
     def forward(self, xp, input, diagonal=0):
@@ -453,6 +454,7 @@ class Triu(Op):
     __slots__ = ("diagonal",)
 
     name = "triu"
+    differentiable_backward = True
     conformance = _triangle_conformance("triu")
 
     def forward(self, xp, input, diagonal=0):

@@ -445,6 +445,30 @@ multiply = _Outer()
 # ---- further names for the rules of reductions.py, shape.py, linalg.py, indexing.py
 
 
+def isnan(x: Any) -> Any:
+    """``np.isnan`` of the values (a mask: a constant of the derivative)."""
+    return np.isnan(_value(x))
+
+
+def isfinite(x: Any) -> Any:
+    """``np.isfinite`` of the values (a mask: a constant of the derivative)."""
+    return np.isfinite(_value(x))
+
+
+def cumprod(x: Any, axis: int) -> Any:
+    """``np.cumprod`` along one axis, recorded."""
+    return _rec(core.cumprod(x.tensor, axis)) if isinstance(x, RecordingArray) else np.cumprod(x, axis)
+
+
+def stack(arrays: Any, axis: int = 0) -> Any:
+    """``np.stack``, recorded (constants join as constants)."""
+    arrays = list(arrays)
+    if not _any_recording(*arrays):
+        return np.stack(arrays, axis)
+    return _rec(core.stack([_t(a) if isinstance(a, RecordingArray) else leaf(np.asarray(a)) for a in arrays],
+                           axis))
+
+
 # ---- further names for the rules of kittygrad-nn and the example plugins
 
 
