@@ -221,8 +221,8 @@ def test_namespace_hook_first_plugin_wins_and_bad_ones_are_reported():
 
 def test_after_a_create_graph_pass_lock_diagnostics_of_other_graphs_remain(higher):
     x = leaf([1.0])
-    kitty.autograd.grad(kitty.square(x).sum(), x, create_graph=True)
-    assert _engine.HIGHER_ORDER
+    (g,) = kitty.autograd.grad(kitty.square(x).sum(), x, create_graph=True)
+    assert _engine.MARKED
     w = kitty.square(x)
     a, b = kitty.square(w), kitty.cube(w)
     with pytest.warns(UserWarning, match="Backpropagation not completed"):
@@ -230,3 +230,14 @@ def test_after_a_create_graph_pass_lock_diagnostics_of_other_graphs_remain(highe
     assert x.grad is None
     b.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [4.0 + 6.0])
+
+
+def test_the_general_pass_is_needed_only_while_marked_nodes_live(higher):
+    import gc
+
+    x = leaf([1.0, 2.0])
+    (g,) = kitty.autograd.grad(kitty.cube(kitty.square(x)).sum(), x, create_graph=True)
+    assert _engine.MARKED
+    del g
+    gc.collect()
+    assert not _engine.MARKED  # every marked node is gone: plain backward takes the fast pass again

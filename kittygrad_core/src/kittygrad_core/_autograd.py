@@ -78,7 +78,6 @@ def run(outputs: Sequence[Tensor], grads: Sequence[Any], *, retain_graph: bool,
         if not create_graph:
             return _run_locked(outputs, grads, retain_graph, inputs, accumulate, None)
         ns = _higher_order.namespace()
-        _engine.HIGHER_ORDER = True
         _higher_order.start()
         try:
             results = _run_locked(outputs, [ns.wrap(g) for g in grads], retain_graph, inputs, accumulate, ns)
@@ -118,8 +117,11 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[Any], retain: bool,
     received: dict[int, int] = {}
     ran: list[Node] = []
     stack: list[Any] = list(reversed(roots))
+    # A leaf's contributions are summed, then delivered once at the end: its hooks see the total, as
+    # torch's AccumulateGrad does (it runs once all its inputs arrived)
+    arrived: dict[int, list[Any]] = {}
     for leaf, g in leaf_roots:
-        _deliver_leaf(leaf, accumulator(leaf), g, target_ids, captured, accumulate, ns)
+        _arrive(arrived, leaf, accumulator(leaf), g, target_ids)
     while stack:
         node, grad = stack.pop()
         key = id(node)
@@ -178,14 +180,16 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[Any], retain: bool,
             if nxt.__class__ is AccumulateGrad:
                 variable = nxt._variable()
                 if variable is not None:
-                    _deliver_leaf(variable, nxt, g, target_ids, captured, accumulate, ns)
+                    _arrive(arrived, variable, nxt, g, target_ids)
             else:
                 stack.append((nxt, g))
+    for leaf, acc, g in arrived.values():
+        _deliver_leaf(leaf, acc, g, target_ids, captured, accumulate, ns)
     if locks is not None:
         for key, node in graph.items():
             node._lock = locks[key]
             if node.__class__ is not AccumulateGrad:
-                node._hoc = True
+                _higher_order.mark_node(node)
     if pending:
         for key in pending:  # as the fast pass: the partial sum waits in the node for the rest
             node = graph[key]
@@ -203,6 +207,18 @@ def _run_locked(outputs: Sequence[Tensor], grads: Sequence[Any], retain: bool,
 
 def _marked(node: Node) -> bool:
     return getattr(node, "_hoc", False)
+
+
+def _arrive(arrived: dict[int, list[Any]], leaf: Tensor, node: AccumulateGrad, g: Any,
+            target_ids: set[int] | None) -> None:
+    key = id(node)
+    if target_ids is not None and key not in target_ids:
+        return
+    entry = arrived.get(key)
+    if entry is None:
+        arrived[key] = [leaf, node, g]
+    else:
+        entry[2] = entry[2] + g
 
 
 def _deliver_leaf(leaf: Tensor, node: AccumulateGrad, g: Any, target_ids: set[int] | None,

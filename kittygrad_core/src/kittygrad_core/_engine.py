@@ -29,9 +29,10 @@ ENGINE_LOCK = threading.RLock()
 # its first use on, so that an unused view (a piece of split(), an unused row of an iteration, a view
 # made stale by an in-place op) does not hold its base's backward back.
 UNCOUNTED = -2
-# Set by the first create_graph pass: from then on every backward takes the general pass, which counts
-# the consumers of marked nodes (``Node._hoc``) within the pass (docs/autograd.md, "Higher order").
-HIGHER_ORDER = False
+# Weak references to the live nodes a create_graph pass marked (``Node._hoc``): while there are any,
+# every backward takes the general pass, which counts a marked node's consumers within the pass
+# (docs/autograd.md, "Higher-order gradients"). Each reference removes itself when its node dies.
+MARKED: set[Any] = set()
 
 
 class Node:
@@ -248,7 +249,7 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
     if retain_graph.__class__ not in (bool, type(None)) or create_graph.__class__ is not bool:
         raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
                         f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
-    if retain_graph or create_graph or inputs is not None or HIGHER_ORDER or _anomaly.ENABLED.get():
+    if retain_graph or create_graph or inputs is not None or MARKED or _anomaly.ENABLED.get():
         from ._autograd import backward as general  # the general pass; a plain backward stays here
         general(tensor, gradient if gradient is not None else _make_tensor(grad), retain_graph, create_graph,
                 inputs)
@@ -287,6 +288,7 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
     """Runs the graph below ``root``; returns True if some node still waits for gradients."""
     stack: list[Any] = [(root, root_grad)]
     waiting: set[Any] = set()
+    hooked: dict[int, Any] = {}  # leaves with hooks: their gradient, summed, goes in at the end
     pop, push = stack.pop, stack.append
     while stack:
         node, grad = pop()
@@ -344,8 +346,9 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                 if leaf is None:
                     continue
                 # Only `grads` and `g` hold a fresh array with this count: the leaf may own it, no copy.
-                if leaf._hooks is not None:
-                    accumulate_leaf(leaf, g)
+                if leaf._hooks is not None:  # hooks see the sum of this pass's contributions, once
+                    key = id(nxt)
+                    hooked[key] = (leaf, hooked[key][1] + g) if key in hooked else (leaf, g)
                     continue
                 held = leaf._grad
                 if held is None:
@@ -355,6 +358,8 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
                     np.add(held._data, g, out=held._data)
             else:
                 push((nxt, g))
+    for leaf, total in hooked.values():
+        accumulate_leaf(leaf, total)
     return bool(waiting)
 
 

@@ -20,6 +20,7 @@ because the new graph consumes forward nodes that the lock counts never saw (see
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ def namespace() -> Any:
 class NoDoubleBackward(Node):
     """The backward of a gradient computed by a rule that recorded no graph: reaching it raises."""
 
-    __slots__ = ("_what",)
+    __slots__ = ("_what", "__weakref__")
     name = "NoDoubleBackward"
 
     def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
@@ -62,7 +63,7 @@ def _no_double_backward(node: Node, like: np.ndarray) -> NoDoubleBackward:
     stub = NoDoubleBackward.__new__(NoDoubleBackward)
     # linked to the node's inputs (uncounted: it is marked) so that a pass towards them reaches it
     init_node(stub, node.next_functions, like)
-    stub._hoc = True
+    mark_node(stub)
     stub._what = node._describe()
     return stub
 
@@ -71,7 +72,19 @@ def mark(op: type, operands: tuple[Any, ...], output: Any) -> None:
     """A tracer: marks the node of every op recorded during a ``create_graph`` pass."""
     fn = getattr(output, "_grad_fn", None)
     if fn is not None and fn.__class__ is not AccumulateGrad:
-        fn._hoc = True
+        mark_node(fn)
+
+
+def mark_node(node: Any) -> None:
+    """Marks ``node``: passes count its consumers within the pass; the general pass is taken while it
+    lives (``_engine.MARKED`` holds a weak reference that removes itself)."""
+    if getattr(node, "_hoc", False):
+        return
+    node._hoc = True
+    try:
+        _engine.MARKED.add(weakref.ref(node, _engine.MARKED.discard))
+    except TypeError:  # a node class without __weakref__: the general pass stays on for good
+        _engine.MARKED.add(NoDoubleBackward)
 
 
 def start() -> None:

@@ -364,6 +364,15 @@ def concatenate(arrays: Any, axis: int = 0) -> Any:
                          axis))
 
 
+def stack(arrays: Any, axis: int = 0) -> Any:
+    """``np.stack``, recorded."""
+    arrays = list(arrays)
+    if not _any_recording(*arrays):
+        return np.stack(arrays, axis)
+    return _rec(core.stack([_t(a) if isinstance(a, RecordingArray) else leaf(np.asarray(a)) for a in arrays],
+                           axis))
+
+
 def split(x: Any, indices: Any, axis: int = 0) -> Any:
     """``np.split`` at indices, recorded as slices."""
     if not isinstance(x, RecordingArray):

@@ -1,4 +1,5 @@
-"""``gradcheck``: an op's or function's gradients against float64 central differences."""
+"""``gradcheck`` and ``gradgradcheck``: first and second derivatives against float64 central
+differences."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._autograd import grad as _grad
+from .._tensor import Tensor, make_tensor
 from .functional import jacobian
 
-__all__ = ["GradcheckError", "gradcheck"]
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
 
 class GradcheckError(RuntimeError):
@@ -79,3 +81,38 @@ def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol:
                     raise GradcheckError(message)
                 return False
     return True
+
+
+def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
+                  seed: int = 0) -> bool:
+    """Checks the second derivatives of ``func`` at ``inputs`` (float64) against central differences.
+
+    As torch's: the vector-Jacobian product ``J^T v`` of ``func``, computed with ``create_graph=True``,
+    is itself checked by :func:`gradcheck`, as a function of the inputs and of ``v`` (``grad_outputs``,
+    random if not given, drawn with ``seed``). Every op on the way must declare
+    ``differentiable_backward``.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    outs = func(*inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        vectors = tuple(make_tensor(rng.standard_normal(o.shape), True) for o in outs)
+    else:
+        vectors = (grad_outputs,) if isinstance(grad_outputs, Tensor) else tuple(grad_outputs)
+        vectors = tuple(make_tensor(np.array(v._data, dtype=np.float64), True) for v in vectors)
+    count = len(inputs)
+    positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+
+    def first_derivative(*values: Any) -> tuple[Tensor, ...]:
+        xs, vs = values[:count], values[count:]
+        outputs = func(*xs)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        wanted = [xs[p] for p in positions]
+        grads = _grad([o for o in outputs if o.requires_grad], wanted,
+                      [v for o, v in zip(outputs, vs) if o.requires_grad], create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else make_tensor(np.zeros_like(x._data)) for g, x in zip(grads, wanted))
+
+    return gradcheck(first_derivative, (*inputs, *vectors), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

@@ -23,8 +23,11 @@ try:
         conformance_tests,
         differentiable_inputs,
         op_names,
+        ops_with_second_derivatives,
         ops_without_conformance,
+        ops_without_second_derivatives,
         reset_stats,
+        second_derivative_report,
         torch_reference,
     )
     from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
@@ -43,6 +46,7 @@ __all__ = [
     "DEFAULT_PROFILE", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
     "cases", "check_case", "check_op", "check_provides", "check_saves", "conformance_stats",
     "conformance_tests",
-    "differentiable_inputs", "op_names", "ops_without_conformance", "profile_settings",
-    "reset_stats", "saves_tests", "torch_reference",
+    "differentiable_inputs", "op_names", "ops_with_second_derivatives", "ops_without_conformance",
+    "ops_without_second_derivatives", "profile_settings",
+    "reset_stats", "saves_tests", "second_derivative_report", "torch_reference",
 ]

@@ -9,7 +9,7 @@ call under ``no_grad``, the op's view contract and each in-place binding (also o
 from __future__ import annotations
 
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,17 @@ NEAR = 1e-5
 #: hold each kind of edge value, mixed-dtype and number operands, non-empty inputs and outputs, float64 cases
 #: checked against finite differences.
 STATS: Counter[Any] = Counter()
+
+
+#: Per op name: how many cases had their second derivatives checked against torch, and how many of
+#: those also against finite differences (never reset: the session's report).
+VERIFIED: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+
+def second_derivative_report() -> dict[str, tuple[int, int]]:
+    """Per op whose second derivatives were checked in this process: (cases against torch, cases also
+    against float64 finite differences)."""
+    return {name: (counts[0], counts[1]) for name, counts in sorted(VERIFIED.items())}
 
 
 def conformance_stats() -> dict[str, int]:
@@ -68,6 +79,22 @@ def ops_without_conformance(distribution: str | None = None, plugin: str | None 
     """The names of registered ops that carry no conformance metadata."""
     return [name for name in op_names(distribution, plugin)
             if not isinstance(kitty.registry[name].conformance, kitty.Conformance)]
+
+
+def ops_with_second_derivatives(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered ops whose records declare ``differentiable_backward`` (the conformance
+    suite checks their double backward)."""
+    return [name for name in op_names(distribution, plugin)
+            if getattr(kitty.registry[name], "differentiable_backward", False)]
+
+
+def ops_without_second_derivatives(distribution: str | None = None, plugin: str | None = None) -> list[str]:
+    """The names of registered, differentiable op records (not composites) that do not declare
+    ``differentiable_backward``: a second derivative through them raises."""
+    return [name for name in op_names(distribution, plugin)
+            if isinstance(kitty.registry[name], type) and issubclass(kitty.registry[name], kitty.Op)
+            and kitty.registry[name].differentiable is not False
+            and not getattr(kitty.registry[name], "differentiable_backward", False)]
 
 
 def _origin(record: Record) -> str:
@@ -403,6 +430,7 @@ class _CaseCheck:
         upstream gradient ``v``, against torch's; in float64 (away from kinks), the inputs' part also
         against central finite differences of the first gradient."""
         STATS["second derivatives"] += 1
+        VERIFIED[self.record.name][0] += 1
         inputs = self.kitty_inputs(self.wants_grad)
         outputs = _outputs(self.kitty_call("the call", lambda: self.call(inputs)))
         wanted = [j for j, w in enumerate(self.wants_grad) if w]
@@ -429,6 +457,7 @@ class _CaseCheck:
             self.compare_arrays(label, array, reference)
         if self.meta.fd and self.smooth and all(inputs[j].dtype == np.float64 for j in wanted):
             STATS["second derivatives: finite differences"] += 1
+            VERIFIED[self.record.name][1] += 1
             self.check_second_finite_differences(pairs, wanted, weights,
                                                  [s.numpy() if s is not None else None for s in second])
 
