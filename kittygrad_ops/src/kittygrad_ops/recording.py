@@ -469,15 +469,6 @@ def cumprod(x: Any, axis: int) -> Any:
     return _rec(core.cumprod(x.tensor, axis)) if isinstance(x, RecordingArray) else np.cumprod(x, axis)
 
 
-def stack(arrays: Any, axis: int = 0) -> Any:
-    """``np.stack``, recorded (constants join as constants)."""
-    arrays = list(arrays)
-    if not _any_recording(*arrays):
-        return np.stack(arrays, axis)
-    return _rec(core.stack([_t(a) if isinstance(a, RecordingArray) else leaf(np.asarray(a)) for a in arrays],
-                           axis))
-
-
 # ---- further names for the rules of kittygrad-nn and the example plugins
 
 
