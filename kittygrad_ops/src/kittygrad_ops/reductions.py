@@ -225,9 +225,10 @@ def _others_product(xp, x, axes):
     order = kept + list(axes)
     moved = xp.transpose(x, order)
     lead = moved.shape[:len(kept)]
-    flat = moved.reshape(lead + (-1,))
-    if flat.shape[-1] == 0:
+    count = math.prod(x.shape[a] for a in axes)
+    if count == 0:  # nothing reduced: no element to differentiate
         return xp.zeros_like(x)
+    flat = moved.reshape(lead + (count,))
     ones = xp.ones(lead + (1,), x.dtype)
     before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1), -1)
