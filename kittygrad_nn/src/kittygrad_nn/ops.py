@@ -32,13 +32,20 @@ def _reduce(xp, loss, reduction, denominator=None):
         return (total / count).astype(loss.dtype)
 
 
-def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator):
-    """The upstream gradient broadcast to the unreduced loss's shape."""
+def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator, weighted=False):
+    """The upstream gradient broadcast to the unreduced loss's shape (``weighted``: ``denominator`` is
+    the total weight of nll_loss / cross_entropy's targets)."""
     if reduction == "none":
         return grad
     if reduction == "mean":
         # nothing counted (every target ignored): the loss is nan, but no gradient flows, as in torch
-        grad = grad / dtype.type(denominator) if denominator else xp.zeros_like(grad)
+        if denominator:
+            grad = grad / dtype.type(denominator)
+        elif xp is np or not weighted:
+            grad = xp.zeros_like(grad)
+        else:  # recorded as torch's nll kernel divides: the value is zero, its derivative grad / 0 (nan)
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                grad = xp.where(np.zeros(grad.shape, bool), grad / dtype.type(0), 0)
     return xp.broadcast_to(grad, shape)
 
 
@@ -102,6 +109,16 @@ def _class_targets(draw, shapes):
     return np.array(values, dtype=np.int64).reshape(target_shape)
 
 
+def _positive_weights(draw, shape):
+    """``None`` or an array of weights in [0.5, 2] of ``shape`` (class or elementwise weights)."""
+    from hypothesis import strategies as st
+    if draw(st.booleans()):
+        return None
+    size = int(np.prod(shape))
+    values = draw(st.lists(st.floats(0.5, 2.0), min_size=size, max_size=size))
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
 def _torch_indices(torch, target):
     return torch.as_tensor(np.asarray(target, dtype=np.int64))
 
@@ -120,6 +137,7 @@ class Linear(Op):
     name = "linear"
     methods = ()
     saves = {0: (1,), 1: (0,)}  # input for the weight's gradient, weight for the input's
+    differentiable_backward = True
     conformance = Conformance(
         torch="nn.functional.linear", inputs=3,
         shapes=lambda draw: _linear_shapes(draw))
@@ -171,6 +189,7 @@ class Dropout(Op):
     name = "dropout"
     methods = ()
     n_inputs = 1
+    differentiable_backward = True  # the mask is a constant: the rule is linear in grad
     conformance = Conformance(torch="torch.dropout", shapes="same",
                               options={"p": [0.0], "train": "bool"})
 
@@ -207,6 +226,7 @@ class Embedding(Op):
     name = "embedding"
     methods = ()
     differentiable = (True, False)
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, weight, indices, padding_idx: torch.embedding(
             weight, _torch_indices(torch, indices), padding_idx),
@@ -231,8 +251,16 @@ class Embedding(Op):
         return weight[indices]
 
     def backward(self, xp, grad):
+        rows = self.rows.reshape(-1)
+        if xp is not np:
+            # recorded: the scatter-add as a product with a constant one-hot matrix (add.at records nothing)
+            onehot = np.zeros((self.shape[0], rows.size), grad.dtype)
+            onehot[rows, np.arange(rows.size)] = 1
+            if self.padding_idx >= 0:
+                onehot[self.padding_idx] = 0
+            return xp.matmul(onehot, grad.reshape(-1, self.shape[1])), None
         out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.add.at(out, self.rows.reshape(-1), grad.reshape(-1, self.shape[1]))
+        xp.add.at(out, rows, grad.reshape(-1, self.shape[1]))
         if self.padding_idx >= 0:
             out[self.padding_idx] = 0
         return out, None
@@ -391,23 +419,26 @@ class MseLoss(Op):
 
     The mean (or sum, or elementwise) squared difference between ``input`` and ``target``."""
 
-    __slots__ = ("diff", "reduction")
+    __slots__ = ("input", "target", "diff", "reduction")
 
     name = "mse_loss"
     methods = ()
     broadcast = True
+    differentiable_backward = True
     weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
     conformance = Conformance(torch="nn.functional.mse_loss", shapes="same",
                               options={"reduction": list(REDUCTIONS)})
 
     def forward(self, xp, input, target, reduction="mean"):
         check_reduction(reduction)
+        self.input, self.target = input, target
         self.diff = diff = input - target
         self.reduction = reduction
         return _reduce(xp, diff * diff, reduction)
 
     def backward(self, xp, grad):
-        diff = self.diff
+        # recorded: the difference of the (differentiable) inputs, not the constant copy
+        diff = self.diff if xp is np else xp.asarray(self.input - self.target, self.diff.dtype)
         grad = _grad_of_reduction(xp, grad, diff.shape, diff.dtype, self.reduction, diff.size)
         grad_input = 2 * diff * grad
         return grad_input, -grad_input
@@ -424,6 +455,7 @@ class L1Loss(Op):
     methods = ()
     broadcast = True
     weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
+    differentiable_backward = True  # the sign is a constant (its derivative is zero almost everywhere)
     conformance = Conformance(torch="nn.functional.l1_loss", shapes="same", kinks=(0.0,),
                               options={"reduction": list(REDUCTIONS)},
                               domain=((-3.0, -0.1), (0.1, 3.0)))
@@ -452,13 +484,20 @@ def _as_rows(input, target, op):
     return rows, target, (input.shape[0], *input.shape[2:])
 
 
-def _restore(rows, shape):
+def _restore(xp, rows, shape):
     """The inverse of ``_as_rows`` for a gradient of the rows."""
     if len(shape) == 1:
         return rows.reshape(shape)
     c = shape[1]
     moved = rows.reshape(shape[0], *shape[2:], c)
-    return np.moveaxis(moved, -1, 1)
+    return xp.moveaxis(moved, -1, 1)
+
+
+def _as_rows_of(xp, input):
+    """``_as_rows``' (M, C) rows of an input that passed it once, through ``xp``."""
+    if input.ndim == 1:
+        return input.reshape(1, -1)
+    return xp.moveaxis(input, 1, -1).reshape(-1, input.shape[1])
 
 
 def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shape, op):
@@ -486,7 +525,8 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
 
 
 def _log_softmax_rows(xp, rows):
-    shifted = rows - rows.max(axis=-1, keepdims=True)
+    top = rows.max(axis=-1, keepdims=True) if xp is np else xp.amax(rows, axis=-1, keepdims=True)
+    shifted = rows - top
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
@@ -499,25 +539,38 @@ class CrossEntropy(Op):
     without the class dim, or class probabilities of the input's shape. ``kittygrad_nn.functional
     .cross_entropy`` also takes lists."""
 
-    __slots__ = ("target_scale", "logp", "target_dtype", "q", "softmax", "shape", "reduction", "denominator",
-                 "sample_shape", "input_dtype")
+    # input and target: read (recorded) by a create_graph pass only; q_offset: q's part without target
+    __slots__ = ("input", "target", "target_scale", "logp", "target_dtype", "q", "q_offset", "softmax", "shape",
+                 "reduction", "denominator", "sample_shape", "input_dtype")
 
     name = "cross_entropy"
     methods = ()
     differentiable = (True, True)  # class probabilities get a gradient, as in torch; indices never do
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, x, target, **options: torch.nn.functional.cross_entropy(
             x, _torch_indices(torch, target), **options),
         call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
         inputs=1, shapes=_classification_shapes, empty=False,
         options={"target": _class_targets, "reduction": list(REDUCTIONS),
-                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]})
+                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]},
+        variants=(
+            # class probabilities: a second input, differentiable too
+            Conformance(
+                torch=lambda torch, x, target, weight, **options: torch.nn.functional.cross_entropy(
+                    x, target, None if weight is None else torch.as_tensor(weight, dtype=x.dtype), **options),
+                call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
+                inputs=2, shapes=lambda draw: _classification_shapes(draw) * 2, empty=False,
+                domain=("any", (0.0, 1.0)),
+                options={"reduction": list(REDUCTIONS), "label_smoothing": [0.0, 0.1],
+                         "weight": lambda draw, shapes: _positive_weights(draw, shapes[0][1:2])}),))
 
     def forward(self, xp, input, target, weight=None, ignore_index=-100, reduction="mean",
                 label_smoothing=0.0):
         check_reduction(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        self.input, self.target = input, target
         rows, target, sample_shape = _as_rows(input, target, "cross_entropy")
         classes, dtype = rows.shape[1], input.dtype
         logp = _log_softmax_rows(xp, rows)
@@ -534,6 +587,7 @@ class CrossEntropy(Op):
                 raise RuntimeError(f"cross_entropy(): weight tensor should be defined either for all "
                                    f"{classes} classes or no classes but got weight tensor of shape: "
                                    f"{class_weight.shape}")
+            self.q_offset = (label_smoothing / classes) * class_weight
             if label_smoothing:
                 probs = probs * (1 - label_smoothing) + label_smoothing / classes
             q = probs * class_weight
@@ -556,16 +610,24 @@ class CrossEntropy(Op):
         return _reduce(xp, loss, reduction, denominator)
 
     def backward(self, xp, grad):
-        q = self.q
-        grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator)
+        q, softmax = self.q, self.softmax
+        logp = self.logp if self.target_scale is not None else None  # only probabilities save it
+        if xp is not np:  # recorded: log-softmax (and q, for probabilities) recomputed from the inputs
+            logp = _log_softmax_rows(xp, _as_rows_of(xp, self.input))
+            softmax = xp.exp(logp)
+            if self.target_scale is not None:
+                probs = _as_rows_of(xp, self.target).astype(q.dtype)
+                q = probs * self.target_scale + self.q_offset
+        grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator,
+                                  weighted=True)
         grad = grad.reshape(-1, 1)
         grad_input = grad_target = None
         if self.needs_input_grad[0]:
-            rows = (self.softmax * q.sum(axis=-1, keepdims=True) - q) * grad
-            grad_input = _restore(rows, self.shape).astype(self.input_dtype, copy=False)
+            rows = (softmax * q.sum(axis=-1, keepdims=True) - q) * grad
+            grad_input = _restore(xp, rows, self.shape).astype(self.input_dtype, copy=False)
         if self.target_scale is not None and self.needs_input_grad[1]:
-            rows = -(self.target_scale * self.logp) * grad
-            grad_target = _restore(rows, self.shape).astype(self.target_dtype, copy=False)
+            rows = -(self.target_scale * logp) * grad
+            grad_target = _restore(xp, rows, self.shape).astype(self.target_dtype, copy=False)
         return grad_input, grad_target
 
 
@@ -580,6 +642,7 @@ class NllLoss(Op):
     name = "nll_loss"
     methods = ()
     differentiable = (True, False)
+    differentiable_backward = True  # the rule is linear in grad and reads no input
     conformance = Conformance(
         torch=lambda torch, x, target, **options: torch.nn.functional.nll_loss(
             x, _torch_indices(torch, target), **options),
@@ -601,10 +664,11 @@ class NllLoss(Op):
 
     def backward(self, xp, grad):
         w = self.row_weight
-        grad = _grad_of_reduction(xp, grad, self.sample_shape, w.dtype, self.reduction, self.denominator)
+        grad = _grad_of_reduction(xp, grad, self.sample_shape, w.dtype, self.reduction, self.denominator,
+                                  weighted=True)
         rows = xp.zeros((w.shape[0], self.shape[1] if len(self.shape) > 1 else self.shape[0]), w.dtype)
         rows[self.picked] = -w * grad.reshape(-1)
-        return _restore(rows, self.shape), None
+        return _restore(xp, rows, self.shape), None
 
 
 class BinaryCrossEntropy(Op):
@@ -617,6 +681,7 @@ class BinaryCrossEntropy(Op):
 
     name = "binary_cross_entropy"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.binary_cross_entropy", shapes="same",
                               domain=((0.05, 0.95), (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
 
@@ -660,13 +725,26 @@ class BinaryCrossEntropyWithLogits(Op):
 
     Binary cross entropy of ``sigmoid(input)`` and ``target``, computed stably from the logits."""
 
-    __slots__ = ("dtypes", "pos_weight", "weight", "logits", "targets", "softplus_neg", "reduction")
+    # input and target: the inputs promoted to one dtype (a create_graph pass records the cast)
+    __slots__ = ("dtypes", "pos_weight", "weight", "input", "target", "softplus_neg", "reduction")
 
     name = "binary_cross_entropy_with_logits"
     methods = ()
-    saves = (0, 1)  # logits and targets are the inputs, promoted to one dtype
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.binary_cross_entropy_with_logits", shapes="same",
-                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
+                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)}, variants=(
+        # weight and pos_weight (over the last dim), as arrays
+        Conformance(
+            torch=lambda torch, x, t, weight, pos_weight, **options:
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    x, t, None if weight is None else torch.as_tensor(weight, dtype=x.dtype),
+                    pos_weight=None if pos_weight is None else torch.as_tensor(pos_weight, dtype=x.dtype),
+                    **options),
+            call=lambda kitty, x, t, **options: kitty.binary_cross_entropy_with_logits(x, t, **options),
+            shapes="same", domain=("any", (0.0, 1.0)),
+            options={"reduction": list(REDUCTIONS),
+                     "weight": lambda draw, shapes: _positive_weights(draw, shapes[0][-1:]),
+                     "pos_weight": lambda draw, shapes: _positive_weights(draw, shapes[0][-1:])}),))
 
     def forward(self, xp, input, target, weight=None, reduction="mean", pos_weight=None):
         check_reduction(reduction)
@@ -688,11 +766,11 @@ class BinaryCrossEntropyWithLogits(Op):
             loss = (1 - target) * input + log_weight * softplus_neg
         if self.weight is not None:
             loss = loss * self.weight
-        self.logits, self.targets, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
+        self.input, self.target, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
         return _reduce(xp, loss, reduction).astype(self.dtypes[1], copy=False)
 
     def backward(self, xp, grad):
-        x, t = self.logits, self.targets
+        x, t = self.input, self.target
         grad = _grad_of_reduction(xp, grad.astype(x.dtype, copy=False), x.shape, x.dtype, self.reduction,
                                   x.size)
         if self.weight is not None:
@@ -709,7 +787,9 @@ class BinaryCrossEntropyWithLogits(Op):
             if self.needs_input_grad[0]:
                 grad_input = grad * ((1 - t) - log_weight * (1 - sigmoid))
             if self.needs_input_grad[1]:
-                grad_target = grad * ((self.pos_weight - 1) * self.softplus_neg - x)
+                # recorded: softplus(-x) recomputed from the (differentiable) input
+                softplus_neg = self.softplus_neg if xp is np else xp.logaddexp(0, -x).astype(x.dtype)
+                grad_target = grad * ((self.pos_weight - 1) * softplus_neg - x)
         input_dtype, target_dtype = self.dtypes
         return (None if grad_input is None else grad_input.astype(input_dtype, copy=False),
                 None if grad_target is None else grad_target.astype(target_dtype, copy=False))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from kittygrad_core import Conformance, Op
 
 from ._dims import masked, normalize_dim
@@ -29,6 +31,7 @@ class Relu(Op):
 
     name = "relu"
     inplace = ("relu_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.relu", kinks=(0.0,))
 
     def forward(self, xp, input):
@@ -49,6 +52,7 @@ class LeakyRelu(Op):
 
     name = "leaky_relu"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.leaky_relu", kinks=(0.0,),
                               options={"negative_slope": [0.01, 0.2]})
 
@@ -72,6 +76,7 @@ class Elu(Op):
 
     name = "elu"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.elu", kinks=(0.0,), options={"alpha": [1.0, 0.5, 2.0]})
 
     def forward(self, xp, input, alpha=1.0):
@@ -84,9 +89,10 @@ class Elu(Op):
 
     def backward(self, xp, grad):
         x = self.input
+        # when recording, min(x, 0) by a mask: at 0 torch's double backward is 0, not minimum's tie half
+        low = xp.minimum(x, 0) if xp is np else xp.where(x >= 0, 0, x)
         with xp.errstate(over="ignore", invalid="ignore"):
-            return xp.where(x > 0, grad, grad * self.alpha * xp.exp(xp.minimum(x, 0))).astype(
-                grad.dtype, copy=False)
+            return xp.where(x > 0, grad, grad * self.alpha * xp.exp(low)).astype(grad.dtype, copy=False)
 
 
 def _erf(xp, x):
@@ -105,6 +111,7 @@ class Gelu(Op):
 
     name = "gelu"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.gelu", options={"approximate": ["none", "tanh"]})
 
     def forward(self, xp, input, approximate="none"):
@@ -121,10 +128,12 @@ class Gelu(Op):
     def backward(self, xp, grad):
         x = self.input
         if self.approximate == "tanh":
-            t = self.t
+            # t and cdf are saved values of the input: when recording, recompute them from it
+            t = self.t if xp is np else xp.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x * x * x))
             inner = _SQRT_2_OVER_PI * (1 + 3 * _KAPPA * x * x)
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner)
-        return grad * (self.cdf + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+        cdf = self.cdf if xp is np else 0.5 * (1 + xp.erf(x * _SQRT_HALF))
+        return grad * (cdf + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x))
 
 
 class Silu(Op):
@@ -136,6 +145,7 @@ class Silu(Op):
 
     name = "silu"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.silu")
 
     def forward(self, xp, input):
@@ -145,7 +155,7 @@ class Silu(Op):
         return input * self.s
 
     def backward(self, xp, grad):
-        s = self.s
+        s = self.s if xp is np else xp.sigmoid(self.input)  # s is a saved value of the input
         return grad * s * (1 + self.input * (1 - s))
 
 
@@ -159,6 +169,7 @@ class Softplus(Op):
 
     name = "softplus"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.softplus",
                               options={"beta": [1.0, 2.0], "threshold": [20.0, 1.0]})
 
@@ -174,6 +185,14 @@ class Softplus(Op):
 
     def backward(self, xp, grad):
         scaled = self.input * self.beta
+        if xp is not np:
+            # sigmoid: z / (z + 1) is nan at large inputs, which where's backward would leak; at the
+            # threshold itself torch's double backward is 0 (it masks beta * x < threshold): a constant
+            s = xp.sigmoid(scaled)
+            at = scaled == self.threshold
+            if at.any():
+                s = xp.where(at, float(xp.sigmoid(np.float64(self.threshold))), s)
+            return xp.where(scaled > self.threshold, grad, grad * s)
         with xp.errstate(over="ignore", invalid="ignore"):
             z = xp.exp(scaled)
             return xp.where(scaled > self.threshold, grad, grad * z / (z + 1)).astype(grad.dtype, copy=False)
@@ -198,6 +217,7 @@ class Softmax(Op):
 
     name = "softmax"
     n_inputs = 1
+    differentiable_backward = True
     conformance = Conformance(torch="torch.softmax", shapes="same", options={"dim": "dim"})
 
     def forward(self, xp, input, dim):
@@ -221,6 +241,7 @@ class LogSoftmax(Op):
 
     name = "log_softmax"
     n_inputs = 1
+    differentiable_backward = True
     conformance = Conformance(torch="torch.log_softmax", shapes="same", options={"dim": "dim"})
 
     def forward(self, xp, input, dim):

@@ -113,7 +113,8 @@ class Pow(Op):
     broadcast = True
     saves_output = (1,)  # only the exponent's gradient reads the output
     differentiable_backward = True
-    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
+    # a zero exponent is a kink of the first gradient (torch masks the base's gradient there)
+    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), kinks=(0.0,), variants=(
         # number exponents: integral ones on any base (negative and zero bases too), through `**`
         Conformance(torch="torch.pow", domain="any", scalars={1: [0, 1, 2, 3, -1, -2, 0.0, 1.0, 2.0, -1.0]},
                     call=lambda kitty, x, e: x ** e),

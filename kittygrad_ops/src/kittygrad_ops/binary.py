@@ -25,6 +25,7 @@ class Maximum(Op):
 
     name = "maximum"
     broadcast = True
+    differentiable_backward = True
     conformance = Conformance(torch="torch.maximum")
 
     def forward(self, xp, input, other):
@@ -48,6 +49,7 @@ class Minimum(Op):
 
     name = "minimum"
     broadcast = True
+    differentiable_backward = True
     conformance = Conformance(torch="torch.minimum")
 
     def forward(self, xp, input, other):
@@ -76,6 +78,7 @@ class Where(Op):
     broadcast = True
     differentiable = (False, True, True)
     # the condition as a tensor (nonzero is true), so the node's saved condition is the input itself
+    differentiable_backward = True
     conformance = Conformance(torch=lambda torch, c, x, y: torch.where(c != 0, x, y),
                               call=lambda kitty, c, x, y: kitty.where(c, x, y),
                               domain=((-1.0, 1.0), "any", "any"), kinks=(0.0,))

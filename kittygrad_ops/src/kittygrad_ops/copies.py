@@ -16,6 +16,7 @@ class Clone(Op):
     __slots__ = ()
 
     name = "clone"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.clone")
 
     def forward(self, xp, input):
@@ -36,6 +37,7 @@ class ToCopy(Op):
     name = "_to"
     functions = methods = ()
     n_inputs = 1
+    differentiable_backward = True
     conformance = Conformance(torch=lambda torch, x, dtype: x.to(getattr(torch, dtype), copy=True),
                               options={"dtype": ["float32", "float64"]},
                               call=lambda kitty, x, dtype: x.to(dtype, copy=True))

@@ -450,6 +450,51 @@ multiply = _Outer()
 
 # ---- further names for the rules of unary.py, activations.py, binary.py, copies.py
 
+import math  # noqa: E402  (here, not at the top: the sections of this file are edited in parallel)
+
+
+def isfinite(x: Any) -> Any:
+    """``np.isfinite`` of the values (a mask, a constant of the derivative)."""
+    return np.isfinite(_value(x))
+
+
+def sigmoid(x: Any) -> Any:
+    """The logistic sigmoid, recorded as ``sigmoid`` (whose backward stays finite at +-1000)."""
+    if isinstance(x, RecordingArray):
+        return _rec(call("sigmoid", x.tensor))
+    with np.errstate(over="ignore"):
+        return (1 / (1 + np.exp(-np.asarray(x)))).astype(np.result_type(x, np.float32), copy=False)
+
+
+class _Erf(core.Function):
+    """The error function as a custom function: its backward ``2 / sqrt(pi) * exp(-x * x)`` records."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return leaf(_erf_values(x._data))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * (core.exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_values(x: np.ndarray) -> np.ndarray:
+    return np.asarray(_ERF(x), dtype=x.dtype)
+
+
+def erf(x: Any) -> Any:
+    """The error function elementwise (NumPy has none), recorded on a recording array."""
+    if isinstance(x, RecordingArray):
+        return _rec(_Erf.apply(x.tensor))
+    return _erf_values(np.asarray(x))
+
+
 
 # ---- further names for the rules of reductions.py, shape.py, linalg.py, indexing.py
 
@@ -459,17 +504,29 @@ def isnan(x: Any) -> Any:
     return np.isnan(_value(x))
 
 
-def isfinite(x: Any) -> Any:
-    """``np.isfinite`` of the values (a mask: a constant of the derivative)."""
-    return np.isfinite(_value(x))
-
-
 def cumprod(x: Any, axis: int) -> Any:
     """``np.cumprod`` along one axis, recorded."""
     return _rec(core.cumprod(x.tensor, axis)) if isinstance(x, RecordingArray) else np.cumprod(x, axis)
 
 
 # ---- further names for the rules of kittygrad-nn and the example plugins
+
+
+def amax(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``np.amax``, recorded as ``amax`` on a recording array."""
+    if not isinstance(x, RecordingArray):
+        return np.amax(x, axis=axis, keepdims=keepdims)
+    return _rec(core.amax(x.tensor, () if axis is None else _dims(axis, x.ndim), keepdims))
+
+
+max = amax
+
+
+def logaddexp(x: Any, y: Any) -> Any:
+    """``np.logaddexp``, recorded as ``max(x, y) + log1p(exp(-|x - y|))`` (stable, as NumPy's)."""
+    if not _any_recording(x, y):
+        return np.logaddexp(x, y)
+    return maximum(x, y) + log1p(exp(-abs(x - y)))
 
 
 def __getattr__(name: str) -> Any:

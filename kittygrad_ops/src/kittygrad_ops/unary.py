@@ -27,6 +27,7 @@ class Abs(Op):
     name = "abs"
     functions = methods = ("abs", "absolute")
     operators, inplace = ("__abs__",), ("abs_", "absolute_")
+    differentiable_backward = True
     conformance = Conformance(torch="torch.abs", kinks=(0.0,))
 
     def forward(self, xp, input):
@@ -46,6 +47,7 @@ class Sqrt(Op):
 
     name = "sqrt"
     inplace = ("sqrt_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sqrt", domain="positive")
 
     def forward(self, xp, input):
@@ -67,6 +69,7 @@ class Sin(Op):
 
     name = "sin"
     inplace = ("sin_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sin")
 
     def forward(self, xp, input):
@@ -86,6 +89,7 @@ class Cos(Op):
 
     name = "cos"
     inplace = ("cos_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.cos")
 
     def forward(self, xp, input):
@@ -105,6 +109,7 @@ class Tanh(Op):
 
     name = "tanh"
     inplace = ("tanh_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.tanh")
 
     def forward(self, xp, input):
@@ -124,6 +129,7 @@ class Sigmoid(Op):
 
     name = "sigmoid"
     inplace = ("sigmoid_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sigmoid", domain=(-10.0, 10.0))
 
     def forward(self, xp, input):
@@ -145,6 +151,7 @@ class Log1p(Op):
 
     name = "log1p"
     inplace = ("log1p_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.log1p", domain=(-0.9, 3.0))
 
     def forward(self, xp, input):
@@ -166,6 +173,7 @@ class Expm1(Op):
 
     name = "expm1"
     inplace = ("expm1_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.expm1", domain=(-10.0, 10.0))
 
     def forward(self, xp, input):
@@ -186,6 +194,7 @@ class Reciprocal(Op):
 
     name = "reciprocal"
     inplace = ("reciprocal_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.reciprocal", domain="nonzero")
 
     def forward(self, xp, input):
@@ -207,6 +216,7 @@ class Tan(Op):
 
     name = "tan"
     inplace = ("tan_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.tan", domain=(-1.4, 1.4))
 
     def forward(self, xp, input):
@@ -227,6 +237,7 @@ class Sinh(Op):
 
     name = "sinh"
     inplace = ("sinh_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sinh")
 
     def forward(self, xp, input):
@@ -248,6 +259,7 @@ class Cosh(Op):
 
     name = "cosh"
     inplace = ("cosh_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.cosh")
 
     def forward(self, xp, input):
@@ -270,6 +282,7 @@ class Asin(Op):
     name = "asin"
     functions = methods = ("asin", "arcsin")
     inplace = ("asin_", "arcsin_")
+    differentiable_backward = True
     conformance = Conformance(torch="torch.asin", domain="unit")
 
     def forward(self, xp, input):
@@ -292,6 +305,7 @@ class Acos(Op):
     name = "acos"
     functions = methods = ("acos", "arccos")
     inplace = ("acos_", "arccos_")
+    differentiable_backward = True
     conformance = Conformance(torch="torch.acos", domain="unit")
 
     def forward(self, xp, input):
@@ -314,6 +328,7 @@ class Atan(Op):
     name = "atan"
     functions = methods = ("atan", "arctan")
     inplace = ("atan_", "arctan_")
+    differentiable_backward = True
     conformance = Conformance(torch="torch.atan")
 
     def forward(self, xp, input):
@@ -334,6 +349,7 @@ class Log2(Op):
 
     name = "log2"
     inplace = ("log2_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.log2", domain="positive")
 
     def forward(self, xp, input):
@@ -355,6 +371,7 @@ class Log10(Op):
 
     name = "log10"
     inplace = ("log10_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.log10", domain="positive")
 
     def forward(self, xp, input):
@@ -376,6 +393,7 @@ class Exp2(Op):
 
     name = "exp2"
     inplace = ("exp2_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.exp2")
 
     def forward(self, xp, input):
@@ -396,6 +414,7 @@ class Rsqrt(Op):
 
     name = "rsqrt"
     inplace = ("rsqrt_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.rsqrt", domain="positive")
 
     def forward(self, xp, input):
@@ -418,6 +437,7 @@ class Square(Op):
 
     name = "square"
     inplace = ("square_",)
+    differentiable_backward = True
     conformance = Conformance(torch="torch.square")
 
     def forward(self, xp, input):
@@ -446,6 +466,7 @@ class Clamp(Op):
     name = "clamp"
     functions = methods = ("clamp", "clip")
     inplace = ("clamp_", "clip_")
+    differentiable_backward = True
     conformance = Conformance(torch="torch.clamp", kinks=(-0.5, 0.5, 1.0),
                               options={"min": [-0.5, None], "max": [0.5, 1.0]})
 
@@ -487,6 +508,7 @@ class Zero(Op):
 
     name = "zero_"
     functions, methods, inplace = (), (), ("zero_",)
+    differentiable_backward = True
     conformance = Conformance(torch=lambda torch, x: x.clone().zero_(),
                               call=lambda kitty, x: x.clone().zero_())
 
@@ -507,6 +529,7 @@ class Fill(Op):
     name = "fill_"
     functions, methods, inplace = (), (), ("fill_",)
     n_inputs = 1
+    differentiable_backward = True
     conformance = Conformance(torch=lambda torch, x, value: x.clone().fill_(value),
                               call=lambda kitty, x, value: x.clone().fill_(value),
                               options={"value": [0.5, -2]})

@@ -613,7 +613,9 @@ def _torch_second(check: _CaseCheck, pairs: list[Any], wanted: list[int],
     second: Any = [None] * len(sources)
     if terms:
         second = torch.autograd.grad(sum(terms), sources, allow_unused=True)
-    return [(s if s is not None else torch.zeros_like(x)).detach().numpy(force=True) for s, x in zip(second, sources)]
+    # force: torch returns a ZeroTensor for a second derivative it knows vanishes (abs, l1_loss, hardtanh)
+    return [(s if s is not None else torch.zeros_like(x)).detach().numpy(force=True)
+            for s, x in zip(second, sources)]
 
 
 # ----------------------------------------------------------------------------- entry points

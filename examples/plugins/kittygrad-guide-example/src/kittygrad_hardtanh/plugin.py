@@ -11,6 +11,7 @@ class Hardtanh(Op):
 
     name = "hardtanh"  # PyTorch's name: kittygrad_core.hardtanh
     methods = ()  # torch has no Tensor.hardtanh, so no method either
+    differentiable_backward = True  # backward is grad times a constant mask: it can record (section 7c)
     conformance = Conformance(
         torch="nn.functional.hardtanh",
         options={"min_val": [-1.0, -0.5], "max_val": [1.0, 2.0]},
