@@ -56,6 +56,8 @@ def expand_reduced(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, 
     """Broadcasts the gradient of a reduction back to the reduced input's shape (a fresh array)."""
     if not keepdim and axes:
         grad = grad.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    if xp is not np:  # recording (create_graph): a broadcast records, a write into constants would too
+        return xp.broadcast_to(grad, shape)
     out = xp.empty(shape, dtype=grad.dtype)
     out[...] = grad  # an order of magnitude cheaper than broadcast_to on small tensors
     return out
@@ -127,6 +129,8 @@ def masked(xp, grad, mask):
     A product is an order of magnitude faster than ``where`` on random masks; only a gradient holding
     inf or nan, which the product would leak as nan through masked positions, takes ``where``.
     """
+    if xp is not np:  # recording (create_graph): the values are not read
+        return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)
     if xp.isfinite(grad).all():
         return grad * mask
     return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)

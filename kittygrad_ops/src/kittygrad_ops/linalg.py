@@ -56,6 +56,7 @@ class Dot(_Promoting):
     __slots__ = ("input", "other")
 
     name = "dot"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
@@ -79,6 +80,7 @@ class Matmul(_Promoting):
     __slots__ = ("input", "other")
 
     name = "matmul"
+    differentiable_backward = True
     operators, reflected = ("__matmul__",), ("__rmatmul__",)
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.matmul", shapes="matmul")
@@ -179,6 +181,7 @@ class Mm(_Promoting):
     __slots__ = ("input", "mat2")
 
     name = "mm"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mm", shapes="mm")
 
@@ -202,6 +205,7 @@ class Mv(_Promoting):
     __slots__ = ("input", "vec")
 
     name = "mv"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
@@ -227,6 +231,7 @@ class Bmm(_Promoting):
     __slots__ = ("input", "mat2")
 
     name = "bmm"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch=lambda torch, a, b: torch.bmm(a, b) if a.ndim == 3 else torch.matmul(a, b),
                               shapes=bmm_shapes)
@@ -251,6 +256,7 @@ class Outer(_Promoting):
     __slots__ = ("input", "vec2")
 
     name = "outer"
+    differentiable_backward = True
     functions = methods = ("outer", "ger")
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.outer", shapes="outer")
@@ -438,6 +444,7 @@ class Tril(Op):
     __slots__ = ("diagonal",)
 
     name = "tril"
+    differentiable_backward = True
     conformance = _triangle_conformance("tril")
 
     def forward(self, xp, input, diagonal=0):
@@ -460,6 +467,7 @@ class Triu(Op):
     __slots__ = ("diagonal",)
 
     name = "triu"
+    differentiable_backward = True
     conformance = _triangle_conformance("triu")
 
     def forward(self, xp, input, diagonal=0):

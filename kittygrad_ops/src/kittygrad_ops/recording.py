@@ -499,6 +499,16 @@ def erf(x: Any) -> Any:
 # ---- further names for the rules of reductions.py, shape.py, linalg.py, indexing.py
 
 
+def isnan(x: Any) -> Any:
+    """``np.isnan`` of the values (a mask: a constant of the derivative)."""
+    return np.isnan(_value(x))
+
+
+def cumprod(x: Any, axis: int) -> Any:
+    """``np.cumprod`` along one axis, recorded."""
+    return _rec(core.cumprod(x.tensor, axis)) if isinstance(x, RecordingArray) else np.cumprod(x, axis)
+
+
 # ---- further names for the rules of kittygrad-nn and the example plugins
 
 
