@@ -151,6 +151,15 @@ def _swap_saved(node: Any, ns: Any) -> list[tuple[str, Any]]:
     nexts = node.next_functions
     swapped = []
     for slot in cls.saved_slots:
+        if cls.variadic and names and slot == names[0]:
+            # a slot named after ``*inputs`` holds one array per input, in order
+            value = getattr(node, slot, None)
+            if isinstance(value, (list, tuple)) and len(value) == len(nexts):
+                swapped.append((slot, value))
+                setattr(node, slot, type(value)(
+                    ns.wrap(attached(np.asarray(v), fn, ns)) if fn is not None and isinstance(
+                        v, (np.ndarray, np.generic)) and v.dtype.kind == "f" else v for v, fn in zip(value, nexts)))
+            continue
         if slot == "out":
             fn = node
         elif slot in names:

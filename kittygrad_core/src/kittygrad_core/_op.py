@@ -102,7 +102,9 @@ class Op(Node):
       of a ``create_graph=True`` pass (it computes only with ``xp`` and the operators of the values it
       reads, and its saved state that depends on an input is named after that input, or ``out``), so
       second derivatives flow through it. Declare it once the conformance suite checks the op's
-      double backward against torch; without it, differentiating such a gradient again raises.
+      double backward against torch; without it, differentiating such a gradient again raises. For an
+      op taking ``*inputs``, a slot named after that parameter holding one array per input reads, under
+      ``create_graph``, as those inputs (``_einsum``'s ``operands``).
     * ``override``: replace an op of the same name registered by someone else.
     * ``conformance``: a :class:`Conformance`; an op without one fails the conformance suite.
 
