@@ -79,10 +79,16 @@ class TensorNamespace:
     def unwrap(value):
         return value if isinstance(value, kitty.Tensor) else kitty.tensor(np.asarray(value))
 
+    @staticmethod
+    def full(shape, value, dtype=None):  # the test sum's rule: broadcast the upstream gradient
+        return kitty.tensor(np.ones(shape, dtype=dtype)) * value
+
 
 @pytest.fixture
 def higher(ops, monkeypatch):
     monkeypatch.setattr(kitty.plugins, "namespace", TensorNamespace())
+    for name in ("mul", "add", "sum"):  # the conftest ops whose rules record with this namespace
+        monkeypatch.setattr(kitty.registry[name], "differentiable_backward", True)
     names = []
     for op in (Square, Cube, Twice, Scale):
         kitty.registry.register(op, plugin="hi", distribution="dist-hi")
@@ -156,16 +162,35 @@ def test_a_rule_that_records_nothing_raises_when_differentiated_again(higher):
         g.sum().backward()
 
 
-def test_a_rule_reading_no_input_on_a_constant_gradient_gives_constants_not_a_refusal(higher):
-    # scale's rule reads no input and gets the constant upstream gradient: its result is a constant
-    x = leaf([1.0, 2.0])
-    (g,) = kitty.autograd.grad(kitty.scale(kitty.square(x)).sum(), x, create_graph=True)
-    (h,) = kitty.autograd.grad(g.sum(), x)
-    np.testing.assert_allclose(h.numpy(), [6.0, 6.0])
-    # behind a recorded gradient the same rule must be differentiated: it refuses
-    (g,) = kitty.autograd.grad(kitty.square(kitty.scale(x)).sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match="op 'scale'"):
-        kitty.autograd.grad(g.sum(), x)
+class Derived(kitty.Op):
+    """input ** 2 whose rule reads a copy of the input under another name (state, as far as core sees)."""
+
+    __slots__ = ("twice",)
+    name = "derived_square"
+
+    def forward(self, xp, input):
+        self.twice = 2 * input
+        return input * input
+
+    def backward(self, xp, grad):
+        return grad * self.twice
+
+
+def test_an_unflagged_rule_refuses_even_behind_a_constant_gradient(higher):
+    # the upstream gradient of derived_square is the constant 1, but its rule reads x through state:
+    # its gradient depends on x, and only a refusal is safe (a constant would be a silent zero)
+    kitty.registry.register(Derived, plugin="hi", distribution="dist-hi")
+    try:
+        x = leaf([1.0, 2.0])
+        (g,) = kitty.autograd.grad(kitty.derived_square(x).sum(), x, create_graph=True)
+        np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+        with pytest.raises(NotImplementedError, match="op 'derived_square'"):
+            kitty.autograd.grad(g.sum(), x)
+        (g,) = kitty.autograd.grad(kitty.square(kitty.scale(x)).sum(), x, create_graph=True)
+        with pytest.raises(NotImplementedError, match="op 'scale'"):
+            kitty.autograd.grad(g.sum(), x)
+    finally:
+        kitty.registry.unregister("derived_square")
 
 
 def test_without_a_namespace_create_graph_says_what_to_install(higher, monkeypatch):

@@ -404,3 +404,12 @@ def test_hot_attributes_are_slots_and_rare_ones_are_lazy():
     assert {"_data", "_requires_grad", "_grad_fn", "_version"} <= set(kitty.Tensor.__slots__)
     t = kitty.tensor([1.])
     assert t.__dict__ == {} and t._base is None and t._grad is None and not t._retains_grad
+
+
+def test_requires_grad_of_a_non_leaf_is_checked_as_a_bool_first():
+    # an array used to reach the leaf check's message, whose `if value` raised NumPy's ambiguity error
+    x = kitty.tensor([1.0, 2.0], requires_grad=True)
+    y = kitty.tensor(x.numpy())
+    y._grad_fn = kitty.AccumulateGrad(x)  # any node: y is not a leaf
+    with pytest.raises(TypeError, match="requires_grad must be a bool, not ndarray"):
+        y.requires_grad_(np.array([], dtype=np.int64))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kittygrad_core as kitty
+from kittygrad_core.testing import second_derivative_summary
 
 try:
     import torch
@@ -41,3 +42,7 @@ def close(actual, expected, rtol=1e-5, atol=1e-6):
 
 def data(*shape, seed=0, dtype="float32", low=-2.0, high=2.0):
     return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
+
+
+#: The report of second derivatives the conformance suite verified, at the end of the run.
+pytest_terminal_summary = second_derivative_summary("kittygrad-nn")

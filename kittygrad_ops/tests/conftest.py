@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kittygrad_core as kitty
+from kittygrad_core.testing import second_derivative_summary
 
 try:
     import torch
@@ -46,16 +47,5 @@ def backward_both(kitty_out, torch_out, seed=0):
     torch_out.backward(torch.tensor(g))
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The conformance suite's report of second derivatives: which ops were verified, on how many cases."""
-    from kittygrad_core.testing import ops_without_second_derivatives, second_derivative_report
-
-    report = second_derivative_report()
-    if not report:
-        return
-    terminalreporter.section("second derivatives (double backward vs torch; float64 finite differences)")
-    for name, (cases, fd) in report.items():
-        terminalreporter.write_line(f"{name:>24}: {cases:3d} cases, {fd:3d} with finite differences")
-    missing = ops_without_second_derivatives("kittygrad-ops")
-    terminalreporter.write_line(f"verified: {len(report)} ops; differentiable ops without "
-                                f"differentiable_backward: {len(missing)} {missing}")
+#: The report of second derivatives the conformance suite verified, at the end of the run.
+pytest_terminal_summary = second_derivative_summary("kittygrad-ops")

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import close, pair, torch
+from conftest import backward_both, close, pair, torch
 
 import kittygrad_core as kitty
 
@@ -418,3 +418,12 @@ def test_to_none_keeps_the_dtype(dtype):
     assert y.dtype == x.dtype
     y.sum().backward()
     assert x.grad.dtype == x.dtype
+
+
+def test_einsum_gradient_of_a_0d_operand_is_0d():
+    # np.ascontiguousarray turned it into shape (1,), which the engine refused
+    a, ta = pair(())
+    b, tb = pair((3,), seed=1)
+    backward_both(kitty.einsum(",i->i", a, b), torch.einsum(",i->i", ta, tb))
+    close(a.grad, ta.grad)
+    close(b.grad, tb.grad)

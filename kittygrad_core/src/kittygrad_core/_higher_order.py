@@ -130,11 +130,9 @@ def run_rule(node: Any, grad: Any, ns: Any) -> tuple[Any, ...]:
                                f"{len(node.next_functions)} inputs.")
         return tuple(None if g is None else ns.wrap(g) if isinstance(g, Tensor) else g for g in grads)
     if not node.differentiable_backward:
-        tensor = ns.unwrap(grad)
-        grads = _engine.call_rule(node, tensor._data)
-        if not (tensor._requires_grad or _reads_inputs(node)):
-            # the gradients are a function of a constant upstream gradient alone: constants too
-            return tuple(None if g is None else ns.wrap(make_tensor(np.asarray(g))) for g in grads)
+        # Even a constant upstream gradient does not make the result constant: the rule may read the
+        # inputs through state it derived from them (a copy, a cache), which nothing here can see.
+        grads = _engine.call_rule(node, ns.unwrap(grad)._data)
         return tuple(None if g is None else ns.wrap(make_tensor(np.asarray(g), True, _no_double_backward(
             node, np.asarray(g)))) for g in grads)
     swapped = _swap_saved(node, ns)
@@ -147,23 +145,21 @@ def run_rule(node: Any, grad: Any, ns: Any) -> tuple[Any, ...]:
             setattr(node, slot, value)
 
 
-def _reads_inputs(node: Any) -> bool:
-    """Whether the rule may read an input or the output (a slot named so); any node that is no op
-    record may."""
-    cls = type(node)
-    names = getattr(cls, "input_names", None)
-    slots = getattr(cls, "saved_slots", None)
-    if names is None or slots is None:
-        return True
-    return any((slot == "out" or slot in names) and getattr(node, slot, None) is not None for slot in slots)
-
-
 def _swap_saved(node: Any, ns: Any) -> list[tuple[str, Any]]:
     cls = type(node)
     names = cls.input_names
     nexts = node.next_functions
     swapped = []
     for slot in cls.saved_slots:
+        if cls.variadic and names and slot == names[0]:
+            # a slot named after ``*inputs`` holds one array per input, in order
+            value = getattr(node, slot, None)
+            if isinstance(value, (list, tuple)) and len(value) == len(nexts):
+                swapped.append((slot, value))
+                setattr(node, slot, type(value)(
+                    ns.wrap(attached(np.asarray(v), fn, ns)) if fn is not None and isinstance(
+                        v, (np.ndarray, np.generic)) and v.dtype.kind == "f" else v for v, fn in zip(value, nexts)))
+            continue
         if slot == "out":
             fn = node
         elif slot in names:

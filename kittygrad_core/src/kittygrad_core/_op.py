@@ -102,7 +102,9 @@ class Op(Node):
       of a ``create_graph=True`` pass (it computes only with ``xp`` and the operators of the values it
       reads, and its saved state that depends on an input is named after that input, or ``out``), so
       second derivatives flow through it. Declare it once the conformance suite checks the op's
-      double backward against torch; without it, differentiating such a gradient again raises.
+      double backward against torch; without it, differentiating such a gradient again raises. For an
+      op taking ``*inputs``, a slot named after that parameter holding one array per input reads, under
+      ``create_graph``, as those inputs (``_einsum``'s ``operands``).
     * ``fresh_grads`` (default True): the arrays ``backward`` returns are not kept anywhere but on
       ``self`` (released once it ran), so the engine may make one a leaf's ``.grad`` without copying it
       (it still copies the incoming gradient passed on, views, and an array given to two inputs).

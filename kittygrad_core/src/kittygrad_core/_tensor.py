@@ -151,13 +151,14 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        flag = _flag("requires_grad", value)  # first: the message below reads it as a bool
         if self._grad_fn is not None:
             raise RuntimeError(
                 "You can only change requires_grad flags of leaf variables." + (  # (sic) the original's
-                    "" if value else
+                    "" if flag else
                     "If you want to use a computed variable in a subgraph that doesn't "
                     "require differentiation use var_no_grad = var.detach()."))
-        self._requires_grad = _flag("requires_grad", value)
+        self._requires_grad = flag
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Sets ``requires_grad`` in place and returns this tensor."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
 from kittygrad_core.extend import write_
 
@@ -32,13 +33,20 @@ def _reduce(xp, loss, reduction, denominator=None):
         return (total / count).astype(loss.dtype)
 
 
-def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator):
-    """The upstream gradient broadcast to the unreduced loss's shape."""
+def _grad_of_reduction(xp, grad, shape, dtype, reduction, denominator, weighted=False):
+    """The upstream gradient broadcast to the unreduced loss's shape (``weighted``: ``denominator`` is
+    the total weight of nll_loss / cross_entropy's targets)."""
     if reduction == "none":
         return grad
     if reduction == "mean":
         # nothing counted (every target ignored): the loss is nan, but no gradient flows, as in torch
-        grad = grad / dtype.type(denominator) if denominator else xp.zeros_like(grad)
+        if denominator:
+            grad = grad / dtype.type(denominator)
+        elif xp is np or not weighted:
+            grad = xp.zeros_like(grad)
+        else:  # recorded as torch's nll kernel divides: the value is zero, its derivative grad / 0 (nan)
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                grad = xp.where(np.zeros(grad.shape, bool), grad / dtype.type(0), 0)
     return xp.broadcast_to(grad, shape)
 
 
@@ -53,6 +61,11 @@ def _check_arguments(op, tensors, optional=(), numbers=()):
     for name, value in numbers:
         if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
             raise TypeError(f"{op}(): argument '{name}' must be a number, not {type(value).__name__}")
+
+
+def _as_tensor(value):
+    """A NumPy array option as a tensor (whose dtype checks apply), a tensor as it is."""
+    return value if isinstance(value, Tensor) else kittygrad_core.tensor(value)
 
 
 def _raw(value):
@@ -73,6 +86,8 @@ def _elementwise_weight(xp, op, name, value, input):
     """``weight`` / ``pos_weight`` of the binary losses: cast to the input's dtype, broadcast to its shape."""
     if value is None:
         return None
+    if isinstance(value, (list, tuple)):  # a weight has a shape: torch wants a Tensor (NumPy arrays do too)
+        raise TypeError(f"{op}(): argument '{name}' must be a Tensor, not {type(value).__name__}.")
     array = xp.asarray(_constant(op, name, value), input.dtype)
     try:
         ok = xp.broadcast_shapes(array.shape, input.shape) == input.shape
@@ -102,6 +117,16 @@ def _class_targets(draw, shapes):
     return np.array(values, dtype=np.int64).reshape(target_shape)
 
 
+def _positive_weights(draw, shape):
+    """``None`` or an array of weights in [0.5, 2] of ``shape`` (class or elementwise weights)."""
+    from hypothesis import strategies as st
+    if draw(st.booleans()):
+        return None
+    size = int(np.prod(shape))
+    values = draw(st.lists(st.floats(0.5, 2.0), min_size=size, max_size=size))
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
 def _torch_indices(torch, target):
     return torch.as_tensor(np.asarray(target, dtype=np.int64))
 
@@ -115,11 +140,12 @@ class Linear(Op):
     ``(out_features, in_features)`` and ``bias`` ``(out_features,)``. ``kittygrad_nn.functional.linear``
     makes ``bias`` optional."""
 
-    __slots__ = ("input", "weight")
+    __slots__ = ("input", "weight", "bias_shape")
 
     name = "linear"
     methods = ()
     saves = {0: (1,), 1: (0,)}  # input for the weight's gradient, weight for the input's
+    differentiable_backward = True
     conformance = Conformance(
         torch="nn.functional.linear", inputs=3,
         shapes=lambda draw: _linear_shapes(draw))
@@ -128,9 +154,14 @@ class Linear(Op):
         if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
             raise RuntimeError(f"linear(): input of shape {input.shape} and weight of shape "
                                f"{weight.shape} cannot be multiplied")
-        if bias.shape != (weight.shape[0],):
-            raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
-                               f"{weight.shape}")
+        self.bias_shape = None
+        if bias.shape != (weight.shape[0],):  # torch takes any bias that expands to the output's shape
+            out_shape = (*input.shape[:-1], weight.shape[0])
+            if bias.ndim > len(out_shape) or any(b not in (1, o) for b, o in zip(bias.shape[::-1],
+                                                                                   out_shape[::-1])):
+                raise RuntimeError(f"linear(): bias of shape {bias.shape} does not match weight of shape "
+                                   f"{weight.shape} (it must expand to the output's shape {out_shape})")
+            self.bias_shape = bias.shape
         if input.dtype != weight.dtype or bias.dtype != weight.dtype:
             raise RuntimeError(f"linear(): expected input, weight and bias of the same dtype, but got "
                                f"{input.dtype}, {weight.dtype} and {bias.dtype}")
@@ -146,7 +177,13 @@ class Linear(Op):
         if self.needs_input_grad[1]:
             grad_weight = flat.T @ x.reshape(-1, w.shape[1])
         if self.needs_input_grad[2]:
-            grad_bias = flat.sum(axis=0)
+            if self.bias_shape is None:
+                grad_bias = flat.sum(axis=0)
+            else:  # sum over the dims the bias was expanded along
+                shape = self.bias_shape
+                grad_bias = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+                grad_bias = grad_bias.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1 and
+                                                     grad_bias.shape[i] != 1), keepdims=True)
         return grad_input, grad_weight, grad_bias
 
 
@@ -171,6 +208,7 @@ class Dropout(Op):
     name = "dropout"
     methods = ()
     n_inputs = 1
+    differentiable_backward = True  # the mask is a constant: the rule is linear in grad
     conformance = Conformance(torch="torch.dropout", shapes="same",
                               options={"p": [0.0], "train": "bool"})
 
@@ -207,6 +245,7 @@ class Embedding(Op):
     name = "embedding"
     methods = ()
     differentiable = (True, False)
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, weight, indices, padding_idx: torch.embedding(
             weight, _torch_indices(torch, indices), padding_idx),
@@ -231,8 +270,16 @@ class Embedding(Op):
         return weight[indices]
 
     def backward(self, xp, grad):
+        rows = self.rows.reshape(-1)
+        if xp is not np:
+            # recorded: the scatter-add as a product with a constant one-hot matrix (add.at records nothing)
+            onehot = np.zeros((self.shape[0], rows.size), grad.dtype)
+            onehot[rows, np.arange(rows.size)] = 1
+            if self.padding_idx >= 0:
+                onehot[self.padding_idx] = 0
+            return xp.matmul(onehot, grad.reshape(rows.size, self.shape[1])), None
         out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.add.at(out, self.rows.reshape(-1), grad.reshape(-1, self.shape[1]))
+        xp.add.at(out, rows, grad.reshape(rows.size, self.shape[1]))  # not -1: there may be 0 columns
         if self.padding_idx >= 0:
             out[self.padding_idx] = 0
         return out, None
@@ -298,6 +345,13 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
     _check_arguments("batch_norm", (("input", input),),
                      (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                       ("running_var", running_var)), (("momentum", momentum), ("eps", eps)))
+    if input.numel() == 0:  # torch's shortcut, which checks neither shapes nor statistics
+        out = input * 1
+        if weight is not None:
+            out = out * _as_tensor(weight)[0]
+        if bias is not None:
+            out = out + _as_tensor(bias)[0]
+        return out
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected 2D or more input (got {input.ndim}D input)")
     channels = input.shape[1]
@@ -391,23 +445,26 @@ class MseLoss(Op):
 
     The mean (or sum, or elementwise) squared difference between ``input`` and ``target``."""
 
-    __slots__ = ("diff", "reduction")
+    __slots__ = ("input", "target", "diff", "reduction")
 
     name = "mse_loss"
     methods = ()
     broadcast = True
+    differentiable_backward = True
     weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
     conformance = Conformance(torch="nn.functional.mse_loss", shapes="same",
                               options={"reduction": list(REDUCTIONS)})
 
     def forward(self, xp, input, target, reduction="mean"):
         check_reduction(reduction)
+        self.input, self.target = input, target
         self.diff = diff = input - target
         self.reduction = reduction
         return _reduce(xp, diff * diff, reduction)
 
     def backward(self, xp, grad):
-        diff = self.diff
+        # recorded: the difference of the (differentiable) inputs, not the constant copy
+        diff = self.diff if xp is np else xp.asarray(self.input - self.target, self.diff.dtype)
         grad = _grad_of_reduction(xp, grad, diff.shape, diff.dtype, self.reduction, diff.size)
         grad_input = 2 * diff * grad
         return grad_input, -grad_input
@@ -424,6 +481,7 @@ class L1Loss(Op):
     methods = ()
     broadcast = True
     weak_0d = False  # torch's losses broadcast, then promote: a 0-d float64 target wins
+    differentiable_backward = True  # the sign is a constant (its derivative is zero almost everywhere)
     conformance = Conformance(torch="nn.functional.l1_loss", shapes="same", kinks=(0.0,),
                               options={"reduction": list(REDUCTIONS)},
                               domain=((-3.0, -0.1), (0.1, 3.0)))
@@ -448,17 +506,25 @@ def _as_rows(input, target, op):
         raise RuntimeError(f"{op}(): input must have at least 1 dimension (got a 0-d tensor)")
     if input.ndim == 1:
         return input[None, :], target, ()
-    rows = np.moveaxis(input, 1, -1).reshape(-1, input.shape[1])
-    return rows, target, (input.shape[0], *input.shape[2:])
+    sample_shape = (input.shape[0], *input.shape[2:])
+    rows = np.moveaxis(input, 1, -1).reshape(int(np.prod(sample_shape)), input.shape[1])  # -1: 0 classes
+    return rows, target, sample_shape
 
 
-def _restore(rows, shape):
+def _restore(xp, rows, shape):
     """The inverse of ``_as_rows`` for a gradient of the rows."""
     if len(shape) == 1:
         return rows.reshape(shape)
     c = shape[1]
     moved = rows.reshape(shape[0], *shape[2:], c)
-    return np.moveaxis(moved, -1, 1)
+    return xp.moveaxis(moved, -1, 1)
+
+
+def _as_rows_of(xp, input):
+    """``_as_rows``' (M, C) rows of an input that passed it once, through ``xp``."""
+    if input.ndim == 1:
+        return input.reshape(1, -1)
+    return xp.moveaxis(input, 1, -1).reshape(-1, input.shape[1])
 
 
 def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shape, op):
@@ -486,7 +552,10 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
 
 
 def _log_softmax_rows(xp, rows):
-    shifted = rows - rows.max(axis=-1, keepdims=True)
+    if not rows.shape[-1]:
+        return rows.copy()  # no classes: nothing to normalise (and no maximum to subtract)
+    top = rows.max(axis=-1, keepdims=True) if xp is np else xp.amax(rows, axis=-1, keepdims=True)
+    shifted = rows - top
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
@@ -499,31 +568,45 @@ class CrossEntropy(Op):
     without the class dim, or class probabilities of the input's shape. ``kittygrad_nn.functional
     .cross_entropy`` also takes lists."""
 
-    __slots__ = ("target_scale", "logp", "target_dtype", "q", "softmax", "shape", "reduction", "denominator",
-                 "sample_shape", "input_dtype")
+    # input and target: read (recorded) by a create_graph pass only; q_offset: q's part without target
+    __slots__ = ("input", "target", "target_scale", "logp", "target_dtype", "q", "q_offset", "softmax", "shape",
+                 "reduction", "denominator", "sample_shape", "input_dtype")
 
     name = "cross_entropy"
     methods = ()
     differentiable = (True, True)  # class probabilities get a gradient, as in torch; indices never do
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, x, target, **options: torch.nn.functional.cross_entropy(
             x, _torch_indices(torch, target), **options),
         call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
         inputs=1, shapes=_classification_shapes, empty=False,
         options={"target": _class_targets, "reduction": list(REDUCTIONS),
-                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]})
+                 "label_smoothing": [0.0, 0.1], "ignore_index": [-100, 0]},
+        variants=(
+            # class probabilities: a second input, differentiable too
+            Conformance(
+                torch=lambda torch, x, target, weight, **options: torch.nn.functional.cross_entropy(
+                    x, target, None if weight is None else torch.as_tensor(weight, dtype=x.dtype), **options),
+                call=lambda kitty, x, target, **options: kitty.cross_entropy(x, target, **options),
+                inputs=2, shapes=lambda draw: _classification_shapes(draw) * 2, empty=False,
+                domain=("any", (0.0, 1.0)),
+                options={"reduction": list(REDUCTIONS), "label_smoothing": [0.0, 0.1],
+                         "weight": lambda draw, shapes: _positive_weights(draw, shapes[0][1:2])}),))
 
     def forward(self, xp, input, target, weight=None, ignore_index=-100, reduction="mean",
                 label_smoothing=0.0):
         check_reduction(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        self.input, self.target = input, target
         rows, target, sample_shape = _as_rows(input, target, "cross_entropy")
         classes, dtype = rows.shape[1], input.dtype
         logp = _log_softmax_rows(xp, rows)
         self.target_scale = None
         if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
-            dtype = xp.result_type(dtype, target.dtype)  # torch promotes float32 logits with float64 probs
+            # torch promotes float32 logits with float64 probabilities or a float64 weight
+            dtype = xp.result_type(dtype, target.dtype, *(() if not isinstance(weight, Tensor) else (weight.dtype,)))
             probs = _as_rows(target, target, "cross_entropy")[0].astype(dtype)
             if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
                 # torch differentiates the weight here; an option cannot receive a gradient
@@ -534,10 +617,11 @@ class CrossEntropy(Op):
                 raise RuntimeError(f"cross_entropy(): weight tensor should be defined either for all "
                                    f"{classes} classes or no classes but got weight tensor of shape: "
                                    f"{class_weight.shape}")
-            if label_smoothing:
+            self.q_offset = (label_smoothing / classes if classes else 0.0) * class_weight
+            if label_smoothing and classes:  # no classes: nothing to smooth
                 probs = probs * (1 - label_smoothing) + label_smoothing / classes
             q = probs * class_weight
-            denominator = rows.shape[0]
+            denominator = rows.shape[0] if classes else np.nan  # torch divides by numel / classes
             # d loss / d target = -(1 - label_smoothing) * weight * log_softmax(input)
             self.target_scale = (1 - label_smoothing) * class_weight
             self.logp, self.target_dtype = logp, target.dtype
@@ -546,7 +630,7 @@ class CrossEntropy(Op):
                 xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
             q = xp.zeros_like(rows)
             q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight
-            if label_smoothing:
+            if label_smoothing and classes:
                 q += (label_smoothing / classes) * class_weight * valid[:, None]
             denominator = row_weight.sum(dtype=dtype)
         loss = -(q * logp).sum(axis=-1).reshape(sample_shape)
@@ -556,16 +640,24 @@ class CrossEntropy(Op):
         return _reduce(xp, loss, reduction, denominator)
 
     def backward(self, xp, grad):
-        q = self.q
-        grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator)
+        q, softmax = self.q, self.softmax
+        logp = self.logp if self.target_scale is not None else None  # only probabilities save it
+        if xp is not np:  # recorded: log-softmax (and q, for probabilities) recomputed from the inputs
+            logp = _log_softmax_rows(xp, _as_rows_of(xp, self.input))
+            softmax = xp.exp(logp)
+            if self.target_scale is not None:
+                probs = _as_rows_of(xp, self.target).astype(q.dtype)
+                q = probs * self.target_scale + self.q_offset
+        grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator,
+                                  weighted=True)
         grad = grad.reshape(-1, 1)
         grad_input = grad_target = None
         if self.needs_input_grad[0]:
-            rows = (self.softmax * q.sum(axis=-1, keepdims=True) - q) * grad
-            grad_input = _restore(rows, self.shape).astype(self.input_dtype, copy=False)
+            rows = (softmax * q.sum(axis=-1, keepdims=True) - q) * grad
+            grad_input = _restore(xp, rows, self.shape).astype(self.input_dtype, copy=False)
         if self.target_scale is not None and self.needs_input_grad[1]:
-            rows = -(self.target_scale * self.logp) * grad
-            grad_target = _restore(rows, self.shape).astype(self.target_dtype, copy=False)
+            rows = -(self.target_scale * logp) * grad
+            grad_target = _restore(xp, rows, self.shape).astype(self.target_dtype, copy=False)
         return grad_input, grad_target
 
 
@@ -580,6 +672,7 @@ class NllLoss(Op):
     name = "nll_loss"
     methods = ()
     differentiable = (True, False)
+    differentiable_backward = True  # the rule is linear in grad and reads no input
     conformance = Conformance(
         torch=lambda torch, x, target, **options: torch.nn.functional.nll_loss(
             x, _torch_indices(torch, target), **options),
@@ -601,10 +694,11 @@ class NllLoss(Op):
 
     def backward(self, xp, grad):
         w = self.row_weight
-        grad = _grad_of_reduction(xp, grad, self.sample_shape, w.dtype, self.reduction, self.denominator)
+        grad = _grad_of_reduction(xp, grad, self.sample_shape, w.dtype, self.reduction, self.denominator,
+                                  weighted=True)
         rows = xp.zeros((w.shape[0], self.shape[1] if len(self.shape) > 1 else self.shape[0]), w.dtype)
         rows[self.picked] = -w * grad.reshape(-1)
-        return _restore(rows, self.shape), None
+        return _restore(xp, rows, self.shape), None
 
 
 class BinaryCrossEntropy(Op):
@@ -617,6 +711,7 @@ class BinaryCrossEntropy(Op):
 
     name = "binary_cross_entropy"
     methods = ()
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.binary_cross_entropy", shapes="same",
                               domain=((0.05, 0.95), (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
 
@@ -660,13 +755,26 @@ class BinaryCrossEntropyWithLogits(Op):
 
     Binary cross entropy of ``sigmoid(input)`` and ``target``, computed stably from the logits."""
 
-    __slots__ = ("dtypes", "pos_weight", "weight", "logits", "targets", "softplus_neg", "reduction")
+    # input and target: the inputs promoted to one dtype (a create_graph pass records the cast)
+    __slots__ = ("dtypes", "pos_weight", "weight", "input", "target", "softplus_neg", "reduction")
 
     name = "binary_cross_entropy_with_logits"
     methods = ()
-    saves = (0, 1)  # logits and targets are the inputs, promoted to one dtype
+    differentiable_backward = True
     conformance = Conformance(torch="nn.functional.binary_cross_entropy_with_logits", shapes="same",
-                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
+                              domain=("any", (0.0, 1.0)), options={"reduction": list(REDUCTIONS)}, variants=(
+        # weight and pos_weight (over the last dim), as arrays
+        Conformance(
+            torch=lambda torch, x, t, weight, pos_weight, **options:
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    x, t, None if weight is None else torch.as_tensor(weight, dtype=x.dtype),
+                    pos_weight=None if pos_weight is None else torch.as_tensor(pos_weight, dtype=x.dtype),
+                    **options),
+            call=lambda kitty, x, t, **options: kitty.binary_cross_entropy_with_logits(x, t, **options),
+            shapes="same", domain=("any", (0.0, 1.0)),
+            options={"reduction": list(REDUCTIONS),
+                     "weight": lambda draw, shapes: _positive_weights(draw, shapes[0][-1:]),
+                     "pos_weight": lambda draw, shapes: _positive_weights(draw, shapes[0][-1:])}),))
 
     def forward(self, xp, input, target, weight=None, reduction="mean", pos_weight=None):
         check_reduction(reduction)
@@ -688,11 +796,11 @@ class BinaryCrossEntropyWithLogits(Op):
             loss = (1 - target) * input + log_weight * softplus_neg
         if self.weight is not None:
             loss = loss * self.weight
-        self.logits, self.targets, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
+        self.input, self.target, self.softplus_neg, self.reduction = input, target, softplus_neg, reduction
         return _reduce(xp, loss, reduction).astype(self.dtypes[1], copy=False)
 
     def backward(self, xp, grad):
-        x, t = self.logits, self.targets
+        x, t = self.input, self.target
         grad = _grad_of_reduction(xp, grad.astype(x.dtype, copy=False), x.shape, x.dtype, self.reduction,
                                   x.size)
         if self.weight is not None:
@@ -709,7 +817,9 @@ class BinaryCrossEntropyWithLogits(Op):
             if self.needs_input_grad[0]:
                 grad_input = grad * ((1 - t) - log_weight * (1 - sigmoid))
             if self.needs_input_grad[1]:
-                grad_target = grad * ((self.pos_weight - 1) * self.softplus_neg - x)
+                # recorded: softplus(-x) recomputed from the (differentiable) input
+                softplus_neg = self.softplus_neg if xp is np else xp.logaddexp(0, -x).astype(x.dtype)
+                grad_target = grad * ((self.pos_weight - 1) * softplus_neg - x)
         input_dtype, target_dtype = self.dtypes
         return (None if grad_input is None else grad_input.astype(input_dtype, copy=False),
                 None if grad_target is None else grad_target.astype(target_dtype, copy=False))

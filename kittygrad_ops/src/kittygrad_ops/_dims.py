@@ -4,6 +4,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy as np
+
 
 def reduction_axes(op: str, dim: Any, ndim: int, empty_is_all: bool = True) -> tuple[int, ...]:
     """Normalises ``dim`` (None, an int or a sequence) to sorted non-negative axes of an ``ndim`` tensor.
@@ -19,12 +21,16 @@ def reduction_axes(op: str, dim: Any, ndim: int, empty_is_all: bool = True) -> t
     try:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
     except TypeError:
-        raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(dim).__name__}.") from None
+        dims = (_numpy_int(op, dim, "dim must be an int or a tuple of ints"),)
     if not dims:
         return tuple(range(ndim)) if empty_is_all else ()
     for d in dims:
         if not isinstance(d, int) or isinstance(d, bool):
-            raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(d).__name__}.")
+            if isinstance(dim, np.ndarray):  # torch takes NumPy integers, not arrays of them
+                raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got ndarray.")
+            dims = tuple(d if isinstance(d, int) and not isinstance(d, bool)
+                         else _numpy_int(op, d, "dim must be an int or a tuple of ints") for d in dims)
+            break
     check_dims(dims, ndim)
     return tuple(sorted(d % max(ndim, 1) for d in dims)) if ndim else ()
 
@@ -50,6 +56,8 @@ def expand_reduced(xp: Any, grad: Any, shape: tuple[int, ...], axes: tuple[int, 
     """Broadcasts the gradient of a reduction back to the reduced input's shape (a fresh array)."""
     if not keepdim and axes:
         grad = grad.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    if xp is not np:  # recording (create_graph): a broadcast records, a write into constants would too
+        return xp.broadcast_to(grad, shape)
     out = xp.empty(shape, dtype=grad.dtype)
     out[...] = grad  # an order of magnitude cheaper than broadcast_to on small tensors
     return out
@@ -63,12 +71,19 @@ def normalize_dim(op: str, dim: Any, ndim: int, insert: bool = False) -> int:
     range and ``TypeError`` when not an int.
     """
     if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
+        dim = _numpy_int(op, dim, "dim must be an int")
     size = ndim + 1 if insert else max(ndim, 1)
     if not -size <= dim < size:
         raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-size}, {size - 1}], but got {dim}).")
     return dim % size
+
+
+def _numpy_int(op: str, value: Any, what: str) -> int:
+    """A NumPy integer scalar as an int (torch takes them wherever an int goes), else ``TypeError``."""
+    if isinstance(value, np.integer):
+        return int(value)
+    raise TypeError(f"{op}(): {what}, got {type(value).__name__}.")
 
 
 def size_args(op: str, sizes: tuple) -> tuple[int, ...]:
@@ -114,6 +129,8 @@ def masked(xp, grad, mask):
     A product is an order of magnitude faster than ``where`` on random masks; only a gradient holding
     inf or nan, which the product would leak as nan through masked positions, takes ``where``.
     """
+    if xp is not np:  # recording (create_graph): the values are not read
+        return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)
     if xp.isfinite(grad).all():
         return grad * mask
     return xp.where(mask, grad, 0).astype(grad.dtype, copy=False)

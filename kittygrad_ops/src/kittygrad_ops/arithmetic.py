@@ -6,7 +6,36 @@ same-shaped operands.
 """
 from __future__ import annotations
 
-from kittygrad_core import Conformance, Op
+import math
+import numbers
+
+import numpy as np
+
+from kittygrad_core import Conformance, Op, Tensor
+
+
+def _alpha(op, alpha, input, other):
+    """``alpha`` as torch reads it: a number (or a 0-d tensor's value) that the result's dtype holds."""
+    if isinstance(alpha, (Tensor, np.generic)) and alpha.ndim == 0:
+        alpha = alpha.item()  # a Python number, which NumPy does not promote the result to
+    elif not isinstance(alpha, numbers.Number):
+        raise TypeError(f"{op}(): alpha must be a number, not {type(alpha).__name__}.")
+    dtype = (input if hasattr(input, "dtype") else other).dtype
+    if not isinstance(alpha, complex) and math.inf != abs(alpha) > float(np.finfo(dtype).max):
+        raise RuntimeError(f"{op}(): alpha={alpha} cannot be converted to {dtype} without overflow")
+    return alpha
+
+
+def _wide_number(array, number):
+    """True if ``number`` is outside float16's normal range and ``array`` is float16.
+
+    torch computes a float16 tensor with a number in float32 (its "opmath"), rounding only the result:
+    ``x * 1e5`` is ``x * 100000.0``, not ``x * inf``."""
+    return getattr(array, "dtype", None) == np.float16 and number == number and number not in (
+        0, math.inf, -math.inf) and not 6.103515625e-05 <= abs(number) <= 65504.0
+
+
+_NUMBERS = (int, float)
 
 
 class Add(Op):
@@ -23,6 +52,8 @@ class Add(Op):
     conformance = Conformance(torch="torch.add", options={"alpha": [1, 2.5]})
 
     def forward(self, xp, input, other, *, alpha=1):
+        if alpha.__class__ is not int or alpha != 1:
+            alpha = _alpha("add", alpha, input, other)
         self.alpha = alpha
         return input + other if alpha == 1 else input + alpha * other
 
@@ -45,6 +76,8 @@ class Sub(Op):
     conformance = Conformance(torch="torch.sub", options={"alpha": [1, -0.5]})
 
     def forward(self, xp, input, other, *, alpha=1):
+        if alpha.__class__ is not int or alpha != 1:
+            alpha = _alpha("sub", alpha, input, other)
         self.alpha = alpha
         return input - other if alpha == 1 else input - alpha * other
 
@@ -69,6 +102,9 @@ class Mul(Op):
 
     def forward(self, xp, input, other):
         self.input, self.other = input, other
+        if (other.__class__ in _NUMBERS and _wide_number(input, other)) or (
+                input.__class__ in _NUMBERS and _wide_number(other, input)):
+            return xp.multiply(input, other, dtype=xp.float32).astype(xp.float16)
         return input * other
 
     def backward(self, xp, grad):
@@ -92,6 +128,10 @@ class Div(Op):
 
     def forward(self, xp, input, other):
         self.input, self.other = input, other
+        if (other.__class__ in _NUMBERS and _wide_number(input, other)) or (
+                input.__class__ in _NUMBERS and _wide_number(other, input)):
+            with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return xp.divide(input, other, dtype=xp.float32).astype(xp.float16)
         return input / other
 
     def backward(self, xp, grad):
@@ -113,7 +153,8 @@ class Pow(Op):
     broadcast = True
     saves_output = (1,)  # only the exponent's gradient reads the output
     differentiable_backward = True
-    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), variants=(
+    # a zero exponent is a kink of the first gradient (torch masks the base's gradient there)
+    conformance = Conformance(torch="torch.pow", domain=("positive", (-2.0, 2.0)), kinks=(0.0,), variants=(
         # number exponents: integral ones on any base (negative and zero bases too), through `**`
         Conformance(torch="torch.pow", domain="any", scalars={1: [0, 1, 2, 3, -1, -2, 0.0, 1.0, 2.0, -1.0]},
                     call=lambda kitty, x, e: x ** e),
@@ -125,6 +166,10 @@ class Pow(Op):
     ))
 
     def forward(self, xp, input, exponent):
+        cls = exponent.__class__
+        if (cls is float or cls is int) and not -65504.0 <= exponent <= 65504.0 and input.dtype == xp.float16 \
+                and exponent == exponent and exponent not in (math.inf, -math.inf):  # torch casts it to float16
+            raise RuntimeError(f"pow(): exponent={exponent} cannot be converted to float16 without overflow")
         self.input, self.exponent = input, exponent
         self.out = out = input ** exponent
         return out

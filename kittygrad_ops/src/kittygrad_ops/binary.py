@@ -116,6 +116,8 @@ def _close(op, input, other, rtol, atol, equal_nan):
     for name, value in (("rtol", rtol), ("atol", atol)):
         if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
             raise TypeError(f"{op}(): {name} must be a number, not {type(value).__name__}.")
+        if not value >= 0:  # NaN too, as torch
+            raise RuntimeError(f"{op}(): {name} must be greater than or equal to zero, but got {value}")
     if not isinstance(equal_nan, (bool, np.bool_)):
         raise TypeError(f"{op}(): equal_nan must be a bool, not {type(equal_nan).__name__}.")
     try:

@@ -12,6 +12,7 @@ kittygrad tensors. index_select and gather accumulate the gradients of repeated 
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -80,8 +81,11 @@ def _select(array, key):
 
 
 def _index_array(k):
-    array = k._data if isinstance(k, Tensor) else np.asarray(
-        [_index_array(i) if isinstance(i, Tensor) else i for i in k] if isinstance(k, list) else k)
+    try:
+        array = k._data if isinstance(k, Tensor) else np.asarray(
+            [_index_array(i) if isinstance(i, Tensor) else i for i in k] if isinstance(k, list) else k)
+    except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
+        raise IndexError(f"an index given as a nested list must be rectangular, got {k!r}") from None
     if array.dtype.kind in "bi":
         return array
     if array.dtype.kind in "uf" and np.all(np.mod(array, 1) == 0):
@@ -95,6 +99,28 @@ def _take(name, input, key):
         return _select(input, key)
     except IndexError as error:
         raise IndexError(f"{name}(): {error} (tensor of shape {input.shape})") from None
+
+
+def _scatter_add(xp, shape, positions, grad):
+    """Zeros of ``shape`` with the elements of ``grad`` added at the flat ``positions`` (a constant
+    integer array shaped as ``grad``), recorded: what ``xp.add.at`` does, for ``create_graph``.
+
+    A write keeps one of several values sent to the same position, so the writes go in rounds: the
+    first occurrence of every position, then the second, ... (as many rounds as the most repeated one).
+    """
+    positions, flat = positions.reshape(-1), grad.reshape(-1)
+    order = np.argsort(positions, kind="stable")
+    ranked = positions[order]
+    firsts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # where each run of equal ones starts
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - np.repeat(firsts, np.diff(np.r_[firsts, order.size]))
+    out = xp.zeros(math.prod(shape), dtype=grad.dtype)
+    for r in range(int(rank.max()) + 1 if rank.size else 0):
+        picked = np.flatnonzero(rank == r)
+        part = xp.zeros(out.shape, dtype=grad.dtype)
+        part[positions[picked]] = flat[picked]
+        out = out + part
+    return out.reshape(shape)
 
 
 def _numpy_rule(torch, x, key):
@@ -129,6 +155,7 @@ class IndexView(Op):
     __slots__ = ("shape", "key")
 
     name = "_index_view"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     view = True
@@ -153,6 +180,7 @@ class Index(Op):
     __slots__ = ("shape", "key")
 
     name = "_index"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     conformance = _getitem_conformance(advanced=True)
@@ -162,8 +190,11 @@ class Index(Op):
         return _take("__getitem__", input, key)
 
     def backward(self, xp, grad):
-        out = xp.zeros(self.shape, dtype=grad.dtype)
         basic, advanced = self.key
+        if xp is not np:
+            positions = np.arange(math.prod(self.shape)).reshape(self.shape)[basic][advanced]
+            return _scatter_add(xp, self.shape, positions, grad)
+        out = xp.zeros(self.shape, dtype=grad.dtype)
         if any(isinstance(k, np.ndarray) and k.dtype.kind != "b" for k in advanced):
             xp.add.at(out[basic], advanced, grad)  # out[basic] is a view: repeated indices add up
         else:
@@ -204,6 +235,7 @@ class IndexPut(Op):
     __slots__ = ("key", "values_shape", "values_dtype")
 
     name = "_index_put"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 2
     writes_input = True  # writes only the indexed region, in the target's own buffer
@@ -232,7 +264,15 @@ class IndexPut(Op):
 
     def backward(self, xp, grad):
         grad_input = grad_values = None
-        if self.needs_input_grad[0]:
+        if self.needs_input_grad[0] and xp is not np:  # recording: zero where written, by a constant mask
+            written = np.zeros(grad.shape, dtype=bool)
+            basic, advanced = self.key
+            if advanced is None:
+                written[basic] = True
+            else:
+                written[basic][advanced] = True
+            grad_input = xp.where(written, 0, grad).astype(grad.dtype, copy=False)
+        elif self.needs_input_grad[0]:
             grad_input = grad.copy()
             basic, advanced = self.key
             if advanced is None:
@@ -263,7 +303,11 @@ class Setitem(Composite):
     def call(input, key, value):
         key = normalize_key(key)
         if not isinstance(value, Tensor):
-            value = np.asarray(value)
+            try:
+                value = np.asarray(value)
+            except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
+                raise TypeError(f"__setitem__(): values given as a nested list must be rectangular, got "
+                                 f"{value!r}") from None
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"__setitem__(): can't assign a {type(value).__name__} of dtype "
                                 f"{value.dtype} to a tensor")
@@ -309,6 +353,7 @@ class MaskedFill(Op):
     __slots__ = ("mask", "shape")
 
     name = "masked_fill"
+    differentiable_backward = True
     n_inputs = 1
     inplace = ("masked_fill_",)
     conformance = Conformance(torch="torch.masked_fill", shapes=shapes(0, 3, 3), inputs=1,
@@ -341,6 +386,7 @@ class IndexSelect(Op):
     __slots__ = ("axis", "index", "shape")
 
     name = "index_select"
+    differentiable_backward = True
     n_inputs = 1
     conformance = Conformance(torch=lambda torch, x, args: torch.index_select(x, *args),
                               shapes=shapes(1, 3, 3), inputs=1, options={"args": select_args},
@@ -362,6 +408,9 @@ class IndexSelect(Op):
 
     def backward(self, xp, grad):
         shape = self.shape or (1,)
+        if xp is not np:
+            positions = np.take(np.arange(math.prod(shape)).reshape(shape), self.index, axis=self.axis)
+            return _scatter_add(xp, self.shape, positions, grad)
         out = xp.zeros(shape, dtype=grad.dtype)
         xp.add.at(xp.moveaxis(out, self.axis, 0), self.index,
                   xp.moveaxis(grad.reshape(grad.shape or (1,)), self.axis, 0))
@@ -378,6 +427,7 @@ class Gather(Op):
     __slots__ = ("key", "shape", "index_shape")
 
     name = "gather"
+    differentiable_backward = True
     n_inputs = 1
     conformance = Conformance(torch=lambda torch, x, args: torch.gather(x, *args),
                               shapes=shapes(1, 3, 3), inputs=1, options={"args": gather_args},
@@ -400,6 +450,9 @@ class Gather(Op):
         return x[self.key].reshape(index.shape)
 
     def backward(self, xp, grad):
+        if xp is not np:
+            positions = np.arange(math.prod(self.shape)).reshape(self.shape or (1,))[self.key]
+            return _scatter_add(xp, self.shape, positions, grad)
         out = xp.zeros(self.shape or (1,), dtype=grad.dtype)
         xp.add.at(out, self.key, grad.reshape(self.index_shape))  # repeated positions add up
         return out.reshape(self.shape)

@@ -6,6 +6,7 @@ raises instead. Each gradient is returned in its input's dtype.
 """
 from __future__ import annotations
 
+import operator
 import string
 from typing import Any
 
@@ -55,6 +56,7 @@ class Dot(_Promoting):
     __slots__ = ("input", "other")
 
     name = "dot"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.dot", shapes="dot")
 
@@ -78,6 +80,7 @@ class Matmul(_Promoting):
     __slots__ = ("input", "other")
 
     name = "matmul"
+    differentiable_backward = True
     operators, reflected = ("__matmul__",), ("__rmatmul__",)
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.matmul", shapes="matmul")
@@ -178,6 +181,7 @@ class Mm(_Promoting):
     __slots__ = ("input", "mat2")
 
     name = "mm"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mm", shapes="mm")
 
@@ -201,6 +205,7 @@ class Mv(_Promoting):
     __slots__ = ("input", "vec")
 
     name = "mv"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.mv", shapes="mv")
 
@@ -226,6 +231,7 @@ class Bmm(_Promoting):
     __slots__ = ("input", "mat2")
 
     name = "bmm"
+    differentiable_backward = True
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch=lambda torch, a, b: torch.bmm(a, b) if a.ndim == 3 else torch.matmul(a, b),
                               shapes=bmm_shapes)
@@ -250,6 +256,7 @@ class Outer(_Promoting):
     __slots__ = ("input", "vec2")
 
     name = "outer"
+    differentiable_backward = True
     functions = methods = ("outer", "ger")
     saves = {0: (1,), 1: (0,)}
     conformance = Conformance(torch="torch.outer", shapes="outer")
@@ -302,6 +309,25 @@ def _parse_einsum(equation, shapes):
     return inputs, output
 
 
+def _onto_diagonal(xp: Any, partial: Any, letters: str, term: str, shape: tuple[int, ...]) -> Any:
+    """``partial`` (over the unique ``letters``) spread onto the diagonal of an operand ``term`` with
+    repeated letters: zero off it. One einsum with a constant mask, so it records under create_graph
+    (a write through an einsum view would not)."""
+    free = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in term)
+    seen: set[str] = set()
+    spread = ""  # term with each repeat renamed, so that the output has no repeated letter
+    for c in term:
+        spread += next(free) if c in seen else c
+        seen.add(c)
+    index = np.indices(shape, sparse=True)
+    mask = np.ones(shape, dtype=partial.dtype)
+    for c in set(term):
+        positions = [p for p, d in enumerate(term) if d == c]
+        for p in positions[1:]:
+            mask = mask * (index[positions[0]] == index[p])
+    return xp.einsum(f"{letters},{spread}->{spread}", partial, mask)
+
+
 class Einsum(Op):
     """_einsum(*operands, equation) -> Tensor
 
@@ -309,9 +335,12 @@ class Einsum(Op):
     missing from its output. The gradient of each operand is the einsum of the output gradient with
     the other operands; letters repeated in one operand (diagonals) get it on their diagonal only."""
 
-    __slots__ = ("terms", "output", "dtypes", "arrays")
+    # `operands`: promoted copies, one per input (a slot named after the variadic input: under
+    # create_graph each element reads as that input, attached to the graph)
+    __slots__ = ("terms", "output", "dtypes", "operands")
 
     name = "_einsum"
+    differentiable_backward = True
     functions = methods = ()
     conformance = Conformance(torch=lambda torch, *xs, equation: torch.einsum(equation, *xs),
                               shapes=lambda draw: _EINSUM_CASES[draw(case_index(len(_EINSUM_CASES)))][1], inputs=2,
@@ -324,7 +353,7 @@ class Einsum(Op):
         self.dtypes = [x.dtype for x in operands]
         # copies: a sequence input has no version check (saves indexes fixed inputs), so backward
         # must not see the operands change in place after this forward
-        self.arrays = copies = [x.astype(dtype, copy=True) for x in operands]
+        self.operands = copies = [x.astype(dtype, copy=True) for x in operands]
         spec = ",".join(self.terms) + "->" + self.output
         try:
             return xp.asarray(xp.einsum(spec, *copies), dtype=dtype)
@@ -334,7 +363,7 @@ class Einsum(Op):
 
     def backward(self, xp, grad):
         grads: list[Any] = []
-        operands, inputs = self.arrays, self.terms
+        operands, inputs = self.operands, self.terms
         for k, (x, term) in enumerate(zip(operands, inputs)):
             if not self.needs_input_grad[k]:
                 grads.append(None)
@@ -353,11 +382,10 @@ class Einsum(Op):
             # size-1 dims of this operand that other operands broadcast
             shape_u = tuple(x.shape[term.index(c)] for c in letters)
             partial = unbroadcast(partial, shape_u)
-            if len(letters) != len(term):  # repeated letters: write onto the diagonal
-                out = xp.zeros(x.shape, dtype=x.dtype)
-                xp.einsum(term + "->" + letters, out)[...] = partial
-                partial = out
-            grads.append(xp.ascontiguousarray(partial, dtype=self.dtypes[k]))
+            if len(letters) != len(term):  # repeated letters: the gradient lives on the diagonal
+                partial = _onto_diagonal(xp, partial, letters, term, x.shape)
+            # asarray, not ascontiguousarray, which makes a 0-d operand's gradient 1-d
+            grads.append(xp.asarray(partial, dtype=self.dtypes[k]))
         return tuple(grads)
 
 
@@ -413,6 +441,16 @@ def _triangle_conformance(name):
                        options={"diagonal": [0, 1, -1, 2, -3]})
 
 
+def _diagonal(op, diagonal):
+    """``diagonal`` as an int; torch also takes NumPy integers (and 0-d integer arrays), nothing else."""
+    if isinstance(diagonal, (bool, np.bool_, Tensor)) or not hasattr(diagonal, "__index__"):
+        raise TypeError(f"{op}(): argument 'diagonal' must be int, not {type(diagonal).__name__}.")
+    try:
+        return operator.index(diagonal)
+    except TypeError:  # an integer array of more than one dim or element
+        raise TypeError(f"{op}(): argument 'diagonal' must be int, not {type(diagonal).__name__}.") from None
+
+
 def _matrices(op, input):
     if input.ndim < 2:
         raise RuntimeError(f"{op}(): input tensor must have at least 2 dimensions, got {input.ndim}")
@@ -427,10 +465,13 @@ class Tril(Op):
     __slots__ = ("diagonal",)
 
     name = "tril"
+    differentiable_backward = True
     conformance = _triangle_conformance("tril")
 
     def forward(self, xp, input, diagonal=0):
         _matrices("tril", input)
+        if diagonal.__class__ is not int:
+            diagonal = _diagonal("tril", diagonal)
         self.diagonal = diagonal
         return xp.tril(input, diagonal)
 
@@ -447,10 +488,13 @@ class Triu(Op):
     __slots__ = ("diagonal",)
 
     name = "triu"
+    differentiable_backward = True
     conformance = _triangle_conformance("triu")
 
     def forward(self, xp, input, diagonal=0):
         _matrices("triu", input)
+        if diagonal.__class__ is not int:
+            diagonal = _diagonal("triu", diagonal)
         self.diagonal = diagonal
         return xp.triu(input, diagonal)
 

@@ -499,7 +499,34 @@ def erf(x: Any) -> Any:
 # ---- further names for the rules of reductions.py, shape.py, linalg.py, indexing.py
 
 
+def isnan(x: Any) -> Any:
+    """``np.isnan`` of the values (a mask: a constant of the derivative)."""
+    return np.isnan(_value(x))
+
+
+def cumprod(x: Any, axis: int) -> Any:
+    """``np.cumprod`` along one axis, recorded."""
+    return _rec(core.cumprod(x.tensor, axis)) if isinstance(x, RecordingArray) else np.cumprod(x, axis)
+
+
 # ---- further names for the rules of kittygrad-nn and the example plugins
+
+
+def amax(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``np.amax``, recorded as ``amax`` on a recording array."""
+    if not isinstance(x, RecordingArray):
+        return np.amax(x, axis=axis, keepdims=keepdims)
+    return _rec(core.amax(x.tensor, () if axis is None else _dims(axis, x.ndim), keepdims))
+
+
+max = amax
+
+
+def logaddexp(x: Any, y: Any) -> Any:
+    """``np.logaddexp``, recorded as ``max(x, y) + log1p(exp(-|x - y|))`` (stable, as NumPy's)."""
+    if not _any_recording(x, y):
+        return np.logaddexp(x, y)
+    return maximum(x, y) + log1p(exp(-abs(x - y)))
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,10 @@ and the scans cumsum and cumprod."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections import namedtuple
+
+import numpy as np
 
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor
@@ -11,7 +14,7 @@ from kittygrad_core.extend import (
     apply,  # to call the internal ops, which have no binding
 )
 
-from ._dims import expand_reduced, normalize_dim, reduction_axes
+from ._dims import _numpy_int, expand_reduced, normalize_dim, reduction_axes
 from ._strategies import dim_or_none, norm_dims
 
 _DIM_OPTIONS = {"dim": "dims", "keepdim": "bool"}
@@ -25,6 +28,7 @@ class Sum(Op):
     __slots__ = ("shape", "axes", "keepdim")
 
     name = "sum"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.sum", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
@@ -44,6 +48,7 @@ class Mean(Op):
     __slots__ = ("shape", "axes", "keepdim", "count")
 
     name = "mean"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.mean", shapes="same", options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=None, keepdim=False):
@@ -53,6 +58,8 @@ class Mean(Op):
         return input.mean(axis=self.axes, keepdims=keepdim)
 
     def backward(self, xp, grad):
+        if xp is not np:  # torch's order: over an empty input, d/dgrad is then 0, not 0 / 0
+            return expand_reduced(xp, grad, self.shape, self.axes, self.keepdim) / self.count
         return expand_reduced(xp, grad / self.count, self.shape, self.axes, self.keepdim)
 
 
@@ -61,9 +68,14 @@ def _centered(op, input, dim, correction):
     axes = reduction_axes(op, dim, input.ndim, empty_is_all=False)
     if correction is None:  # torch's default
         correction = 1
+    elif correction.__class__ is not int:
+        if isinstance(correction, (Tensor, np.generic)) and correction.ndim == 0:
+            correction = correction.item()  # torch reads a 0-d tensor as its number
+        elif not isinstance(correction, numbers.Real):
+            raise TypeError(f"{op}(): correction must be a number, not {type(correction).__name__}.")
     deviations = input - input.mean(axis=axes, keepdims=True)
     count = math.prod(input.shape[a] for a in axes)
-    return axes, deviations, max(count - correction, 0)
+    return axes, deviations, count - correction  # forward clamps it at 0, torch's backward does not
 
 
 def _mean_square(xp, deviations, axes, keepdim, divisor):
@@ -86,22 +98,26 @@ class Var(Op):
     Returns the variance of ``input`` over ``dim``, dividing by ``N - correction`` (Bessel's
     correction by default)."""
 
-    __slots__ = ("axes", "deviations", "divisor", "shape", "keepdim")
+    __slots__ = ("input", "axes", "deviations", "divisor", "shape", "keepdim", "whole")
 
     name = "var"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.var", shapes="same", empty=False,
                               options={"dim": "dims", "correction": [0, 1], "keepdim": "bool"})
 
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("var", input, dim, correction)
+        self.input, self.whole = input, dim is None or input.ndim == 0
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
         with xp.errstate(over="ignore", invalid="ignore"):
             return scale * (scale * ratio)  # inf only where the variance itself overflows, as torch
 
     def backward(self, xp, grad):
         grad = expand_reduced(xp, grad, self.shape, self.axes, self.keepdim)
-        return grad * self.deviations * (2.0 / self.divisor if self.divisor else float("inf"))
+        if not self.divisor and self.whole and xp is not np:
+            return grad * float("nan")  # torch: no dof over the whole input gives nan, a constant of x
+        return grad * _deviations(xp, self) * (2.0 / self.divisor if self.divisor else float("inf"))
 
 
 class Std(Op):
@@ -109,16 +125,18 @@ class Std(Op):
 
     Returns the standard deviation of ``input`` over ``dim``, dividing by ``N - correction``."""
 
-    __slots__ = ("axes", "deviations", "divisor", "shape", "keepdim", "out")
+    __slots__ = ("input", "axes", "deviations", "divisor", "shape", "keepdim", "out")
 
     name = "std"
+    differentiable_backward = True
     conformance = Conformance(torch="torch.std", shapes="same", empty=False,
                               options={"dim": "dims", "correction": [0, 1], "keepdim": "bool"})
 
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("std", input, dim, correction)
+        self.input = input
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, self.divisor)
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
         with xp.errstate(invalid="ignore"):
             self.out = scale * xp.sqrt(ratio)
         return self.out
@@ -128,7 +146,14 @@ class Std(Op):
             scale = grad / self.out / self.divisor  # one product could overflow where the quotients do not
         # torch: no gradient where the standard deviation is exactly 0 (all deviations are 0 there)
         scale = xp.where(self.out == 0, 0, scale).astype(grad.dtype, copy=False)
-        return expand_reduced(xp, scale, self.shape, self.axes, self.keepdim) * self.deviations
+        return expand_reduced(xp, scale, self.shape, self.axes, self.keepdim) * _deviations(xp, self)
+
+
+def _deviations(xp, record):
+    """The saved deviations; recomputed from the input when recording, so that they depend on it."""
+    if xp is np:
+        return record.deviations
+    return record.input - record.input.mean(axis=record.axes, keepdims=True)
 
 
 # ---------------------------------------------------------------- helpers of the ops below
@@ -142,7 +167,7 @@ def _call(name, *inputs, **options):
 def _one_dim(op, dim, ndim):
     """The axes of a reduction over one int ``dim`` (``()`` for a 0-d tensor), as torch's ``prod``/``max``."""
     if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}.")
+        dim = _numpy_int(op, dim, "dim must be an int")
     return reduction_axes(op, dim, ndim)
 
 
@@ -173,6 +198,7 @@ class Prod(Op):
     __slots__ = ("input", "axes", "keepdim", "out")
 
     name = "prod"
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, x, dim=None, keepdim=False: (
             torch.prod(x).reshape((1,) * x.ndim if keepdim else ()) if dim is None
@@ -187,6 +213,8 @@ class Prod(Op):
 
     def backward(self, xp, grad):
         x, axes, keepdim = self.input, self.axes, self.keepdim
+        if xp is not np:
+            return expand_reduced(xp, grad, x.shape, axes, keepdim) * _others_product(xp, x, axes)
         out = expand_reduced(xp, self.out, x.shape, axes, keepdim)
         zeros = x == 0
         count = expand_reduced(xp, zeros.sum(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
@@ -194,6 +222,23 @@ class Prod(Op):
         others = expand_reduced(xp, safe.prod(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
         local = xp.where(zeros, xp.where(count == 1, others, 0), xp.where(count == 0, out / safe, 0))
         return (expand_reduced(xp, grad, x.shape, axes, keepdim) * local).astype(x.dtype, copy=False)
+
+
+def _others_product(xp, x, axes):
+    """For each element of ``x``, the product of the others along ``axes``, recorded and exact with
+    zeros: the product of those before it times the product of those after it (torch's way)."""
+    kept = [a for a in range(x.ndim) if a not in axes]
+    order = kept + list(axes)
+    moved = xp.transpose(x, order)
+    lead = moved.shape[:len(kept)]
+    count = math.prod(x.shape[a] for a in axes)
+    if count == 0:  # nothing reduced: no element to differentiate
+        return xp.zeros_like(x)
+    flat = moved.reshape(lead + (count,))
+    ones = xp.ones(lead + (1,), x.dtype)
+    before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1), -1)
+    return xp.transpose((before * after).reshape(moved.shape), np.argsort(order))
 
 
 # ---------------------------------------------------------------- amax, amin, max, min
@@ -208,13 +253,14 @@ class Amax(Op):
     __slots__ = ("input", "axes", "keepdim", "out")
 
     name = "amax"
+    differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, x, dim=(), keepdim=False: torch.amax(x, () if dim is None else dim, keepdim),
         shapes="same", empty=False, options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=(), keepdim=False):
         axes = reduction_axes(self.name, dim, input.ndim)
-        _nonempty(self.name, input.shape, axes, dim is None or dim == ())
+        _nonempty(self.name, input.shape, axes, dim is None or (isinstance(dim, tuple) and not dim))
         self.input, self.axes, self.keepdim = input, axes, keepdim
         self.out = input.max(axis=axes, keepdims=keepdim) if self.name == "amax" else \
             input.min(axis=axes, keepdims=keepdim)
@@ -252,6 +298,7 @@ class MaxValues(Op):
     __slots__ = ("shape", "axes", "keepdim", "index")
 
     name, public = "max_values", "max"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     conformance = Conformance(
@@ -273,8 +320,12 @@ class MaxValues(Op):
     def backward(self, xp, grad):
         if not self.axes:
             return grad
-        out = xp.zeros(self.shape, grad.dtype)
         values = grad if self.keepdim else xp.expand_dims(grad, self.axes)
+        if xp is not np:  # recording: a constant one-hot mask of the first extrema along the dim
+            axis = self.axes[0]
+            along = np.arange(self.shape[axis]).reshape((-1,) + (1,) * (len(self.shape) - axis - 1))
+            return xp.where(along == self.index, xp.broadcast_to(values, self.shape), 0)
+        out = xp.zeros(self.shape, grad.dtype)
         xp.put_along_axis(out, self.index, values, axis=self.axes[0])
         return out
 
@@ -403,6 +454,7 @@ class Logsumexp(Op):
     __slots__ = ("input", "axes", "keepdim", "out")
 
     name = "logsumexp"
+    differentiable_backward = True
     n_inputs = 1
     conformance = Conformance(
         torch=lambda torch, x, dim, keepdim=False: torch.logsumexp(x, _all_dims(x, dim), keepdim),
@@ -448,6 +500,7 @@ class Norm(Op):
     __slots__ = ("input", "p", "axes", "keepdim", "out")
 
     name = "norm"
+    differentiable_backward = True
     conformance = Conformance(
         torch="torch.norm", shapes="same", domain="nonzero", kinks=(0.0,), empty=False,
         options={"p": ["fro", 2, 1, math.inf, -math.inf, 0, 0.5, 3], "dim": norm_dims, "keepdim": "bool"})
@@ -455,15 +508,17 @@ class Norm(Op):
     def forward(self, xp, input, p="fro", dim=None, keepdim=False):
         axes, p = reduction_axes("norm", dim, input.ndim), _norm_order(p, dim)
         self.input, self.p, self.axes, self.keepdim = input, p, axes, keepdim
-        magnitude, reduce = xp.abs(input), dict(axis=axes, keepdims=keepdim)
+        # float16 accumulates in float32, as torch's does: |x| ** p overflows float16 long before the norm
+        magnitude = xp.abs(input if input.dtype != xp.float16 else input.astype(xp.float32))
+        reduce = dict(axis=axes, keepdims=keepdim)
+        if (math.isinf(p) or p < 0) and any(input.shape[a] == 0 for a in axes):
+            raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
+                               f"{input.shape}, dim={dim}): the operation has no identity.")
         if math.isinf(p):
-            if any(input.shape[a] == 0 for a in axes):
-                raise RuntimeError(f"norm(): cannot compute the {p} norm over a zero-size dim (input shape "
-                                   f"{input.shape}, dim={dim}): the operation has no identity.")
             out = magnitude.max(**reduce) if p > 0 else magnitude.min(**reduce)
         elif p in (0, 1, 2):
             out = ((input != 0).sum(**reduce) if p == 0 else magnitude.sum(**reduce) if p == 1
-                   else xp.sqrt((input * input).sum(**reduce)))
+                   else xp.sqrt((magnitude * magnitude).sum(**reduce)))
         else:
             with xp.errstate(divide="ignore"):
                 out = (magnitude ** p).sum(**reduce) ** (1.0 / p)
@@ -512,6 +567,7 @@ class Cumsum(Op):
     __slots__ = ("axis",)
 
     name = "cumsum"
+    differentiable_backward = True
     n_inputs = 1
     conformance = Conformance(torch="torch.cumsum", shapes="same", inputs=1, options={"dim": "dim"})
 
@@ -532,6 +588,7 @@ class Cumprod(Op):
     __slots__ = ("axis", "input", "out")
 
     name = "cumprod"
+    differentiable_backward = True
     n_inputs = 1
     conformance = Conformance(torch="torch.cumprod", domain=(0.5, 2.0), shapes="same", inputs=1,
                               options={"dim": "dim"})
@@ -550,6 +607,11 @@ class Cumprod(Op):
         # grad_i = before_i * s_i with s_i = g_i + x_{i+1} * s_{i+1}, scanned from the end.
         g, x = xp.moveaxis(grad, self.axis, 0), xp.moveaxis(x, self.axis, 0)
         before = xp.concatenate([xp.ones_like(x[:1]), xp.cumprod(x[:-1], axis=0)])
+        if xp is not np:  # recording: rows joined at the end, no writes into an array read meanwhile
+            rows = [g[-1]]
+            for i in range(len(g) - 2, -1, -1):
+                rows.append(g[i] + x[i + 1] * rows[-1])
+            return xp.moveaxis(before * xp.stack(rows[::-1]), 0, self.axis)
         s = xp.empty_like(g)
         s[-1] = g[-1]
         for i in range(len(g) - 2, -1, -1):  # one step per position along dim, vectorised across others

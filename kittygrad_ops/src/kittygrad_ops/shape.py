@@ -62,6 +62,7 @@ class Transpose(Op):
     __slots__ = ("dim0", "dim1")
 
     name = "transpose"
+    differentiable_backward = True
     functions = methods = ("transpose", "swapaxes", "swapdims")
     n_inputs = 1
     view = True
@@ -95,6 +96,7 @@ class PermuteView(Op):
     __slots__ = ("axes",)
 
     name = "_permute"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     view = True
@@ -183,6 +185,7 @@ class Squeeze(Op):
     __slots__ = ("shape",)
 
     name = "squeeze"
+    differentiable_backward = True
     view = True
 
     conformance = Conformance(  # torch.squeeze takes no dim=None: call it without one
@@ -209,6 +212,7 @@ class Unsqueeze(Op):
     __slots__ = ("axis",)
 
     name = "unsqueeze"
+    differentiable_backward = True
     n_inputs = 1
     view = True
     conformance = Conformance(torch=_unsqueeze_reference, shapes="same", inputs=1,
@@ -238,6 +242,7 @@ class BroadcastTo(Op):
     __slots__ = ("input_shape",)
 
     name = "broadcast_to"
+    differentiable_backward = True
     n_inputs = 1
     view = True
     conformance = Conformance(torch=lambda torch, x, shape: torch.broadcast_to(x, size=shape),
@@ -324,6 +329,7 @@ class View(Op):
     __slots__ = ("input_shape",)
 
     name = "_view"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     view = True
@@ -354,6 +360,7 @@ class ReshapeCopy(Op):
     __slots__ = ("input_shape",)
 
     name = "_reshape_copy"
+    differentiable_backward = True
     functions = methods = ()
     n_inputs = 1
     conformance = Conformance(torch="torch.reshape", shapes=shapes(0), inputs=1,
@@ -441,6 +448,7 @@ class Narrow(Op):
     __slots__ = ("shape", "key")
 
     name = "narrow"
+    differentiable_backward = True
     n_inputs = 1
     view = True
     conformance = Conformance(torch=lambda torch, x, args: torch.narrow(x, *args), shapes=shapes(1),
@@ -528,6 +536,7 @@ class Cat(Op):
     __slots__ = ("axis", "dtypes", "bounds")
 
     name = "cat"
+    differentiable_backward = True
     functions, methods = ("cat", "concat", "concatenate"), ()
     conformance = Conformance(torch=lambda torch, *xs, dim: torch.cat(xs, dim=dim), shapes="cat",
                               inputs=3, options={"dim": "dim"},
@@ -561,6 +570,7 @@ class Stack(Op):
     __slots__ = ("axis", "dtypes")
 
     name = "stack"
+    differentiable_backward = True
     functions, methods = ("stack",), ()
     conformance = Conformance(torch=lambda torch, *xs, dim: torch.stack(xs, dim=dim), shapes="stack",
                               inputs=3, options={"dim": "newdim"},
@@ -589,11 +599,17 @@ class Flip(Op):
     __slots__ = ("axes",)
 
     name = "flip"
+    differentiable_backward = True
     n_inputs = 1
     conformance = Conformance(torch="torch.flip", shapes="same", inputs=1, options={"dims": flip_dims})
 
     def forward(self, xp, input, dims):
-        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if isinstance(dims, int) and not isinstance(dims, bool):
+            dims = (dims,)
+        elif isinstance(dims, (tuple, list)):
+            dims = tuple(dims)
+        else:  # torch takes an int or a sequence of ints here, not a NumPy integer or array
+            raise TypeError(f"flip(): dims must be an int or a tuple of ints, got {type(dims).__name__}.")
         axes = tuple(normalize_dim("flip", d, input.ndim) for d in dims)
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"flip(): dims {dims} has a dim appearing multiple times")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kittygrad_core as kitty
+from kittygrad_core.testing import second_derivative_summary
 
 try:
     import torch
@@ -35,3 +36,7 @@ def close(kitty_value, torch_value, rtol=1e-7, atol=1e-9):
     assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
     return True
+
+
+#: The report of second derivatives the conformance suite verified, at the end of the run.
+pytest_terminal_summary = second_derivative_summary("kittygrad-conv")

@@ -165,3 +165,8 @@ def test_pyproject_declares_every_public_name_so_a_missing_plugin_is_named():
 
     from kittygrad_core.testing import check_provides
     check_provides("kittygrad-conv", Path(__file__).resolve().parents[1] / "pyproject.toml")
+
+
+def test_conv2d_without_bias_names_a_weight_of_the_wrong_type():
+    with pytest.raises(TypeError, match=r"^conv2d\(\): argument 'weight' must be Tensor, not str"):
+        kitty.conv2d(kitty.ones(1, 1, 3, 3), "bogus")

@@ -1,3 +1,5 @@
+import pytest
+
 import kittygrad_core as kitty
 from kittygrad_core.testing import conformance_tests, saves_tests
 
@@ -11,6 +13,11 @@ def test_hardtanh_clamps_and_passes_gradients_inside():
     y.backward(kitty.ones(3))
     assert y.tolist() == [-1.0, 0.5, 1.0]
     assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_hardtanh_refuses_bounds_in_the_wrong_order():  # as torch does, with its text
+    with pytest.raises(RuntimeError, match=r"^hardtanh\(\): min_val cannot be greater than max_val"):
+        kitty.hardtanh(kitty.ones(3), 0.5, -0.5)
 
 
 def test_pyproject_declares_every_public_name():

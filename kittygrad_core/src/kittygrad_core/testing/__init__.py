@@ -28,6 +28,7 @@ try:
         ops_without_second_derivatives,
         reset_stats,
         second_derivative_report,
+        second_derivative_summary,
         torch_reference,
     )
     from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
@@ -48,5 +49,6 @@ __all__ = [
     "conformance_tests",
     "differentiable_inputs", "op_names", "ops_with_second_derivatives", "ops_without_conformance",
     "ops_without_second_derivatives", "profile_settings",
-    "reset_stats", "saves_tests", "second_derivative_report", "torch_reference",
+    "reset_stats", "saves_tests", "second_derivative_report",
+    "second_derivative_summary", "torch_reference",
 ]

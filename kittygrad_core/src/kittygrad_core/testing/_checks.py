@@ -50,6 +50,26 @@ def second_derivative_report() -> dict[str, tuple[int, int]]:
     return {name: (counts[0], counts[1]) for name, counts in sorted(VERIFIED.items())}
 
 
+def second_derivative_summary(distribution: str | None = None) -> Any:
+    """A ``pytest_terminal_summary`` hook that reports, at the end of a run, the ops whose second
+    derivatives the conformance suite verified and the differentiable ops of ``distribution`` without
+    ``differentiable_backward``. In a plugin's ``conftest.py``::
+
+        pytest_terminal_summary = second_derivative_summary("my-kittygrad-plugin")
+    """
+    def pytest_terminal_summary(terminalreporter: Any) -> None:
+        report = second_derivative_report()
+        if not report:
+            return
+        terminalreporter.section("second derivatives (double backward vs torch; float64 finite differences)")
+        for name, (checked, fd) in report.items():
+            terminalreporter.write_line(f"{name:>32}: {checked:3d} cases, {fd:3d} with finite differences")
+        missing = ops_without_second_derivatives(distribution)
+        terminalreporter.write_line(f"verified: {len(report)} ops; differentiable ops without "
+                                    f"differentiable_backward: {len(missing)} {missing}")
+    return pytest_terminal_summary
+
+
 def conformance_stats() -> dict[str, int]:
     """A copy of the counts the checks keep (see ``STATS``), e.g. ``{"cases": 5150, "edge": 2900}``."""
     return dict(STATS)
@@ -613,7 +633,7 @@ def _torch_second(check: _CaseCheck, pairs: list[Any], wanted: list[int],
     second: Any = [None] * len(sources)
     if terms:
         second = torch.autograd.grad(sum(terms), sources, allow_unused=True)
-    # force: torch returns a ZeroTensor (abs, sign) for a derivative it knows is zero
+    # force: torch returns a ZeroTensor for a second derivative it knows vanishes (abs, l1_loss, hardtanh)
     return [(s if s is not None else torch.zeros_like(x)).detach().numpy(force=True)
             for s, x in zip(second, sources)]
 

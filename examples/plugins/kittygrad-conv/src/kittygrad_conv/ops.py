@@ -67,13 +67,14 @@ def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-def _col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
+def _col2im(xp, cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
             dilation: tuple[int, int]) -> np.ndarray:
     """Adds window gradients ``cols`` ``(N, C, OH, OW, kh, kw)`` onto zeros of the padded ``shape``.
 
     One strided add per kernel offset: within a step the windows hit distinct pixels, so nothing is
-    lost to overlap (see the module docstring)."""
-    out = np.zeros(shape, dtype=cols.dtype)
+    lost to overlap (see the module docstring). Written with ``xp`` only: a ``create_graph`` pass
+    records the same adds."""
+    out = xp.zeros(shape, dtype=cols.dtype)
     _, _, oh, ow, kh, kw = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
     for i in range(kh):
@@ -81,6 +82,22 @@ def _col2im(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
             out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] \
                 += cols[:, :, :, :, i, j]
     return out
+
+
+def _recorded_windows(xp, x, pads: tuple[int, int, int, int], kernel: tuple[int, int],
+                      stride: tuple[int, int], dilation: tuple[int, int]):
+    """``_windows`` of the padded NCHW ``x`` with ``xp`` alone (one strided slice per kernel offset,
+    no view tricks), so that a ``create_graph`` pass records them: ``(N, C, OH, OW, kh, kw)``."""
+    top, bottom, left, right = pads
+    if any(pads):
+        padded = xp.zeros(x.shape[:2] + (x.shape[2] + top + bottom, x.shape[3] + left + right), x.dtype)
+        padded[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x
+        x = padded
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = _output_size("conv2d", x.shape[2:], kernel, stride, dilation)
+    patches = [xp.expand_dims(x[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw],
+                              -1) for i in range(kh) for j in range(kw)]
+    return xp.concatenate(patches, axis=-1).reshape(x.shape[:2] + (oh, ow, kh, kw))
 
 
 def _crop(x: np.ndarray, pads: tuple[int, int, int, int], batched: bool) -> np.ndarray:
@@ -142,11 +159,12 @@ class Conv2dRecord(Op):
     gradient, for ``bias=None``). Cross-correlation as in torch: ``input`` is ``(N, C, H, W)`` or
     ``(C, H, W)``, ``weight`` ``(O, C/groups, kH, kW)``, ``bias`` ``(O,)``."""
 
-    __slots__ = ("cols", "wmat", "geometry")  # what backward reads
+    # what backward reads; input and weight only when recording (cols and wmat are constant copies)
+    __slots__ = ("input", "weight", "cols", "wmat", "geometry")
 
     name = "_conv2d"
     functions = methods = ()
-    saves = (0, 1)  # cols holds the input's values, wmat the weight's
+    differentiable_backward = True
 
     def forward(self, xp, input, weight, bias, stride=1, padding=0, dilation=1, groups=1):
         x, batched = _batched("conv2d", input)
@@ -169,7 +187,7 @@ class Conv2dRecord(Op):
         wmat = weight.reshape(g, og, cg * kh * kw).transpose(0, 2, 1)  # (G, K, O/G)
         out = (cols @ wmat).reshape(g, n, oh, ow, og).transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow)
         out += bias[:, None, None]
-        self.cols, self.wmat = cols, wmat
+        self.input, self.weight, self.cols, self.wmat = input, weight, cols, wmat
         self.geometry = (x.shape, weight.shape, stride, dilation, pads, batched)
         return out if batched else out[0]
 
@@ -183,12 +201,21 @@ class Conv2dRecord(Op):
         oh, ow = grad.shape[2:]
         rows = grad.reshape(n, g, og, oh, ow).transpose(1, 0, 3, 4, 2).reshape(g, n * oh * ow, og)
         grad_input = grad_weight = grad_bias = None
+        wmat = self.wmat
+        if xp is not np and self.needs_input_grad[0]:  # recorded: from the (differentiable) weight
+            wmat = self.weight.reshape(g, og, cg * kh * kw).transpose(0, 2, 1)
         if self.needs_input_grad[0]:
-            dcols = (rows @ self.wmat.transpose(0, 2, 1)).reshape(g, n, oh, ow, cg, kh, kw) \
+            dcols = (rows @ wmat.transpose(0, 2, 1)).reshape(g, n, oh, ow, cg, kh, kw) \
                 .transpose(1, 0, 4, 2, 3, 5, 6).reshape(n, c, oh, ow, kh, kw)
-            grad_input = _crop(_col2im(dcols, padded_shape, stride, dilation), pads, batched)
+            grad_input = _crop(_col2im(xp, dcols, padded_shape, stride, dilation), pads, batched)
         if self.needs_input_grad[1]:
-            grad_weight = (self.cols.transpose(0, 2, 1) @ rows).transpose(0, 2, 1).reshape(weight_shape)
+            cols = self.cols
+            if xp is not np:  # recorded: the windows of the (differentiable) input
+                x = self.input if batched else self.input[None]
+                cols = _recorded_windows(xp, x, pads, (kh, kw), stride, dilation) \
+                    .reshape(n, g, cg, oh, ow, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6) \
+                    .reshape(g, n * oh * ow, cg * kh * kw)
+            grad_weight = (cols.transpose(0, 2, 1) @ rows).transpose(0, 2, 1).reshape(weight_shape)
         if self.needs_input_grad[2]:
             grad_bias = grad.sum(axis=(0, 2, 3))
         return grad_input, grad_weight, grad_bias
@@ -233,6 +260,8 @@ class Conv2d(Composite):
     @staticmethod
     def call(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if bias is None:
+            if not hasattr(weight, "shape"):  # the op itself names the argument; say it here too
+                raise TypeError(f"conv2d(): argument 'weight' must be Tensor, not {type(weight).__name__}")
             bias = np.zeros(weight.shape[:1], dtype=weight.dtype)  # an array: it gets no gradient
         return kittygrad_core.registry.call("_conv2d", input, weight, bias, stride, padding, dilation,
                                             groups)
@@ -277,6 +306,7 @@ class MaxPool2d(Op):
     name = "max_pool2d"
     methods = ()
     n_inputs = 1
+    differentiable_backward = True  # linear in grad: the window maxima are constants
     conformance = Conformance(
         torch="nn.functional.max_pool2d", shapes=lambda draw: _pool_shapes(draw),
         options={"kernel_size": [1, 2, 3, (2, 3)], "stride": [None, 1, 2, (1, 2)], "padding": [0, 1],
@@ -298,10 +328,13 @@ class MaxPool2d(Op):
     def backward(self, xp, grad):
         padded_shape, kernel, stride, dilation, pads, batched = self.geometry
         grad = grad if batched else grad[None]
-        cols = xp.zeros(grad.shape + (kernel[0] * kernel[1],), dtype=grad.dtype)
-        xp.put_along_axis(cols, self.index, grad[..., None], axis=-1)
+        if xp is np:
+            cols = xp.zeros(grad.shape + (kernel[0] * kernel[1],), dtype=grad.dtype)
+            xp.put_along_axis(cols, self.index, grad[..., None], axis=-1)
+        else:  # recorded: put_along_axis as a product with the constant one-hot of the maxima
+            cols = grad[..., None] * (np.arange(kernel[0] * kernel[1]) == self.index)
         cols = cols.reshape(grad.shape + kernel)
-        return _crop(_col2im(cols, padded_shape, stride, dilation), pads, batched)
+        return _crop(_col2im(xp, cols, padded_shape, stride, dilation), pads, batched)
 
 
 class AvgPool2d(Op):
@@ -317,6 +350,7 @@ class AvgPool2d(Op):
     name = "avg_pool2d"
     methods = ()
     n_inputs = 1
+    differentiable_backward = True  # linear in grad (the divisor is a constant)
     conformance = Conformance(
         torch="nn.functional.avg_pool2d", shapes=lambda draw: _pool_shapes(draw),
         options={"kernel_size": [1, 2, 3, (2, 3)], "stride": [None, 1, 2, (1, 2)], "padding": [0, 1],
@@ -348,7 +382,7 @@ class AvgPool2d(Op):
         grad = grad if batched else grad[None]
         share = (grad / self.divisor)[..., None, None]
         cols = xp.broadcast_to(share, grad.shape + kernel)
-        return _crop(_col2im(cols, padded_shape, stride, dilation), pads, batched)
+        return _crop(_col2im(xp, cols, padded_shape, stride, dilation), pads, batched)
 
 
 def _pool_shapes(draw):
