@@ -93,12 +93,12 @@ def install_compiled_core(session: nox.Session) -> None:
 
 @nox.session
 def compiled(session: nox.Session) -> None:
-    """Test kittygrad-core, kittygrad-ops and kittygrad-nn against the compiled build of core."""
+    """Test kittygrad-core, kittygrad-ops, kittygrad-nn and the whole set against the compiled build of core."""
     install_compiled_core(session)
-    session.install(*OPS, *NN)
+    session.install(*OPS, *VIZ, *NN, "-e", ".[examples]")
     env = {"KITTYGRAD_EXPECT_BUILD": "compiled"}
     session.run("python", "-m", "kittygrad_core", silent=False)  # prints "build: compiled (...)"
-    for path in ("kittygrad_core/tests", "kittygrad_ops/tests", "kittygrad_nn/tests"):
+    for path in ("kittygrad_core/tests", "kittygrad_ops/tests", "kittygrad_nn/tests", "tests"):
         session.run("pytest", path, *session.posargs, env=env)
 
 
