@@ -373,3 +373,15 @@ def test_a_plain_backward_and_a_retained_one_give_the_same_gradients():
         ((h * x).sum() + h.sin().sum()).backward(**options)
         results.append((x.grad.tolist(), h.grad.tolist()))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("retain_graph, create_graph", [(1, False), (0, False), (None, 0), (np.int64(1), False)])
+def test_backward_reads_retain_graph_and_create_graph_as_integers_as_torch(retain_graph, create_graph):
+    for lib in (kitty, torch):
+        x = lib.tensor(DATA, requires_grad=True)
+        y = (x * x).sum()
+        y.backward(None, retain_graph, create_graph)
+        if retain_graph:
+            y.backward()  # the graph was kept
+    with pytest.raises(TypeError, match="retain_graph must be a bool or None"):
+        (kitty.tensor(DATA, requires_grad=True) * 2).sum().backward(None, "yes")

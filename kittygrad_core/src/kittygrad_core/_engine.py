@@ -259,9 +259,14 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
             raise TypeError(f"{kind} has data of a different type.")
         grad = gradient._data
 
-    if retain_graph.__class__ not in (bool, type(None)) or create_graph.__class__ is not bool:
-        raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, got "
-                        f"{type(retain_graph).__name__} and {type(create_graph).__name__}.")
+    if retain_graph.__class__ is not bool and retain_graph is not None or create_graph.__class__ is not bool:
+        # torch reads both as integers: 0 and 1 (NumPy's too) work, anything else is a TypeError
+        if not isinstance(retain_graph, (int, np.integer, np.bool_, type(None))) \
+                or not isinstance(create_graph, (int, np.integer, np.bool_)):
+            raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, "
+                            f"got {type(retain_graph).__name__} and {type(create_graph).__name__}.")
+        retain_graph = None if retain_graph is None else bool(retain_graph)
+        create_graph = bool(create_graph)
     if retain_graph or create_graph or inputs is not None or MARKED or _anomaly.ENABLED.get():
         # the general pass (_autograd.backward); a plain backward stays here
         general_backward(tensor, gradient if gradient is not None else make_tensor(grad), retain_graph,
