@@ -114,6 +114,12 @@ DEVIATIONS: tuple[Deviation, ...] = (
               lambda r: r["numpy_arg"] or "can't assign a" in r.get("torch_error", "")
               or ("argument 'index'" in r.get("torch_error", "") and any(
                   w in r["torch_error"] for w in ("must be Tensor, not list", "must be Tensor, not tuple")))),
+    Deviation("numpy-refused", ("clear-error-kitty-only",),
+              "Where kittygrad refuses a NumPy array with a clear error (a ``diagonal``, a ``gather`` "
+              "index, a ``backward`` gradient), torch's Python API refuses the same array too; the "
+              "fuzzer hands torch a tensor in its place, which torch accepts.",
+              lambda r: r["numpy_arg"] and "ndarray" in r.get("kitty_error", "")
+              and r.get("kitty_error", "").startswith("TypeError")),
     Deviation("dtype-names", ("accept-kitty-only",),
               "A dtype may be given as a NumPy dtype or its name (``'float64'``).",
               lambda r: r["string_dtype"]),
