@@ -195,15 +195,16 @@ DEVIATIONS: tuple[Deviation, ...] = (
                                                        "__rmatmul__", "einsum")
               and _torch_error("dtype", "expected scalar type")(r)),
     Deviation("cat-legacy-empty", ("clear-error-kitty-only",),
-              "``cat`` checks ``dim`` and sizes against 1-D empty tensors too, ``gather`` an empty 1-D "
-              "index's dims, and indexing an empty tensor the index's bounds; torch skips these checks "
-              "for empty operands (its legacy rule).",
+              "``cat`` checks ``dim`` and sizes against 1-D empty tensors too, ``gather`` an empty "
+              "index's dims and sizes, and indexing an empty tensor the index's bounds; torch skips these "
+              "checks for empty operands (its legacy rule).",
               lambda r: r["target"].split(".")[-1] in ("cat", "concat", "concatenate", "gather",
                                                        "__setitem__")
               and ("(0,)" in r["call"] or ", 0)" in r["call"])
               and any(w in r["kitty_error"] for w in ("Dimension out of range", "dimension out of range",
                                                       "sizes of tensors must match",
-                                                      "index must have as many dims", "out of bounds"))),
+                                                      "index must have as many dims", "out of bounds",
+                                                      "is larger than input"))),
     Deviation("original-empty-dims", ("mismatch",),
               "``sum``, ``mean``, ``std`` and ``var`` over ``dim=()`` (or ``[]``) reduce nothing (NumPy's rule, the "
               "original kittygrad's); torch reduces every dim.",
