@@ -38,13 +38,15 @@ class Unsupported(Exception):
     """Raised inside the recorder to abandon a recording (caught by ``compile``)."""
 
 
+_OWN = ("kittygrad_core", "kittygrad_nn", "kittygrad_ops", "kittygrad_viz", os.sep + "kittygrad" + os.sep)
+
+
 def _user_line() -> str:
     """``file:line`` of the innermost frame outside kittygrad's own packages (where the user's code is)."""
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
-        if not any(part in name for part in ("kittygrad_core", "kittygrad_nn", "kittygrad_ops",
-                                             "kittygrad_viz", os.sep + "kittygrad" + os.sep)):
+        if not name.startswith("<kittygrad") and not any(part in name for part in _OWN):
             return f"{name}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return "<unknown>"
