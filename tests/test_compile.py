@@ -92,6 +92,24 @@ def test_chain_of_elementwise_ops_is_bit_identical() -> None:
     _compare(build, inputs)
 
 
+def test_small_chain_clearing_grads_inside_is_bit_identical() -> None:
+    # benchmarks/run.py's small-op chain: `a.grad = None` inside the function must be replayed too
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        rng = np.random.default_rng(0)
+        a = kitty.tensor(rng.standard_normal((4, 4)).astype(np.float32), requires_grad=True)
+        b = kitty.tensor(rng.standard_normal((4, 4)).astype(np.float32), requires_grad=True)
+
+        def step() -> None:
+            a.grad = None
+            b.grad = None
+            c = a * b + a
+            d = (c.exp() * 0.5 - b).tanh()
+            e = (d * d + c).sigmoid()
+            e.sum().backward()
+        return step, [a, b]
+    _compare(build, lambda i: ())
+
+
 def test_broadcasting_and_a_leaf_used_several_times_accumulate_in_eager_order() -> None:
     # w reaches the loss through three branches of very different magnitudes: float32 sums in another
     # order give other bits
@@ -194,6 +212,14 @@ def test_hooks_retain_graph_create_graph_and_inplace_fall_back() -> None:
         return y.sum()
     outs = _eager_warns_once(inplace, [(kitty.ones(3),), (kitty.zeros(3),)], "in-place op")
     assert [o.item() for o in outs] == [6.0, 3.0]
+
+    w = kitty.ones(2, requires_grad=True)
+
+    def assign(x: Any) -> Any:
+        w.grad = x * 1.0
+        return None
+    _eager_warns_once(assign, [(kitty.ones(2),), (kitty.zeros(2),)], "assigning a tensor to .grad")
+    assert np.array_equal(w.grad.numpy(), [0.0, 0.0])
 
 
 def test_a_plugin_op_declared_not_replayable_falls_back(monkeypatch: Any) -> None:

@@ -160,6 +160,16 @@ class Recorder:
         if self.active():
             self.fail(what)
 
+    def set_grad(self, tensor: Any, value: Any) -> None:
+        if not self.active():
+            return
+        if value is not None:
+            self.fail("assigning a tensor to .grad")
+            return
+        reg = self.reg_of(tensor)
+        if reg >= 0:
+            self.program.append(("g", reg))
+
     def unsupported(self, what: str) -> None:
         if self.active():
             self.fail(what)
@@ -271,6 +281,8 @@ class _Compiled:
                         regs[reg] = g
             elif kind == "+":  # a node's pending gradient plus an arrival, in the engine's operand order
                 regs[step[1]] = regs[step[2]] + regs[step[3]]
+            elif kind == "g":  # `t.grad = None`
+                tensors[step[1]]._grad = None
             elif kind == "1":  # the implicit gradient of a 0-d output
                 regs[step[1]] = np.ones_like(regs[step[2]])
             else:  # "c": a replayable call (optimizer step, zero_grad)

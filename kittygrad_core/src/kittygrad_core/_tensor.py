@@ -183,6 +183,8 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        if _tracing.RECORDER is not None:  # kitty.compile replays `t.grad = None`, not other values
+            _tracing.RECORDER.set_grad(self, value)
         if value is None:
             self._grad = None
             return
