@@ -385,3 +385,6 @@ def test_backward_reads_retain_graph_and_create_graph_as_integers_as_torch(retai
             y.backward()  # the graph was kept
     with pytest.raises(TypeError, match="retain_graph must be a bool or None"):
         (kitty.tensor(DATA, requires_grad=True) * 2).sum().backward(None, "yes")
+    for lib in (kitty, torch):  # torch reads them as unsigned bytes
+        with pytest.raises(OverflowError):
+            (lib.tensor(DATA, requires_grad=True) * 2).sum().backward(None, -1, False)

@@ -165,3 +165,18 @@ def test_a_ragged_nested_list_of_values_is_a_type_error_as_in_torch():
     with pytest.raises(TypeError, match=r"^__setitem__\(\): values given as a nested list must be rectangular"):
         x[..., -1] = [[1], [2, 3]]
     assert not x.numpy().any()
+
+
+
+def test_var_and_std_over_no_element_are_nan_whatever_the_correction():
+    data = np.zeros((0, 3), dtype=np.float32)
+    for correction in (1, 0, -7):
+        for name in ("var", "std"):
+            got = getattr(kc.tensor(data), name)(0, correction=correction).numpy()
+            expected = getattr(torch.from_numpy(data), name)(0, correction=correction).numpy()
+            np.testing.assert_array_equal(got, expected)  # nan, nan, nan
+
+
+def test_arange_of_an_impossible_size_is_torchs_runtime_error():
+    with pytest.raises(RuntimeError, match="arange\\(\\): invalid size, possible overflow"):
+        kc.arange(1e30)

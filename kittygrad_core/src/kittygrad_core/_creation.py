@@ -108,7 +108,12 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: DT
     if (end - start) * step < 0:
         raise RuntimeError(f"arange(): upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step}).")
-    return _make(np.arange(start, end, step, dtype=np.float64), dtype, requires_grad)
+    try:
+        values = np.arange(start, end, step, dtype=np.float64)
+    except (ValueError, MemoryError):  # NumPy's "Maximum allowed size exceeded"
+        raise RuntimeError(f"arange(): invalid size, possible overflow? (start={start}, end={end}, "
+                           f"step={step})") from None
+    return _make(values, dtype, requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype: DTypeLike | None = None,

@@ -265,6 +265,9 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
                 or not isinstance(create_graph, (int, np.integer, np.bool_)):
             raise TypeError(f"backward(): retain_graph must be a bool or None and create_graph a bool, "
                             f"got {type(retain_graph).__name__} and {type(create_graph).__name__}.")
+        for name, value in (("retain_graph", retain_graph), ("create_graph", create_graph)):
+            if value is not None and not 0 <= value <= 255:  # torch converts through an unsigned byte
+                raise OverflowError(f"backward(): {name}={value} is out of range for a bool flag")
         retain_graph = None if retain_graph is None else bool(retain_graph)
         create_graph = bool(create_graph)
     if _tracing.RECORDER is not None and _tracing.RECORDER.active():  # kitty.compile is recording

@@ -87,6 +87,8 @@ def _mean_square(xp, deviations, axes, keepdim, divisor):
     scale = xp.where(scale == 0, 1, scale).astype(deviations.dtype, copy=False)
     with xp.errstate(divide="ignore", invalid="ignore"):
         ratio = ((deviations / scale) ** 2).sum(axis=axes, keepdims=True) / divisor
+        if any(deviations.shape[a] == 0 for a in axes):  # no element: torch's nan, whatever the divisor
+            ratio = ratio * float("nan")
     if not keepdim:
         scale, ratio = xp.squeeze(scale, axis=axes), xp.squeeze(ratio, axis=axes)
     return scale, ratio.astype(deviations.dtype, copy=False)
