@@ -118,11 +118,11 @@ class Recorder:
                 specs.append(reg)
                 raw.append(x._data)
             elif isinstance(x, np.ndarray):
-                reg = self.regs.get(id(x))
-                if reg is None:
+                found = self.regs.get(id(x))
+                if found is None:
                     return self.fail(f"op '{name}' with a NumPy array operand that is not an argument "
                                      "of the compiled function")
-                specs.append(reg)
+                specs.append(found)
                 raw.append(x)
             else:
                 specs.append(None)
@@ -368,6 +368,7 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable[..., Any], cache_size: int = CACHE_SIZE) -> None:
         self.fn = fn
+        self.name: str = getattr(fn, "__qualname__", None) or repr(fn)
         self.cache: OrderedDict[Any, tuple[_Compiled, list[Any]]] = OrderedDict()
         self.cache_size = cache_size
         self.evictions = 0
@@ -376,7 +377,7 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _tracing.ACTIVE:  # tracers (a graph drawing, anomaly mode) must see the ops: eager
             if _tracing.RECORDER is not None:  # nested: the outer recording gives up
-                _tracing.RECORDER.unsupported(f"a call of the compiled function '{self.__name__}'")
+                _tracing.RECORDER.unsupported(f"a call of the compiled function '{self.name}'")
             return self.fn(*args, **kwargs)
         key = _key(args, kwargs)
         entry = self.cache.get(key)
@@ -410,7 +411,7 @@ class CompiledFunction:
         if failure is None:
             compiled = _Compiled(recorder, outputs)
         else:
-            warnings.warn(f"kitty.compile: '{self.__name__}' runs eagerly for this input signature: "
+            warnings.warn(f"kitty.compile: '{self.name}' runs eagerly for this input signature: "
                           f"{failure} cannot be replayed.", UserWarning, stacklevel=3)
             compiled = _Compiled(None, None, failure)
         if key in self.cache:
@@ -420,7 +421,7 @@ class CompiledFunction:
             self.cache.popitem(last=False)
             self.evictions += 1
             if self.evictions == 1:
-                warnings.warn(f"kitty.compile: '{self.__name__}' has been called with more than "
+                warnings.warn(f"kitty.compile: '{self.name}' has been called with more than "
                               f"{self.cache_size} input signatures; the oldest are recorded again when "
                               "they come back (shapes or dtypes keep changing?).", UserWarning, stacklevel=3)
         return result
