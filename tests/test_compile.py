@@ -131,6 +131,20 @@ def test_broadcasting_and_a_leaf_used_several_times_accumulate_in_eager_order() 
     _compare(build, inputs)
 
 
+def test_type_promotion_is_replayed() -> None:
+    # float32 input with a float64 parameter and a 0-d float64: the forward sees promoted copies
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        w = kitty.tensor(np.linspace(-1, 1, 6), dtype=kitty.float64, requires_grad=True)
+        s = kitty.tensor(1.5, dtype=kitty.float64, requires_grad=True)
+
+        def fn(x: Any) -> Any:
+            loss = ((x * w).sin() * s + x).sum()
+            loss.backward()
+            return loss
+        return fn, [w, s]
+    _compare(build, lambda i: (kitty.tensor(np.arange(6, dtype=np.float32) + i, requires_grad=True),))
+
+
 def test_new_inputs_are_read_and_a_new_shape_records_again() -> None:
     w = kitty.tensor(np.arange(3, dtype=np.float32))
     fn = kitty.compile(lambda x: (x * w).sum())

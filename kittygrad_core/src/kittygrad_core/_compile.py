@@ -12,6 +12,7 @@ eagerly, with one ``UserWarning`` naming what and where (docs/compile.md).
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import sys
@@ -66,6 +67,7 @@ class Recorder:
         self.nodes: dict[int, int] = {}  # id(node) -> index of the op whose fresh record replays it
         self.n_ops = 0
         self.suspended = 0
+        self.n_inputs = len(inputs)
         for x in inputs:
             self._new_reg(x)
 
@@ -205,19 +207,17 @@ class Recorder:
 class _Compiled:
     """One recorded signature: its program, ready to run on new inputs."""
 
-    __slots__ = ("program", "n_regs", "externals", "guards", "outputs", "n_ops", "failure")
+    __slots__ = ("replay", "external_tensors", "guards", "outputs", "failure")
 
     def __init__(self, recorder: Recorder | None, outputs: Any, failure: str | None = None) -> None:
         self.failure = failure
         if recorder is None:
             return
-        self.program = recorder.program
-        self.n_regs = recorder.n_regs
-        self.externals = recorder.externals
+        self.replay = _generate(recorder, outputs)
+        self.external_tensors = tuple(t for _, t in recorder.externals)
         self.guards = [(t, t._data.shape, t._data.dtype, t._requires_grad, t._grad_fn is None)
                        for _, t in recorder.externals]
         self.outputs = outputs
-        self.n_ops = recorder.n_ops
 
     def valid(self) -> bool:
         for t, shape, dtype, requires_grad, leaf in self.guards:
@@ -227,67 +227,125 @@ class _Compiled:
         return True
 
     def run(self, inputs: list[Any]) -> Any:
-        regs: list[Any] = [None] * self.n_regs
-        tensors: list[Any] = [None] * self.n_regs
-        for i, x in enumerate(inputs):
-            regs[i] = x._data if isinstance(x, Tensor) else x
-            tensors[i] = x
-        for reg, t in self.externals:
-            regs[reg] = t._data
-            tensors[reg] = t
-        records: list[Any] = [None] * self.n_ops
-        for step in self.program:
-            kind = step[0]
-            if kind == "f":
-                _, op, specs, constants, args, kwargs, direct, out_reg, index, mask = step
-                operands = [c if s is None else regs[s] for s, c in zip(specs, constants)]
-                if not direct:
-                    operands, _ = _arrays(op, tuple(operands))
-                node = records[index] = op.__new__(op)
-                if mask is not None:
-                    node.next_functions = mask
-                out = node.forward(np, *operands, *args, **kwargs)
-                if type(out) is not np.ndarray:
-                    out = np.asarray(out)
-                regs[out_reg] = out
-            elif kind == "b":  # one node of a backward pass, as _engine._run ran it
-                _, index, grad_reg, outs, fresh = step
-                node = records[index]
-                grad = regs[grad_reg]
-                grads = node.backward(np, grad)
-                node._release()
-                records[index] = None
-                if grads.__class__ is not tuple:
-                    grads = (grads,)
-                for i, out in enumerate(outs):
-                    if out is None:
-                        continue
-                    g = grads[i]
-                    target_kind, reg, target = out
-                    if g.__class__ is not np.ndarray or g.shape != target._shape or g.dtype is not target._dtype:
-                        g = _conform(node, i, g, target)
-                    if target_kind == "leaf":
-                        leaf = tensors[reg]
-                        held = leaf._grad
-                        if held is None:
-                            if fresh and g is not grad and g.base is None and g.flags.writeable \
-                                    and _given_once(g, grads):
-                                leaf._grad = make_tensor(g)
-                            else:
-                                leaf._grad = make_tensor(g.copy())
-                        else:
-                            np.add(held._data, g, out=held._data)
-                    else:
-                        regs[reg] = g
-            elif kind == "+":  # a node's pending gradient plus an arrival, in the engine's operand order
-                regs[step[1]] = regs[step[2]] + regs[step[3]]
-            elif kind == "g":  # `t.grad = None`
-                tensors[step[1]]._grad = None
-            elif kind == "1":  # the implicit gradient of a 0-d output
-                regs[step[1]] = np.ones_like(regs[step[2]])
-            else:  # "c": a replayable call (optimizer step, zero_grad)
-                step[1](*step[2])
-        return _build(self.outputs, regs, tensors)
+        values, tensors = self.replay(inputs, self.external_tensors)
+        return _build(self.outputs, values, tensors)
+
+
+def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
+    """The program as one Python function of straight-line code: registers are locals, every record,
+    option and target shape a global of its own (no interpretation left at replay), each register
+    deleted after its last use (gradients are freed as the engine frees them)."""
+    ns: dict[str, Any] = {"np": np, "ndarray": np.ndarray, "asarray": np.asarray, "ones_like": np.ones_like,
+                          "np_add": np.add, "arrays": _arrays, "conform": _conform, "given_once": _given_once,
+                          "make_tensor": make_tensor}
+    has_tensor: set[int] = set()
+    steps: list[tuple[list[str], set[int]]] = []  # the lines of each step and the registers it reads
+    head = []
+    for i in range(recorder.n_inputs):
+        x = recorder.keep[i]
+        if isinstance(x, Tensor):
+            head += [f"t{i} = inputs[{i}]", f"r{i} = t{i}._data"]
+        else:
+            head += [f"r{i} = t{i} = inputs[{i}]"]
+        has_tensor.add(i)
+    for k, (reg, _) in enumerate(recorder.externals):
+        head += [f"t{reg} = externals[{k}]", f"r{reg} = t{reg}._data"]
+        has_tensor.add(reg)
+    for n, step in enumerate(recorder.program):
+        kind = step[0]
+        lines: list[str] = []
+        reads: set[int] = set()
+        if kind == "f":
+            _, op, specs, constants, args, kwargs, direct, out, index, mask = step
+            ns[f"O{index}"] = op
+            operands = []
+            for j, (spec, constant) in enumerate(zip(specs, constants)):
+                if spec is None:
+                    ns[f"C{index}_{j}"] = constant
+                    operands.append(f"C{index}_{j}")
+                else:
+                    operands.append(f"r{spec}")
+                    reads.add(spec)
+            extra = ""
+            if args:
+                ns[f"A{index}"] = args
+                extra += f", *A{index}"
+            if kwargs:
+                ns[f"K{index}"] = kwargs
+                extra += f", **K{index}"
+            lines.append(f"n{index} = O{index}.__new__(O{index})")
+            if mask is not None:
+                ns[f"M{index}"] = mask
+                lines.append(f"n{index}.next_functions = M{index}")
+            if direct:
+                lines.append(f"r{out} = n{index}.forward(np, {', '.join(operands)}{extra})")
+            else:
+                lines.append(f"r{out} = n{index}.forward(np, *arrays(O{index}, ({', '.join(operands)},))[0]{extra})")
+            lines.append(f"if r{out}.__class__ is not ndarray: r{out} = asarray(r{out})")
+            if mask is None:
+                lines.append(f"n{index} = None")
+        elif kind == "b":
+            _, index, grad, outs, fresh = step
+            reads.add(grad)
+            lines += [f"g = n{index}.backward(np, r{grad})", f"n{index}._release()",
+                      "if g.__class__ is not tuple: g = (g,)"]
+            for j, target_spec in enumerate(outs):
+                if target_spec is None:
+                    continue
+                where, reg, target = target_spec
+                name = f"T{index}_{j}"
+                ns[name], ns[name + "s"], ns[name + "d"] = target, target._shape, target._dtype
+                lines += [f"x = g[{j}]",
+                          f"if x.__class__ is not ndarray or x.shape != {name}s or x.dtype is not {name}d: "
+                          f"x = conform(n{index}, {j}, x, {name})"]
+                if where == "leaf":
+                    adopt = (f"x is not r{grad} and x.base is None and x.flags.writeable and given_once(x, g)"
+                             if fresh else "False")
+                    lines += [f"held = t{reg}._grad",
+                              "if held is None:",
+                              f"    t{reg}._grad = make_tensor(x) if {adopt} else make_tensor(x.copy())",
+                              "else:",
+                              "    np_add(held._data, x, out=held._data)"]
+                else:
+                    lines.append(f"r{reg} = x")
+            lines += [f"n{index} = None", "g = x = held = None"]
+        elif kind == "+":
+            lines.append(f"r{step[1]} = r{step[2]} + r{step[3]}")
+            reads |= {step[2], step[3]}
+        elif kind == "1":
+            lines.append(f"r{step[1]} = ones_like(r{step[2]})")
+            reads.add(step[2])
+        elif kind == "g":
+            if step[1] in has_tensor:
+                lines.append(f"t{step[1]}._grad = None")
+        else:  # "c"
+            ns[f"F{n}"], ns[f"FA{n}"] = step[1], step[2]
+            lines.append(f"F{n}(*FA{n})")
+        steps.append((lines, reads))
+    kept = set(_regs_of(outputs))
+    last: dict[int, int] = {}
+    for n, (_, reads) in enumerate(steps):
+        for reg in reads:
+            last[reg] = n
+    body = list(head)
+    for n, (lines, reads) in enumerate(steps):
+        body += lines
+        dead = sorted(reg for reg in reads if last[reg] == n and reg not in kept)
+        if dead:
+            body.append("del " + ", ".join(f"r{reg}" for reg in dead))
+    values = ", ".join(f"{reg}: r{reg}" for reg in sorted(kept))
+    tensors = ", ".join(f"{reg}: t{reg}" for reg in sorted(kept & has_tensor))
+    body.append(f"return {{{values}}}, {{{tensors}}}")
+    source = "def replay(inputs, externals):\n    held = None\n" + "".join(f"    {line}\n" for line in body)
+    code = builtins.compile(source, f"<kitty.compile of {len(recorder.program)} steps>", "exec")
+    exec(code, ns)
+    return ns["replay"]  # type: ignore[no-any-return]
+
+
+def _regs_of(spec: Any) -> list[int]:
+    if spec[0] == "seq":
+        return [reg for s in spec[2] for reg in _regs_of(s)]
+    return [] if spec[0] == "none" else [spec[1]]
 
 
 def _build(spec: Any, regs: list[Any], tensors: list[Any]) -> Any:
