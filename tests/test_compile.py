@@ -274,3 +274,25 @@ def test_outputs_that_keep_a_graph_run_eagerly() -> None:
     out = fn(kitty.ones(2))
     out.backward()  # the graph is there: the call ran eagerly
     assert np.array_equal(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_an_error_while_recording_leaves_no_record_and_no_recorder() -> None:
+    calls = []
+
+    def fn(x: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("first call fails")
+        return x * 2
+
+    compiled = kitty.compile(fn)
+    with pytest.raises(ValueError, match="first call fails"):
+        compiled(kitty.ones(2))
+    assert not compiled.cache
+    x = kitty.ones(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        float(x.sum())
+        assert np.array_equal(compiled(kitty.ones(2)).numpy(), [2.0, 2.0])
+        assert np.array_equal(compiled(kitty.ones(2) * 3).numpy(), [6.0, 6.0])
+    assert len(calls) == 2  # the third call replayed
