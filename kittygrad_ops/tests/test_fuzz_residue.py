@@ -180,3 +180,13 @@ def test_var_and_std_over_no_element_are_nan_whatever_the_correction():
 def test_arange_of_an_impossible_size_is_torchs_runtime_error():
     with pytest.raises(RuntimeError, match="arange\\(\\): invalid size, possible overflow"):
         kc.arange(1e30)
+
+
+def test_cumprod_of_a_0d_zero_passes_the_gradient_and_var_with_a_nan_correction_is_inf():
+    x, tx = kc.tensor(np.float32(0.0), requires_grad=True), torch.tensor(np.float32(0.0), requires_grad=True)
+    kc.cumprod(x, -1).backward(kc.tensor(np.float32(0.5)))
+    torch.cumprod(tx, -1).backward(torch.tensor(np.float32(0.5)))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())  # 0.5, not 0 / 0
+    data = np.arange(6, dtype=np.float32).reshape(2, 1, 3)
+    got = kc.tensor(data).var(None, correction=float("nan"), keepdim=True).numpy()
+    np.testing.assert_array_equal(got, torch.from_numpy(data).var(None, correction=float("nan"), keepdim=True).numpy())

@@ -111,7 +111,8 @@ class Var(Op):
         self.axes, self.deviations, self.divisor = _centered("var", input, dim, correction)
         self.input, self.whole = input, dim is None or input.ndim == 0
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
+        divisor = self.divisor if self.divisor > 0 else 0  # a nan divisor clamps to 0 too, as torch's
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, divisor)
         with xp.errstate(over="ignore", invalid="ignore"):
             return scale * (scale * ratio)  # inf only where the variance itself overflows, as torch
 
@@ -138,7 +139,8 @@ class Std(Op):
         self.axes, self.deviations, self.divisor = _centered("std", input, dim, correction)
         self.input = input
         self.shape, self.keepdim = input.shape, keepdim
-        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, max(self.divisor, 0))
+        divisor = self.divisor if self.divisor > 0 else 0  # a nan divisor clamps to 0 too, as torch's
+        scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, divisor)
         with xp.errstate(invalid="ignore"):
             self.out = scale * xp.sqrt(ratio)
         return self.out
@@ -603,7 +605,9 @@ class Cumprod(Op):
 
     def backward(self, xp, grad):
         x = self.input
-        if x.ndim == 0 or xp.all(x != 0):
+        if x.ndim == 0:  # the cumulative product of one number is that number (also at 0)
+            return grad
+        if xp.all(x != 0):
             return _reverse_cumsum(xp, grad * self.out, self.axis) / x
         # d out_j / d x_i = (product of x before i) * (product of x from i+1 to j), for j >= i:
         # grad_i = before_i * s_i with s_i = g_i + x_{i+1} * s_{i+1}, scanned from the end.

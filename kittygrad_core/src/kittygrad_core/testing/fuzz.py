@@ -247,6 +247,22 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation("linear-matrix-weight", ("clear-error-kitty-only",),
               "``linear`` takes a 2-D weight; torch also takes a 1-D one (a dot product with the input).",
               lambda r: r["target"].split(".")[-1] == "linear" and "cannot be multiplied" in r["kitty_error"]),
+    Deviation("negative-steps", ("accept-kitty-only",),
+              "Slices with a negative step index backwards, as in NumPy and the original kittygrad (a view "
+              "of the reversed elements); torch refuses them.",
+              lambda r: r["target"].split(".")[-1] in ("__getitem__", "__setitem__")
+              and "step must be greater than zero" in r.get("torch_error", "")),
+    Deviation("linear-bias-tensor", ("clear-error-kitty-only",),
+              "The op binding ``kitty.linear`` takes ``bias`` as a tensor input (it is differentiable); "
+              "for no bias call ``kitty.nn.functional.linear(input, weight)``, which takes ``None`` as "
+              "torch's does.",
+              lambda r: r["target"].split(".")[-1] == "linear" and "'NoneType'" in r["kitty_error"]),
+    Deviation("empty-mixed-products", ("mismatch",),
+              "A product of mixed float dtypes promotes (see ``mixed-dtype-products``) also when it is "
+              "empty, where torch skips its dtype check and returns the second operand's dtype.",
+              lambda r: r["target"].split(".")[-1] in ("dot", "mm", "mv", "bmm", "matmul", "__matmul__",
+                                                       "__rmatmul__", "einsum")
+              and r.get("why", "").startswith("dtype") and ", 0)" in r["call"]),
     Deviation("float16-rounding", ("mismatch",),
               "Mixed with a float16 operand, torch rounds intermediate values to float16 where kittygrad "
               "computes in the result's dtype, which is closer to the exact value: ``pow``'s base "
