@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, default=128, help="width of the two hidden layers (128)")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="(adam)")
     parser.add_argument("--batch-size", type=int, default=32, help="(32)")
+    parser.add_argument("--compile", action="store_true",
+                        help="record the training step once per batch shape and replay it (kitty.compile; "
+                             "same results as without)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and shuffling (0)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (out/)")
     parser.add_argument("--data", type=Path, default=None,
@@ -156,6 +159,15 @@ def main(argv: list[str] | None = None) -> float:
           f"{classes} classes; {args.optimizer} lr={args.lr:g}, hidden={args.hidden}, seed={args.seed}")
     print(model)
 
+    def train_step(inputs: kitty.Tensor, targets: np.ndarray) -> tuple[kitty.Tensor, kitty.Tensor]:
+        logits = model(inputs)
+        loss = loss_fn(logits, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss, logits
+
+    step = kitty.compile(train_step) if args.compile else train_step
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
     graph_note = None
     for epoch in range(1, args.epochs + 1):
@@ -163,13 +175,15 @@ def main(argv: list[str] | None = None) -> float:
         bar = tqdm(loader, desc=f"epoch {epoch:>3}/{args.epochs}", unit="batch", leave=False,
                    dynamic_ncols=True, file=sys.stdout)
         for inputs, targets in bar:
-            logits = model(inputs)
-            loss = loss_fn(logits, targets)
-            if epoch == 1 and seen == 0:
+            if epoch == 1 and seen == 0:  # the graph is drawn before the backward: this step is eager
+                logits = model(inputs)
+                loss = loss_fn(logits, targets)
                 graph_note = draw_step(loss, model, args.out)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            else:
+                loss, logits = step(inputs, targets)
             total_loss += loss.item() * len(targets)
             total_correct += int((logits.numpy().argmax(axis=1) == targets).sum())
             seen += len(targets)

@@ -32,6 +32,17 @@ def test_short_run_writes_outputs(script, tmp_path, capsys):
                      r"(graph of one training step|graph picture skipped)", out, re.MULTILINE), out
 
 
+def test_compiled_run_matches_the_eager_one(script, tmp_path, capsys):
+    eager = script.main(["--epochs", "2", "--out", str(tmp_path / "eager")])
+    eager_lines = re.findall(r"epoch +\d+/2  loss .*", capsys.readouterr().out)
+    compiled = script.main(["--epochs", "2", "--out", str(tmp_path / "compiled"), "--compile"])
+    compiled_lines = re.findall(r"epoch +\d+/2  loss .*", capsys.readouterr().out)
+    assert compiled == eager and len(eager_lines) == 2
+    assert compiled_lines == eager_lines
+    weights = [__import__("kittygrad").load(tmp_path / name / "model.npz") for name in ("eager", "compiled")]
+    assert all(np.array_equal(weights[0][k].numpy(), weights[1][k].numpy()) for k in weights[0])
+
+
 def test_user_data(script, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2, 3)).astype("float32")

@@ -7,6 +7,7 @@ import sys as _sys
 from typing import Any
 
 from . import _autograd, _engine, _higher_order, _tensor, _tracing, autograd, extend
+from ._compile import compile
 from ._composite import Composite
 from ._creation import (
     arange,
@@ -58,7 +59,7 @@ COMPILED: tuple[str, ...] = tuple(name for name in COMPILABLE
                                   if not str(_sys.modules[f"{__name__}.{name}"].__file__).endswith((".py", ".pyc")))
 
 __all__ = [
-    "ALL_DTYPES", "AccumulateGrad", "COMPILABLE", "COMPILED", "Composite", "Conformance", "DEFAULT_DTYPE",
+    "ALL_DTYPES", "AccumulateGrad", "COMPILABLE", "COMPILED", "Composite", "compile", "Conformance", "DEFAULT_DTYPE",
     "ENTRY_POINT_GROUP",
     "Function", "FunctionCtx", "MissingOpError", "missing_op_error", "Node", "Op", "OpRegistry", "OverrideWarning",
     "PROVIDES_GROUP", "PluginHost", "PluginInfo", "PluginWarning", "Scalar", "Size", "Tensor", "arange",

@@ -66,7 +66,7 @@ def apply(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...] = (),
         if op.view and isinstance(operands[0], Tensor):
             _share(result, operands[0], op, args, kwargs)
     if _tracing.ACTIVE:
-        _tracing.notify(op, operands, result)
+        _tracing.notify(op, operands, result, args, kwargs)
     return result
 
 
@@ -113,7 +113,7 @@ def apply1(op: type[Op], x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         result._requires_grad = False
         result._grad_fn = None
     if _tracing.ACTIVE:
-        _tracing.notify(op, (x,), result)
+        _tracing.notify(op, (x,), result, args, kwargs)
     return result
 
 
@@ -206,7 +206,7 @@ def apply2(op: type[Op], x: Any, y: Any, args: tuple[Any, ...],
         result._requires_grad = False
         result._grad_fn = None
     if _tracing.ACTIVE:
-        _tracing.notify(op, (x, y), result)
+        _tracing.notify(op, (x, y), result, args, kwargs)
     return result
 
 
@@ -300,7 +300,7 @@ def apply_inplace(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...]
                 setattr(obj, attribute, value)
         raise
     if _tracing.ACTIVE:
-        _tracing.notify(op, operands, target)
+        _tracing.notify(op, operands, target, args, kwargs, "in-place op")
     return target
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _anomaly
+from . import _anomaly, _tracing
 
 CONSUMED = -1
 # Backward passes of several threads may meet in shared nodes and leaves: lock counts, pending gradients
@@ -270,6 +270,11 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
                 raise OverflowError(f"backward(): {name}={value} is out of range for a bool flag")
         retain_graph = None if retain_graph is None else bool(retain_graph)
         create_graph = bool(create_graph)
+    if _tracing.RECORDER is not None and _tracing.RECORDER.active():  # kitty.compile is recording
+        if _backward_recording(_tracing.RECORDER, tensor, gradient, grad, retain_graph or create_graph
+                               or inputs is not None or MARKED or _anomaly.ENABLED.get()):
+            return
+        # the recording gave up before anything ran: the plain paths below
     if retain_graph or create_graph or inputs is not None or MARKED or _anomaly.ENABLED.get():
         # the general pass (_autograd.backward); a plain backward stays here
         general_backward(tensor, gradient if gradient is not None else make_tensor(grad), retain_graph,
@@ -295,6 +300,133 @@ def _backward_locked(tensor: Any, grad: np.ndarray) -> None:
     if _run(node, grad):
         warnings.warn("Backpropagation not completed. The computational graph "
                       "has at least one more output for the .backward() call.", UserWarning, stacklevel=4)
+
+
+def _backward_recording(recorder: Any, tensor: Any, gradient: Any, grad: np.ndarray, general: Any) -> bool:
+    """A plain backward while ``kitty.compile`` records: ``_backward_locked`` reporting what it runs.
+
+    Returns False, having run nothing, once the recording failed or for what a replay cannot repeat
+    (the recording then fails): the caller takes the plain paths."""
+    if recorder.failure is not None:
+        return False
+    if general:
+        recorder.unsupported("backward() with retain_graph, create_graph, inputs, anomaly mode or a "
+                             "graph marked by a create_graph pass")
+        return False
+    node = tensor._grad_fn
+    if node is None:
+        recorder.unsupported("backward() of a leaf")
+        return False
+    if recorder.node_op(node) < 0:
+        return False
+    if node._lock != 0:
+        recorder.unsupported("backward() from the middle of a graph, or through it a second time")
+        return False
+    if gradient is None:
+        root_reg = recorder.value()
+        recorder.emit(("1", root_reg, recorder.reg_of(tensor)))
+    else:
+        root_reg = recorder.reg_of(gradient)
+        if root_reg < 0:
+            return False
+    with ENGINE_LOCK:
+        node._lock = 1
+        if _run_recorded(node, grad, root_reg, recorder):
+            warnings.warn("Backpropagation not completed. The computational graph "
+                          "has at least one more output for the .backward() call.", UserWarning, stacklevel=4)
+            recorder.unsupported("an incomplete backward()")
+    return True
+
+
+def _run_recorded(root: Node, root_grad: np.ndarray, root_reg: int, recorder: Any) -> bool:
+    """``_run``, reporting to the recorder each node it runs (the gradient's register and where each of
+    the node's gradients goes) and each sum of arrivals, in the engine's order and operand order.
+
+    Once the recording has failed, it goes on as ``_run`` does and reports nothing."""
+    stack: list[Any] = [(root, root_grad, root_reg)]
+    waiting: set[Any] = set()
+    pending: dict[int, int] = {}  # id(node) -> register of its pending sum
+    hooked: dict[int, Any] = {}
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, grad, reg = pop()
+        lock = node._lock
+        if lock != 1:
+            if lock <= 0:
+                _second_backward()
+            if node._grad is None:
+                node._grad = grad
+                pending[id(node)] = reg
+            else:
+                node._grad = node._grad + grad
+                total = recorder.value()
+                recorder.emit(("+", total, pending[id(node)], reg))
+                pending[id(node)] = total
+            node._lock = lock - 1
+            waiting.add(node)
+            continue
+        if node._grad is not None:
+            grad = node._grad + grad
+            total = recorder.value()
+            recorder.emit(("+", total, pending.pop(id(node)), reg))
+            reg = total
+            node._grad = None
+            waiting.discard(node)
+        node._lock = CONSUMED
+        check_versions(node)
+        index = recorder.node_op(node)
+        if node._retained is not None:
+            recorder.unsupported("a tensor hook or retain_grad()")
+            grad = observe(node._retained, grad, True)
+        grads = call_rule(node, grad)
+        node._release()
+        nexts = node.next_functions
+        outs: list[Any] = []
+        step = ("b", index, reg, outs, node.fresh_grads)
+        recorder.emit(step)
+        for i, nxt in enumerate(nexts):
+            g = grads[i]
+            if nxt is None or g is None:
+                outs.append(None)
+                continue
+            target = _Target(nxt._shape, nxt._dtype)
+            if g.__class__ is not np.ndarray or g.shape != nxt._shape or g.dtype is not nxt._dtype:
+                g = _conform(node, i, g, nxt)
+            if nxt.__class__ is AccumulateGrad:
+                leaf = nxt._variable()
+                if leaf is None:
+                    outs.append(None)
+                    continue
+                outs.append(("leaf", recorder.leaf(leaf), target))
+                if leaf._hooks is not None:  # the recording failed (recorder.leaf); as _run does
+                    key = id(nxt)
+                    hooked[key] = (leaf, hooked[key][1] + g) if key in hooked else (leaf, g)
+                    continue
+                held = leaf._grad
+                if held is None:
+                    if node.fresh_grads and g is not grad and g.base is None and g.flags.writeable \
+                            and _given_once(g, grads):
+                        leaf._grad = make_tensor(g)
+                    else:
+                        leaf._grad = make_tensor(g.copy())
+                else:
+                    np.add(held._data, g, out=held._data)
+            else:
+                value = recorder.value()
+                outs.append(("grad", value, target))
+                push((nxt, g, value))
+    for leaf, total in hooked.values():
+        accumulate_leaf(leaf, total)
+    return bool(waiting)
+
+
+class _Target:
+    """What ``_conform`` reads of the node a gradient goes to, kept by a recorded program."""
+
+    __slots__ = ("_shape", "_dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self._shape, self._dtype = shape, dtype
 
 
 def _second_backward() -> None:

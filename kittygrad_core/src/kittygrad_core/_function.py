@@ -168,7 +168,7 @@ def _record(cls: type[Function], fn: Any, ctx: FunctionCtx, inputs: list[Any], o
     if GRAD_ENABLED.get() and any(t._requires_grad for t in inputs):
         _link_function_node(cls, fn, ctx, inputs, out, torch_args)
     if _tracing.ACTIVE:
-        _tracing.notify(cls._node_type, tuple(inputs), out)
+        _tracing.notify(cls._node_type, tuple(inputs), out, (), _tracing.EMPTY, "custom Function")
     return out
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _tracing
 from ._dtypes import DEFAULT_DTYPE, DTypeLike, as_float_array, resolve_dtype
 
 _REPR_OPTIONS: dict[str, Any] = dict(precision=4, separator=", ", prefix="tensor(", floatmode="maxprec_equal",
@@ -83,6 +83,8 @@ class Tensor:
     # ------------------------------------------------------------------ representation
 
     def __repr__(self) -> str:
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('print or repr of a tensor')
         suffix = ""
         if self._data.dtype != DEFAULT_DTYPE:
             suffix += f", dtype={self._data.dtype}"
@@ -168,6 +170,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient accumulated by ``backward()``; ``None`` until one arrives."""
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('reading .grad')
         if self._grad_fn is not None and not self._retains_grad:
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -179,6 +183,8 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        if _tracing.RECORDER is not None:  # kitty.compile replays `t.grad = None`, not other values
+            _tracing.RECORDER.set_grad(self, value)
         if value is None:
             self._grad = None
             return
@@ -229,19 +235,27 @@ class Tensor:
 
     def item(self) -> float:
         """Returns the value of a one-element tensor as a Python float."""
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('Tensor.item()')
         if self._data.size != 1:
             raise RuntimeError(f"A Tensor with {self._data.size} elements cannot be converted to Scalar.")
         return self._data.item()  # type: ignore[no-any-return]  # NumPy types it Any
 
     def numpy(self, copy: bool = False) -> np.ndarray:
         """Returns the tensor's data as a NumPy array sharing its memory, or a copy if ``copy=True``."""
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('Tensor.numpy()')
         return self._data.copy() if copy else self._data
 
     def tolist(self) -> Any:
         """Returns the data as a (nested) list of Python floats."""
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('Tensor.tolist()')
         return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('np.asarray(tensor)')
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
         return self._data.copy() if copy else self._data
@@ -299,14 +313,20 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))  # type: ignore[index]  # __getitem__ is an op
 
     def __bool__(self) -> bool:
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('bool(tensor)')
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data)
 
     def __float__(self) -> float:
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('float(tensor)')
         return float(self.item())
 
     def __int__(self) -> int:
+        if _tracing.RECORDER is not None:  # a value read into Python: kitty.compile cannot replay it
+            _tracing.RECORDER.read('int(tensor)')
         return int(self.item())
 
     # Comparisons give boolean NumPy arrays and never take part in autograd (as the original's).

@@ -16,8 +16,13 @@ from typing import Any
 
 Tracer = Callable[[type, tuple[Any, ...], Any], None]
 
-#: How many tracers are started, in any context: the op path's fast check.
+#: How many tracers are started, in any context: the op path's fast check. A ``kitty.compile``
+#: recording counts as one while it runs.
 ACTIVE = 0
+#: The ``kitty.compile`` recorder while a compiled function records (``_compile.Recorder``), else None.
+#: Told about every op (with its options), value reads, backward passes and replayable calls.
+RECORDER: Any = None
+EMPTY: dict[str, Any] = {}
 _COUNT_LOCK = threading.Lock()
 # The tracers of this context, and (one per failed tracer) the error it raised.
 _TRACERS: ContextVar[tuple[Any, ...]] = ContextVar("kittygrad_tracers", default=())
@@ -58,8 +63,11 @@ def active_tracers() -> tuple[Any, ...]:
     return _TRACERS.get()
 
 
-def notify(op: type, operands: tuple[Any, ...], output: Any) -> None:
+def notify(op: type, operands: tuple[Any, ...], output: Any, args: tuple[Any, ...] = (),
+           kwargs: dict[str, Any] = EMPTY, kind: str = "op") -> None:
     """Reports an op call to this context's tracers; a tracer that raises is stopped (see above)."""
+    if RECORDER is not None:
+        RECORDER.op(op, operands, output, args, kwargs, kind)
     for tracer in _TRACERS.get():
         try:
             tracer(op, operands, output)

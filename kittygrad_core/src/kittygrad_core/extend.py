@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from . import _compile
 from ._dispatch import apply, apply_inplace
 from ._dtypes import DEFAULT_DTYPE, as_float_array, resolve_dtype, result_dtype
 from ._tensor import Tensor, make_tensor
 
 __all__ = ["DEFAULT_DTYPE", "apply", "apply_inplace", "as_float_array", "call", "init_tensor",
-           "node_output", "resolve_dtype", "result_dtype", "wrap", "write_"]
+           "node_output", "replayable", "resolve_dtype", "result_dtype", "wrap", "write_"]
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -74,3 +75,10 @@ def node_output(node: Any) -> tuple[tuple[int, ...], np.dtype] | None:
     graph drawings."""
     shape = getattr(node, "_shape", None)
     return None if shape is None else (shape, node._dtype)
+
+
+def replayable(fn: Any, *args: Any) -> Any:
+    """Calls ``fn(*args)``. While ``kitty.compile`` records, the call is recorded as one step that each
+    replay makes again with the same arguments (an optimizer's ``step()``, ``zero_grad()``: in-place
+    updates of tensors the caller holds), and what happens inside it is not recorded."""
+    return _compile.replayable(fn, *args)

@@ -9,7 +9,7 @@ import numpy as np
 
 from kittygrad_core import Tensor, set_grad_enabled
 from kittygrad_core.autograd import RemovableHandle
-from kittygrad_core.extend import as_float_array, init_tensor, resolve_dtype, wrap, write_
+from kittygrad_core.extend import as_float_array, init_tensor, replayable, resolve_dtype, wrap, write_
 
 from ._hooks import call_with_hooks
 
@@ -320,6 +320,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of every parameter (to ``None``, or to zeros)."""
+        replayable(self._zero_grad, set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for param in self.parameters():
             zero_grad_(param, set_to_none)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 import kittygrad_core as _core
 from kittygrad_core import Tensor
-from kittygrad_core.extend import write_
+from kittygrad_core.extend import replayable, write_
 
 from .._module import zero_grad_
 
@@ -73,6 +73,9 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of every parameter (to ``None``, or to zeros)."""
+        replayable(self._zero_grad, set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 zero_grad_(p, set_to_none)
@@ -83,6 +86,11 @@ class Optimizer:
         if closure is not None:
             with _core.enable_grad():
                 loss = closure()
+        # kitty.compile replays the update as a call (its Python arithmetic on arrays is not recorded)
+        replayable(self._step)
+        return loss
+
+    def _step(self) -> None:
         with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for group in self.param_groups:
                 for p in group["params"]:
@@ -91,7 +99,6 @@ class Optimizer:
                         continue
                     state = self.state.setdefault(p, {})
                     write_(p, self._update(group, p.numpy(), grad.numpy(), state))
-        return loss
 
     def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
                 state: dict[str, Any]) -> np.ndarray:
