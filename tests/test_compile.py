@@ -296,3 +296,46 @@ def test_an_error_while_recording_leaves_no_record_and_no_recorder() -> None:
         assert np.array_equal(compiled(kitty.ones(2)).numpy(), [2.0, 2.0])
         assert np.array_equal(compiled(kitty.ones(2) * 3).numpy(), [6.0, 6.0])
     assert len(calls) == 2  # the third call replayed
+
+
+@pytest.mark.parametrize("make", ["randn", "rand", "randn_like", "randint", "randperm"])
+def test_random_tensors_created_inside_fall_back_rather_than_freeze(make: str) -> None:
+    # their values would be constants of the record: the same noise at every replay
+    def fn(x: Any) -> Any:
+        if make == "randint":
+            noise = kitty.randint(0, 5, (3,))
+        elif make == "randperm":
+            noise = kitty.randperm(3)
+        elif make == "randn_like":
+            noise = kitty.randn_like(x)
+        else:
+            noise = getattr(kitty, make)(3)
+        return x * 2 + noise
+
+    args = [(kitty.tensor([1.0, 2.0, 3.0]),), (kitty.tensor([1.0, 2.0, 3.0]),)]
+    kitty.manual_seed(7)
+    results = _eager_warns_once(fn, args, rf"kitty\.{make.removesuffix('_like')}\(\)")
+    kitty.manual_seed(7)
+    eager = [fn(*a) for a in args]
+    for r, e in zip(results, eager):
+        assert np.array_equal(r.numpy(), e.numpy())
+    assert not np.array_equal(results[0].numpy(), results[1].numpy())  # fresh noise each call
+
+
+@pytest.mark.parametrize("how", ["detach", "data", "detach_"])
+def test_detached_copies_and_aliases_fall_back_rather_than_freeze(how: str) -> None:
+    # an unrecorded tensor made from an input would be a constant of the record: stale at replay
+    def fn(x: Any) -> Any:
+        y = x * 2
+        if how == "detach":
+            held = y.detach()
+        elif how == "data":
+            held = y.data
+        else:
+            held = (y * 1).detach_()
+        return y + held
+
+    args = [(kitty.tensor([1.0, 2.0]),), (kitty.tensor([5.0, -3.0]),)]
+    results = _eager_warns_once(fn, args, rf"Tensor\.{how}")
+    for r, a in zip(results, args):
+        assert np.array_equal(r.numpy(), fn(*a).numpy())

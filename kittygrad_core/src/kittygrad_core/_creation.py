@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _tracing
 from ._dtypes import DEFAULT_DTYPE, SUPPORTED_DTYPES, DTypeLike, resolve_dtype
 from ._tensor import Tensor, _flag, make_tensor
 
@@ -21,6 +22,14 @@ def manual_seed(seed: int) -> None:
 
 def generator() -> np.random.Generator:
     """The NumPy generator behind kittygrad's random functions (reseeded by ``manual_seed``)."""
+    return _generator
+
+
+def _draw(name: str) -> np.random.Generator:
+    """The generator, for a random creation function: inside a function kitty.compile records, its
+    result would be a constant of the record (stale at every replay), so the signature runs eagerly."""
+    if _tracing.RECORDER is not None:
+        _tracing.RECORDER.read(f"kitty.{name}() (a random tensor created inside the function)")
     return _generator
 
 
@@ -60,12 +69,12 @@ def _make(data: np.ndarray, dtype: DTypeLike | None, requires_grad: bool) -> Ten
 
 def rand(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor of numbers drawn uniformly from ``[0, 1)``."""
-    return _make(_generator.random(_size(size)), dtype, requires_grad)
+    return _make(_draw("rand").random(_size(size)), dtype, requires_grad)
 
 
 def randn(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor of numbers drawn from the standard normal distribution."""
-    return _make(_generator.standard_normal(_size(size)), dtype, requires_grad)
+    return _make(_draw("randn").standard_normal(_size(size)), dtype, requires_grad)
 
 
 def ones(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
@@ -195,14 +204,14 @@ def randint(low: int, high: int | None = None, size: Sequence[int] | None = None
     if high <= low:
         raise RuntimeError(f"randint(): random_ expects 'from' to be less than 'to', but got "
                            f"from={low} >= to={high}.")
-    return _make(_generator.integers(low, high, _size((size,))).astype(np.float64), dtype, requires_grad)
+    return _make(_draw("randint").integers(low, high, _size((size,))).astype(np.float64), dtype, requires_grad)
 
 
 def randperm(n: int, *, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a random permutation of ``0 .. n - 1`` (as floats of ``dtype``; it can index a tensor)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise RuntimeError(f"randperm(): n must be a non-negative int, got {n!r}.")
-    return _make(_generator.permutation(int(n)).astype(np.float64), dtype, requires_grad)
+    return _make(_draw("randperm").permutation(int(n)).astype(np.float64), dtype, requires_grad)
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:

@@ -105,6 +105,8 @@ class Tensor:
 
         Assigning a tensor to it (``t.data = other``) makes this tensor hold ``other``'s array, whatever
         its shape and dtype, without recording anything (torch's rule; for modules' ``.double()``)."""
+        if _tracing.RECORDER is not None:  # an unrecorded alias: kitty.compile would replay it stale
+            _tracing.RECORDER.read("Tensor.data")
         return make_tensor(self._data)
 
     @data.setter
@@ -265,10 +267,14 @@ class Tensor:
 
         Unlike torch, the copy shares neither memory nor version counter with this tensor (the original
         kittygrad's rule); ``.data`` shares the memory."""
+        if _tracing.RECORDER is not None:  # an unrecorded copy: kitty.compile would replay it stale
+            _tracing.RECORDER.read("Tensor.detach()")
         return make_tensor(self._data.copy())
 
     def detach_(self) -> Tensor:
         """Detaches this tensor from the graph in place, making it a leaf."""
+        if _tracing.RECORDER is not None:  # not an op: kitty.compile cannot replay it
+            _tracing.RECORDER.read("Tensor.detach_()")
         if self._base is not None and self._base._requires_grad:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._grad_fn = None
