@@ -26,7 +26,10 @@ def test_edge_cases_reach_the_ops_with_kinks_and_ties():
     for name, kinds in [("clamp", ("edge: special", "edge: zero", "edge: large")),
                         ("elu", ("edge: special",)), ("amax", ("edge: tie", "edge: zero")),
                         ("pow", ("number operands",)), ("mul", ("mixed dtypes", "number operands"))]:
-        reset_stats()
-        check_op(name)
-        stats = conformance_stats()
+        for _ in range(3):  # hypothesis draws anew each run: a kind missing from all three is a real gap
+            reset_stats()
+            check_op(name)
+            stats = conformance_stats()
+            if all(stats.get(kind, 0) > 0 for kind in kinds):
+                break
         assert all(stats.get(kind, 0) > 0 for kind in kinds), (name, stats)
