@@ -199,7 +199,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "index's dims and sizes, and indexing an empty tensor the index's bounds; torch skips these "
               "checks for empty operands (its legacy rule).",
               lambda r: r["target"].split(".")[-1] in ("cat", "concat", "concatenate", "gather",
-                                                       "__setitem__")
+                                                       "__setitem__", "__getitem__")
               and ("(0,)" in r["call"] or ", 0)" in r["call"])
               and any(w in r["kitty_error"] for w in ("Dimension out of range", "dimension out of range",
                                                       "sizes of tensors must match",
@@ -217,8 +217,19 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation("original-texts", ("clear-error-kitty-only",),
               "Where the original kittygrad refuses what torch accepts, kittygrad refuses too, with the "
               "original's text: transposing a 0-d tensor (``Scalar cannot be transposed.``), ``-1`` in a "
-              "new leading dim of ``expand``.",
-              _kitty_error("Scalar cannot be transposed.", "isn't allowed in a leading, non-existing")),
+              "new leading dim of ``expand``, a ``backward()`` gradient of another dtype (``... has data "
+              "of a different type.``; torch casts it).",
+              _kitty_error("Scalar cannot be transposed.", "isn't allowed in a leading, non-existing",
+                           "has data of a different type")),
+    Deviation("leaf-rule-first", ("clear-error-kitty-only",),
+              "An in-place op on a leaf that requires grad raises even when it writes nothing (an empty "
+              "selection of an empty tensor); torch lets such a no-op through.",
+              lambda r: "A leaf Variable that requires grad is being used in an in-place" in r["kitty_error"]
+              and ("(0,)" in r["call"] or ", 0)" in r["call"])),
+    Deviation("ragged-index-lists", ("clear-error-kitty-only",),
+              "A nested list used as an index must be rectangular (NumPy's rule); torch reads a ragged one "
+              "as a tuple of indices, NumPy's old rule.",
+              _kitty_error("an index given as a nested list must be rectangular")),
     Deviation("tensor-inputs", ("clear-error-kitty-only",),
               "Functions that read a tensor's structure (``*_like``, ``split``, ``chunk``, "
               "``broadcast_tensors``) need a Tensor, number options (``alpha``, ``value``, "
