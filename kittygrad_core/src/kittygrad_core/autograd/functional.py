@@ -44,7 +44,7 @@ def _outputs(func: Callable[..., Any], inputs: tuple[Any, ...]) -> tuple[tuple[A
 
 
 def _grads(outputs: tuple[Any, ...], inputs: tuple[Any, ...], grad_outputs: list[Any],
-           strict: bool, create_graph: bool = False) -> list[Tensor]:
+           strict: bool, create_graph: bool = False, what: str = "output") -> list[Tensor]:
     wanting = [o for o in outputs if o.requires_grad]
     vectors = [g for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if not wanting:
@@ -56,11 +56,25 @@ def _grads(outputs: tuple[Any, ...], inputs: tuple[Any, ...], grad_outputs: list
     for i, (x, g) in enumerate(zip(inputs, found)):
         if g is None:
             if strict:
-                raise RuntimeError(f"The output of the user-provided function is independent of input {i}. "
+                raise RuntimeError(f"The {what} of the user-provided function is independent of input {i}. "
                                    "This is not allowed in strict mode.")
             g = make_tensor(np.zeros_like(x._data))
         result.append(g)
     return result
+
+
+def _input_vectors(v: Any, xs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The vector ``v`` of a product with the inputs' side (jvp, hvp, vhp), checked against ``xs``."""
+    if v is None:
+        if len(xs) != 1 or xs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function "
+                               "is a single Tensor with a single element.")
+        return (make_tensor(np.ones_like(xs[0]._data)),)
+    vs = _as_tuple(v, "v")[0]
+    if len(vs) != len(xs) or any(a.shape != b.shape for a, b in zip(vs, xs)):
+        raise RuntimeError(f"v has shapes {[tuple(a.shape) for a in vs]}, the inputs "
+                           f"{[tuple(b.shape) for b in xs]}: they must match.")
+    return vs
 
 
 def _results(outputs: tuple[Any, ...], create_graph: bool) -> tuple[Any, ...]:
@@ -138,16 +152,7 @@ def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
     by torch's double-vjp trick (the gradient of a vector-Jacobian product with respect to its vector).
     """
     xs, in_tuple = _prepare(inputs, create_graph)
-    if v is None:
-        if len(xs) != 1 or xs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function "
-                               "is a single Tensor with a single element.")
-        vs = (make_tensor(np.ones_like(xs[0]._data)),)
-    else:
-        vs = _as_tuple(v, "v")[0]
-        if len(vs) != len(xs) or any(a.shape != b.shape for a, b in zip(vs, xs)):
-            raise RuntimeError(f"v has shapes {[tuple(a.shape) for a in vs]}, the inputs "
-                               f"{[tuple(b.shape) for b in xs]}: they must match.")
+    vs = _input_vectors(v, xs)
     outs, out_tuple = _outputs(func, xs)
     if create_graph:
         # J v = d/du <J^T u, v>: the vjp is linear in u, so its gradient in u is J v, recorded
@@ -220,29 +225,11 @@ def hvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
 def _hessian_product(func: Callable[..., Any], inputs: Any, v: Any, create_graph: bool, strict: bool,
                      name: str) -> tuple[Any, Any]:
     xs, in_tuple = _prepare(inputs, create_graph)
-    if v is None:
-        if len(xs) != 1 or xs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function "
-                               "is a single Tensor with a single element.")
-        vs: tuple[Any, ...] = (make_tensor(np.ones_like(xs[0]._data)),)
-    else:
-        vs = _as_tuple(v, "v")[0]
-        if len(vs) != len(xs) or any(a.shape != b.shape for a, b in zip(vs, xs)):
-            raise RuntimeError(f"v has shapes {[tuple(a.shape) for a in vs]}, the inputs "
-                               f"{[tuple(b.shape) for b in xs]}: they must match.")
+    vs = _input_vectors(v, xs)
     with enable_grad():
         out = _scalar_function(func, name)(*xs)
     firsts = _grads((out,), xs, [make_tensor(np.ones_like(out._data))], strict, create_graph=True)
-    pairs = [(f, vec) for f, vec in zip(firsts, vs) if f._requires_grad]
-    found = _grad([f for f, _ in pairs], list(xs), [vec for _, vec in pairs], create_graph=create_graph,
-                  allow_unused=True) if pairs else (None,) * len(xs)
-    products = []
-    for i, (g, x) in enumerate(zip(found, xs)):
-        if g is None:
-            if strict:
-                raise RuntimeError(f"The hessian of the user-provided function is independent of input {i}. "
-                                   "This is not allowed in strict mode.")
-            g = make_tensor(np.zeros_like(x._data))
-        products.append(g)
+    # v^T H = d<grad, v>/dx: the gradient of the first gradients with v as their "vector"
+    products = _grads(tuple(firsts), xs, list(vs), strict, create_graph, what="hessian")
     returned = _results((out,), create_graph)[0]
     return returned, (tuple(products) if in_tuple else products[0])
