@@ -192,8 +192,9 @@ def _digit_weights(seed=0):
             for i, o in zip(sizes, sizes[1:])]
 
 
-def train(lib, epochs=3, batch=32):
-    """Trains the digits MLP (64-128-128-10, ReLU, Adam, cross entropy) for ``epochs``."""
+def train(lib, epochs=3, batch=32, compiled=False):
+    """Trains the digits MLP (64-128-128-10, ReLU, Adam, cross entropy) for ``epochs``; ``compiled``:
+    the training step goes through ``kitty.compile`` (the last, smaller batch is a second signature)."""
     x, y = _digits()
     params = [p for w, b in _digit_weights() for p in (lib.tensor(w, requires_grad=True),
                                                         lib.tensor(b, requires_grad=True))]
@@ -201,20 +202,26 @@ def train(lib, epochs=3, batch=32):
     cross_entropy = lib.nn.functional.cross_entropy
     target = torch.tensor if lib is torch else (lambda a: a)
 
+    def train_step(inputs, targets):
+        h = inputs
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i < len(params) - 2:
+                h = h.relu()
+        loss = cross_entropy(h, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+    step = kitty.compile(train_step) if compiled else train_step
+
     def run():
         order = np.random.default_rng(0).permutation(len(x))
         for _ in range(epochs):
             for start in range(0, len(x), batch):
                 idx = order[start:start + batch]
-                h = lib.tensor(x[idx])
-                for i in range(0, len(params), 2):
-                    h = h @ params[i] + params[i + 1]
-                    if i < len(params) - 2:
-                        h = h.relu()
-                loss = cross_entropy(h, target(y[idx]))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                step(lib.tensor(x[idx]), target(y[idx]))
+    run.params = params  # for the check that the compiled training equals the eager one
     return run
 
 
@@ -306,17 +313,27 @@ CASES = (  # key, name, unit, target
     ("import", "import time", "s", "kitty <= numpy + 0.1 s"),
 )
 TIMED = ("small", "mlp", "deep", "train")
+# The cases also measured through kitty.compile (columns "<build>+compile"), with the reference column
+# and the ceiling of issue 15 (docs/compile.md)
+COMPILED = {"small": ("torch", 0.3), "mlp": ("numpy", 1.02), "train": ("numpy", 1.25)}
 
 
 def _steps(lib, quick: bool) -> dict[str, tuple[Any, int]]:
-    """The timed cases' steps for ``lib`` (kittygrad, torch or None for NumPy), with their inner counts."""
+    """The timed cases' steps for ``lib`` (kittygrad, torch or None for NumPy), with their inner counts;
+    for kittygrad also the compiled ones (``"small+compile"``, ...): each compiled function is built
+    once here, the warm-up calls record it and the timed calls replay it."""
     epochs = 1 if quick else 3
     inner_small, inner_mlp = (300, 5) if quick else (2000, 20)
     if lib is None:
         return dict(small=(small_chain_numpy(), inner_small), mlp=(mlp_numpy(), inner_mlp),
                     deep=(deep_chain_numpy(100_000), 1), train=(train_numpy(epochs), 1))
-    return dict(small=(small_chain(lib), inner_small), mlp=(mlp(lib), inner_mlp),
-                deep=(deep_chain(lib, 100_000), 1), train=(train(lib, epochs), 1))
+    steps = dict(small=(small_chain(lib), inner_small), mlp=(mlp(lib), inner_mlp),
+                 deep=(deep_chain(lib, 100_000), 1), train=(train(lib, epochs), 1))
+    if lib is kitty:
+        steps.update({"small+compile": (kitty.compile(small_chain(lib)), inner_small),
+                      "mlp+compile": (kitty.compile(mlp(lib)), inner_mlp),
+                      "train+compile": (train(lib, epochs, compiled=True), 1)})
+    return steps
 
 
 def _one_timing(step, inner: int) -> float:
@@ -337,6 +354,10 @@ def serve(quick: bool) -> None:
             for _ in range(max(1, inner // 10)):
                 step()
             answer: Any = None
+            if case == "train+compile":  # one run each from the same start: the same parameters, bit for bit
+                eager = steps["train"][0]
+                if any(a.numpy().tobytes() != b.numpy().tobytes() for a, b in zip(eager.params, step.params)):
+                    raise SystemExit("the compiled digits training differs from the eager one")
         elif command == "time":
             answer = _one_timing(*steps[case])
         elif command == "extras":
@@ -391,16 +412,19 @@ def measure(children: dict[str, Child], quick: bool) -> dict[str, dict[str, floa
     local = {"torch": _steps(torch, quick), "numpy": _steps(None, quick)}
     results: dict[str, dict[str, float | None]] = {key: {} for key, *_ in CASES}
     for case in TIMED:
-        rounds = repeats if case in ("small", "mlp") else max(3, repeats // 2)
-        for child in children.values():
-            child.ask(f"warm {case}")
+        rounds = repeats if case != "deep" else max(3, repeats // 2)
+        remote = [(build, case) for build in children]
+        if case in COMPILED:
+            remote += [(f"{build}+compile", f"{case}+compile") for build in children]
+        for column, request in remote:
+            children[column.partition("+")[0]].ask(f"warm {request}")
         for step, inner in (local["torch"][case], local["numpy"][case]):
             for _ in range(max(1, inner // 10)):
                 step()
-        times: dict[str, list[float]] = {column: [] for column in (*children, "torch", "numpy")}
+        times: dict[str, list[float]] = {column: [] for column in (*(c for c, _ in remote), "torch", "numpy")}
         for _ in range(rounds):
-            for build, child in children.items():
-                times[build].append(child.ask(f"time {case}"))
+            for column, request in remote:
+                times[column].append(children[column.partition("+")[0]].ask(f"time {request}"))
             for column in ("torch", "numpy"):
                 times[column].append(_one_timing(*local[column][case]))
         results[case] = {column: statistics.median(values) for column, values in times.items()}
@@ -460,8 +484,19 @@ def main(argv=None) -> int:
             row[f"{build}_over_numpy"] = value / numpy_s if value is not None and numpy_s else None
         rows.append(row)
 
-    (HERE / "results.json").write_text(json.dumps(dict(rows=rows, builds=names, clock=args.clock,
-                                                       python=platform.python_version(),
+    names_of = {key: name for key, name, *_ in CASES}
+    compiled_rows = []
+    for key, (reference, ceiling) in COMPILED.items():
+        ref = results[key][reference]
+        row = dict(case=names_of[key], reference=reference, target=ceiling, torch=results[key]["torch"],
+                   numpy=results[key]["numpy"])
+        for build in names:
+            row[build], row[f"{build}+compile"] = results[key][build], results[key][f"{build}+compile"]
+            row[f"{build}+compile_over_{reference}"] = results[key][f"{build}+compile"] / ref if ref else None
+        compiled_rows.append(row)
+
+    (HERE / "results.json").write_text(json.dumps(dict(rows=rows, compile_rows=compiled_rows, builds=names,
+                                                       clock=args.clock, python=platform.python_version(),
                                                        numpy=np.__version__, torch=torch.__version__,
                                                        cores=os.cpu_count()), indent=2))
     header = ["case", *names, "torch", "NumPy", *(f"{b}/torch" for b in names), *(f"{b}/NumPy" for b in names),
@@ -472,6 +507,16 @@ def main(argv=None) -> int:
         cells = [f"{r['case']} ({r['unit']})", *(fmt(r[b]) for b in names), fmt(r["torch"]), fmt(r["numpy"]),
                  *(fmt(r[f"{b}_over_torch"]) for b in names), *(fmt(r[f"{b}_over_numpy"]) for b in names),
                  r["target"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    # kitty.compile: eager and compiled side by side per build, the ratio against issue 15's reference
+    header = ["case (kitty.compile)", *(c for b in names for c in (b, f"{b}+compile")), "torch", "NumPy",
+              *(f"{b}+compile/reference" for b in names), "target"]
+    lines += ["", "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 2) + " --- |"]
+    for r in compiled_rows:
+        reference = "torch" if r["reference"] == "torch" else "NumPy"
+        cells = [r["case"], *(fmt(r[c]) for b in names for c in (b, f"{b}+compile")), fmt(r["torch"]),
+                 fmt(r["numpy"]), *(fmt(r[f"{b}+compile_over_{r['reference']}"]) for b in names),
+                 f"compile/{reference} <= {r['target']}"]
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     (HERE / "results.md").write_text(table)
