@@ -167,8 +167,12 @@ def test_cross_entropy_targets_as_array_tensor_and_list_agree():
 
 def test_cross_entropy_errors():
     x = kitty.tensor(data(3, 4))
-    with pytest.raises(IndexError, match="out of bounds"):
-        nn.functional.cross_entropy(x, [0, 4, 1])
+    # the op's own message, for the largest index just past the classes and for a negative one
+    for loss in (nn.functional.cross_entropy, nn.functional.nll_loss):
+        with pytest.raises(IndexError, match=rf"{loss.__name__}\(\): target 4 is out of bounds for 4 classes"):
+            loss(x, [0, 4, 1])
+        with pytest.raises(IndexError, match=rf"{loss.__name__}\(\): target -2 is out of bounds"):
+            loss(x, [0, -2, 1])
     with pytest.raises(RuntimeError, match="expected target of shape"):
         nn.functional.cross_entropy(x, [0, 1])
     with pytest.raises(ValueError, match="not a valid value for reduction"):

@@ -29,6 +29,8 @@ def _reduce(xp, loss, reduction, denominator=None):
     if reduction == "sum":
         return total
     count = loss.size if denominator is None else denominator
+    if count:  # the errstate context costs more than the division of a scalar
+        return (total / count).astype(loss.dtype)
     with xp.errstate(divide="ignore", invalid="ignore"):
         return (total / count).astype(loss.dtype)
 
@@ -506,6 +508,8 @@ def _as_rows(input, target, op):
         raise RuntimeError(f"{op}(): input must have at least 1 dimension (got a 0-d tensor)")
     if input.ndim == 1:
         return input[None, :], target, ()
+    if input.ndim == 2:  # already (M, C) rows
+        return input, target, input.shape[:1]
     sample_shape = (input.shape[0], *input.shape[2:])
     rows = np.moveaxis(input, 1, -1).reshape(int(np.prod(sample_shape)), input.shape[1])  # -1: 0 classes
     return rows, target, sample_shape
@@ -515,6 +519,8 @@ def _restore(xp, rows, shape):
     """The inverse of ``_as_rows`` for a gradient of the rows."""
     if len(shape) == 1:
         return rows.reshape(shape)
+    if len(shape) == 2:
+        return rows
     c = shape[1]
     moved = rows.reshape(shape[0], *shape[2:], c)
     return xp.moveaxis(moved, -1, 1)
@@ -538,6 +544,11 @@ def _class_weights(xp, target, weight, ignore_index, classes, dtype, sample_shap
         raise RuntimeError(f"{op}(): expected target of shape {sample_shape} for input with "
                            f"{classes} classes, but got target of shape {indices.shape}")
     indices = indices.reshape(-1)
+    if xp is np and indices.size and weight is None:
+        low, high = indices.min(), indices.max()
+        if low >= 0 and high < classes and not low <= ignore_index <= high:  # every index in range, none ignored
+            count = indices.shape[0]
+            return xp.ones(count, dtype), indices, xp.ones(classes, dtype), xp.ones(count, bool)
     valid = indices != ignore_index
     safe = xp.where(valid, indices, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= classes):
@@ -629,7 +640,8 @@ class CrossEntropy(Op):
             row_weight, indices, class_weight, valid = _class_weights(
                 xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
             q = xp.zeros_like(rows)
-            q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight
+            q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight if label_smoothing \
+                else row_weight
             if label_smoothing and classes:
                 q += (label_smoothing / classes) * class_weight * valid[:, None]
             denominator = row_weight.sum(dtype=dtype)
@@ -648,9 +660,13 @@ class CrossEntropy(Op):
             if self.target_scale is not None:
                 probs = _as_rows_of(xp, self.target).astype(q.dtype)
                 q = probs * self.target_scale + self.q_offset
-        grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator,
-                                  weighted=True)
-        grad = grad.reshape(-1, 1)
+        if xp is np and self.reduction != "none" and (self.denominator or self.reduction == "sum"):
+            # a 0-d gradient scales every row alike: the multiplications below broadcast it
+            grad = grad / q.dtype.type(self.denominator) if self.reduction == "mean" else grad
+        else:
+            grad = _grad_of_reduction(xp, grad, self.sample_shape, q.dtype, self.reduction, self.denominator,
+                                      weighted=True)
+            grad = grad.reshape(-1, 1)
         grad_input = grad_target = None
         if self.needs_input_grad[0]:
             rows = (softmax * q.sum(axis=-1, keepdims=True) - q) * grad

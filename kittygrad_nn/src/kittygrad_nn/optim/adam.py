@@ -41,18 +41,27 @@ class Adam(Optimizer):
                 param = param * (1 - lr * weight_decay)
             else:
                 grad = grad + weight_decay * param
-        exp_avg += (grad - exp_avg) * (1 - beta1)  # torch's lerp
+        # torch's arithmetic, operation by operation, in one scratch array (no other temporary)
+        scratch = np.subtract(grad, exp_avg)
+        scratch *= 1 - beta1
+        exp_avg += scratch  # torch's lerp: exp_avg + (grad - exp_avg) * (1 - beta1)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        np.multiply(grad, 1 - beta2, out=scratch)
+        scratch *= grad
+        exp_avg_sq += scratch  # + (1 - beta2) * grad * grad
         bias_correction1 = 1 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
         if group["amsgrad"]:
             max_sq = _buffer(state, "max_exp_avg_sq", param)
             np.maximum(max_sq, exp_avg_sq, out=max_sq)
-            denom = np.sqrt(max_sq) / bias_correction2_sqrt + eps
+            np.sqrt(max_sq, out=scratch)
         else:
-            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-        return param - (lr / bias_correction1) * (exp_avg / denom)
+            np.sqrt(exp_avg_sq, out=scratch)
+        scratch /= bias_correction2_sqrt
+        scratch += eps  # denom = sqrt(v) / sqrt(bias_correction2) + eps
+        np.divide(exp_avg, scratch, out=scratch)
+        scratch *= lr / bias_correction1
+        return np.subtract(param, scratch, out=scratch)  # param - lr / bias_correction1 * exp_avg / denom
 
 
 class AdamW(Adam):
