@@ -75,6 +75,34 @@ def test_mlp_training_step_is_bit_identical(optimizer: str) -> None:
     assert compiled is not None and len(compiled.cache) == 1
 
 
+def test_digits_training_with_a_smaller_last_batch_is_bit_identical() -> None:
+    # benchmarks/run.py's compiled training, as a user writes it: the batch as arguments, the smaller last
+    # batch a second signature, the two replayed in turn over epochs; one batch ignores a target (-100),
+    # which takes cross_entropy's general path inside the same record
+    sizes = (10, 10, 3) * 3
+
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        model = kitty.nn.Sequential(kitty.nn.Linear(8, 16), kitty.nn.ReLU(), kitty.nn.Linear(16, 16),
+                                    kitty.nn.ReLU(), kitty.nn.Linear(16, 4))
+        opt = kitty.optim.Adam(model.parameters(), lr=0.01)
+
+        def train_step(x: Any, y: Any) -> Any:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return train_step, list(model.parameters())
+
+    def inputs(i: int) -> tuple[Any, ...]:
+        x, y = _batch(i, (sizes[i], 8))
+        if i == 4:
+            y[1] = -100
+        return x, y
+    compiled = _compare(build, inputs, calls=len(sizes))
+    assert compiled is not None and len(compiled.cache) == 2
+
+
 def test_chain_of_elementwise_ops_is_bit_identical() -> None:
     def build() -> tuple[Callable[..., Any], list[Any]]:
         w = kitty.randn(64, requires_grad=True)
