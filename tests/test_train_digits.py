@@ -33,9 +33,10 @@ def test_short_run_writes_outputs(script, tmp_path, capsys):
 
 
 def test_compiled_run_matches_the_eager_one(script, tmp_path, capsys):
-    eager = script.main(["--epochs", "2", "--out", str(tmp_path / "eager")])
+    assert script.parse_args([]).compile and not script.parse_args(["--no-compile"]).compile  # on by default
+    eager = script.main(["--epochs", "2", "--out", str(tmp_path / "eager"), "--no-compile"])
     eager_lines = re.findall(r"epoch +\d+/2  loss .*", capsys.readouterr().out)
-    compiled = script.main(["--epochs", "2", "--out", str(tmp_path / "compiled"), "--compile"])
+    compiled = script.main(["--epochs", "2", "--out", str(tmp_path / "compiled")])
     compiled_lines = re.findall(r"epoch +\d+/2  loss .*", capsys.readouterr().out)
     assert compiled == eager and len(eager_lines) == 2
     assert compiled_lines == eager_lines
