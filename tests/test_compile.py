@@ -22,7 +22,8 @@ def _snapshot(value: Any, tensors: list[Any]) -> tuple[Any, ...]:
             return None
         grad = t._grad
         return (t._data.tobytes(), t._data.dtype.str, t._data.shape, t._version[0], t.requires_grad,
-                None if grad is None else (grad._data.tobytes(), grad._version[0]))
+                None if grad is None else (type(grad._data), grad._data.tobytes(), grad._data.dtype.str,
+                                           grad._data.shape, grad._version[0]))
     outs = value if isinstance(value, (tuple, list)) else (value,)
     return tuple(one(o) for o in outs), tuple(one(t) for t in tensors)
 
@@ -156,6 +157,28 @@ def test_broadcasting_and_a_leaf_used_several_times_accumulate_in_eager_order() 
         rng = np.random.default_rng(30 + i)
         return (kitty.tensor(rng.standard_normal((4, 5)).astype(np.float32) * 1e-4, requires_grad=True),
                 kitty.tensor(rng.standard_normal((4, 1)).astype(np.float32) * 1e3))
+    _compare(build, inputs)
+
+
+def test_broadcast_gradients_of_fresh_leaves_are_reduced_to_their_shapes() -> None:
+    # broadcast gradients reduced for the leaves as the engine does: leading dims (b), a
+    # stretched dim kept (w: (1, 5)), every dim down to a 0-d gradient (s); the grads are reset inside,
+    # so each replay gives every leaf a new gradient of its own
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        rng = np.random.default_rng(9)
+        w = kitty.tensor(rng.standard_normal((1, 5)).astype(np.float32), requires_grad=True)
+        b = kitty.tensor(rng.standard_normal(5).astype(np.float32), requires_grad=True)
+        s = kitty.tensor(np.float32(1.5), requires_grad=True)
+
+        def fn(x: Any) -> Any:
+            w.grad = b.grad = s.grad = None
+            loss = ((x * w + b) * s).tanh().sum()
+            loss.backward()
+            return loss
+        return fn, [w, b, s]
+
+    def inputs(i: int) -> tuple[Any, ...]:
+        return (kitty.tensor(np.random.default_rng(40 + i).standard_normal((3, 4, 5)).astype(np.float32)),)
     _compare(build, inputs)
 
 
