@@ -244,9 +244,12 @@ def train_numpy(epochs=3, batch=32, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
                     acts.append(h)
                 shifted = h - h.max(1, keepdims=True)
                 probs = np.exp(shifted)
-                probs /= probs.sum(1, keepdims=True)
+                sums = probs.sum(1, keepdims=True)
+                rows = np.arange(len(idx)), y[idx]
+                _loss = np.log(sums).mean() - shifted[rows].mean()  # the loss, as the other columns compute it
+                probs /= sums
                 g = probs
-                g[np.arange(len(idx)), y[idx]] -= 1
+                g[rows] -= 1
                 g /= len(idx)
                 grads = [None] * len(params)
                 for i in range(len(params) - 2, -1, -2):
