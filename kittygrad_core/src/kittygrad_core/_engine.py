@@ -106,7 +106,12 @@ class Node:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """Which inputs of the recorded operation need a gradient."""
-        return tuple(fn is not None for fn in self.next_functions)
+        second = self._next2  # rules read this on the hot path: no generator, no next_functions tuple
+        if second is ONE_INPUT:
+            return (self._next is not None,)
+        if second is MANY_INPUTS:
+            return tuple([fn is not None for fn in self._next])
+        return (self._next is not None, second is not None)
 
     def _retain(self, tensor: Any) -> None:
         observer = self._retained
