@@ -90,10 +90,13 @@ def _snapshot(value: Any, inputs: list[Any]) -> list[Any]:
 
 def _input_sets(case: Case, option_arrays: list[np.ndarray]) -> list[list[Any]]:
     rng = np.random.default_rng((case.seed, 7))
-    given = list(case.arrays) + option_arrays
+    given = list(case.arrays)
     shuffled = [rng.permutation(a.ravel()).reshape(a.shape) if isinstance(a, np.ndarray) else a
                 for a in given]
-    return [given, shuffled, given]
+    # options change while staying valid: masks inverted, indices reflected within their range
+    changed = [np.asarray(~a if a.dtype.kind == "b" else a.max() + a.min() - a if a.size and a.dtype.kind in "iu"
+                          else rng.permutation(a.ravel()).reshape(a.shape)) for a in option_arrays]
+    return [given + option_arrays, shuffled + changed, given + option_arrays]
 
 
 def check_compiled(record_or_name: Any, examples: int = 4) -> None:
