@@ -103,9 +103,9 @@ class Recorder:
                 raise Unsupported("a view made outside the compiled function")
             return _Reg(reg, True)
         if isinstance(value, np.ndarray):
-            reg = self.regs.get(id(value))
-            if reg is not None:
-                return _Reg(reg, False)
+            found = self.regs.get(id(value))
+            if found is not None:
+                return _Reg(found, False)
             if id(value) not in self.constants:
                 raise Unsupported("a NumPy array that is not an argument of the compiled function")
         return value
@@ -648,8 +648,9 @@ def compile(fn: Callable[..., Any] | None = None, *, cache_size: int = CACHE_SIZ
 
     The signature is the shapes, dtypes and ``requires_grad`` of the tensor (and NumPy array) arguments,
     the values of number and string arguments, the identity of other arguments, and the grad mode.
-    Replays give bit-identical outputs, ``.grad`` and parameter updates. What cannot be replayed (a value
-    read into Python, an in-place op, a hook, ``retain_graph``/``create_graph``, ...) makes that
+    Replays give bit-identical outputs, ``.grad``, parameter updates and version counters (in-place ops
+    on arguments and on tensors made inside included). What cannot be replayed (a value read into
+    Python, an in-place op on a parameter, a hook, ``retain_graph``/``create_graph``, ...) makes that
     signature run eagerly, with one warning. Usable as ``@compile`` and ``@compile(cache_size=...)``.
     See docs/compile.md.
     """

@@ -295,10 +295,10 @@ class IndexPut(Op):
 class _Cast:
     """``astype(dtype)`` as a function, for kitty.compile to repeat a conversion."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
-    def __call__(self, array):
+    def __call__(self, array: np.ndarray) -> np.ndarray:
         return array.astype(self.dtype)
 
 

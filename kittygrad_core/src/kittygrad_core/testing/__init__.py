@@ -45,7 +45,8 @@ except ModuleNotFoundError as _error:
 from ._declarations import check_provides
 
 __all__ = [
-    "ALLOWED_FALLBACKS", "DEFAULT_PROFILE", "FALLBACKS", "REPLAYED", "compiled_summary", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
+    "ALLOWED_FALLBACKS", "DEFAULT_PROFILE", "FALLBACKS", "REPLAYED", "compiled_summary",
+    "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
     "cases", "check_case", "check_compiled", "check_op", "compiled_tests", "check_provides", "check_saves",
     "conformance_stats",
     "conformance_tests",
