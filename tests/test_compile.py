@@ -420,3 +420,31 @@ def test_what_cannot_replay_faithfully_falls_back(case: str, pattern: str) -> No
     results = _eager_warns_once(fn, args, pattern)
     for r, e in zip(results, eager):
         assert np.array_equal(r.numpy(), e.numpy())
+
+
+def test_batch_norm_in_evaluation_reads_the_running_statistics_at_each_replay() -> None:
+    held: list[Any] = []
+
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        bn = kitty.nn.BatchNorm1d(3)
+        bn.eval()
+        bn.requires_grad_(False)
+        held[:] = [bn]
+        return (lambda x: bn(x) * 1.0), [bn.running_mean, bn.running_var]
+
+    def inputs(i: int) -> tuple[Any, ...]:
+        rng = np.random.default_rng(400 + i)
+        kitty.extend.write_(held[0].running_var, rng.uniform(0.5, 2.0, 3))  # between calls
+        return (kitty.tensor(rng.standard_normal((4, 3)).astype(np.float32)),)
+    compiled = _compare(build, inputs)
+    assert all(entry.failure is None for entry, _ in compiled.cache.values())
+
+
+def test_an_unrecorded_write_inside_falls_back() -> None:
+    buffer = kitty.zeros(3)
+
+    def fn(x: Any) -> Any:
+        kitty.extend.write_(buffer, x)  # not an op: a replay would not repeat it
+        return x * 1.0
+    _eager_warns_once(fn, [(kitty.ones(3),), (kitty.full((3,), 2.0),)], r"extend.write_\(\)")
+    assert buffer.tolist() == [2.0, 2.0, 2.0]

@@ -99,8 +99,9 @@ def _input_sets(case: Case, option_arrays: list[np.ndarray]) -> list[list[Any]]:
     return [given + option_arrays, shuffled + changed, given + option_arrays]
 
 
-def check_compiled(record_or_name: Any, examples: int = 4) -> None:
-    """Checks that op ``record_or_name`` gives bit-identical outputs and gradients compiled and eager.
+def check_compiled(record_or_name: Any, examples: int = 4, allowed: dict[str, str] | None = None) -> None:
+    """Checks that op ``record_or_name`` gives bit-identical outputs and gradients compiled and eager, and
+    is replayed, unless it is in ``ALLOWED_FALLBACKS`` or ``allowed`` (op name -> reason).
 
     Raises ``AssertionError`` naming the op, the call and the case."""
     record = resolve(record_or_name)
@@ -139,7 +140,7 @@ def check_compiled(record_or_name: Any, examples: int = 4) -> None:
             runs.append(rows)
         eager, replayed = runs
         assume(not all(isinstance(r, type) for r in eager))
-        if fell_back is not None and record.name not in ALLOWED_FALLBACKS:
+        if fell_back is not None and record.name not in ALLOWED_FALLBACKS and record.name not in (allowed or {}):
             raise AssertionError(f"op '{record.name}' (from {_origin(record)}) is not replayed by kitty.compile "
                                  f"and is not in ALLOWED_FALLBACKS: {fell_back}\n    case: {case!r}")
         if fell_back is None:
@@ -152,13 +153,18 @@ def check_compiled(record_or_name: Any, examples: int = 4) -> None:
     compiled()
 
 
-def compiled_tests(distribution: str | None = None, *, plugin: str | None = None) -> Any:
-    """A pytest test parametrized over the ops of ``distribution``: each equals its eager run compiled."""
+def compiled_tests(distribution: str | None = None, *, plugin: str | None = None,
+                   allowed: dict[str, str] | None = None) -> Any:
+    """A pytest test parametrized over the ops of ``distribution``: each equals its eager run compiled and
+    is replayed, unless it is in ``ALLOWED_FALLBACKS`` or ``allowed`` (op name -> the reason, which the
+    summary reports: ``allowed`` adds to ``ALLOWED_FALLBACKS``)."""
     import pytest
+
+    ALLOWED_FALLBACKS.update(allowed or {})
 
     @pytest.mark.parametrize("op_name", op_names(distribution, plugin))
     def test_compiled(op_name: str) -> None:
-        check_compiled(op_name)
+        check_compiled(op_name, allowed=allowed)
 
     return test_compiled
 
