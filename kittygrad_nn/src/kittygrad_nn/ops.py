@@ -421,10 +421,10 @@ class _Stat:
     """A running statistic as batch_norm's evaluation uses it: the mean, or (with ``eps``) the inverse
     standard deviation, shaped to broadcast over the channels."""
 
-    def __init__(self, shape, dtype, eps):
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, eps: float | None) -> None:
         self.shape, self.dtype, self.eps = shape, dtype, eps
 
-    def __call__(self, array):
+    def __call__(self, array: np.ndarray) -> np.ndarray:
         if self.eps is None:
             return array.reshape(self.shape).astype(self.dtype)
         return (1.0 / np.sqrt(array.reshape(self.shape) + self.eps)).astype(self.dtype)
