@@ -448,3 +448,24 @@ def test_an_unrecorded_write_inside_falls_back() -> None:
         return x * 1.0
     _eager_warns_once(fn, [(kitty.ones(3),), (kitty.full((3,), 2.0),)], r"extend.write_\(\)")
     assert buffer.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_a_boolean_mask_index_whose_count_changes_records_again() -> None:
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        def fn(x: Any, mask: Any) -> Any:
+            y = x[mask] * 2.0           # its shape is the count of True values
+            y.sum().backward()
+            with kitty.no_grad():
+                return y * 1.0
+        return fn, []
+
+    masks = [[True, False, True], [True, True, True], [False, True, True], [True, False, False]]
+    compiled = _compare(build, lambda i: (_pair(i)[0], np.array(masks[i])))
+    assert len(compiled.cache) == 1     # one signature, recorded again at each new count
+
+    def inside(x: Any) -> Any:          # a mask made inside: nothing to guard it by
+        y = x[kitty.isclose(x, x * 1.0)] * 2.0
+        y.sum().backward()
+        with kitty.no_grad():
+            return y * 1.0
+    _eager_warns_once(inside, [_pair(0)[:1], _pair(1)[:1]], "boolean mask made inside")

@@ -66,6 +66,7 @@ class Recorder:
         self.externals: list[tuple[int, Any]] = []  # (register, tensor) loaded from the tensor at replay
         self.nodes: dict[int, int] = {}  # id(node) -> index of the op whose fresh record replays it
         self.constants: set[int] = set()  # ids of arrays made from Python values (kept in keep)
+        self.masks: list[tuple[int, int]] = []  # (input, its count of True values) that shapes depend on
         self.n_ops = 0
         self.suspended = 0
         self.n_inputs = len(inputs)
@@ -109,6 +110,27 @@ class Recorder:
             if id(value) not in self.constants:
                 raise Unsupported("a NumPy array that is not an argument of the compiled function")
         return value
+
+    def _guard_masks(self, name: str, options: Any) -> bool:
+        """For an op whose output shape depends on the boolean masks among its options (an index): a
+        mask that is an argument of the function is guarded (its count of True values must be the same
+        at a replay, else the call records again); one made inside the function cannot be (False, and
+        the recording fails)."""
+        pending = [options]
+        while pending:
+            value = pending.pop()
+            if value.__class__ in (tuple, list):
+                pending.extend(value)
+            elif value.__class__ is dict:
+                pending.extend(value.values())
+            elif isinstance(value, np.ndarray) and value.dtype.kind == "b":
+                reg = self.regs.get(id(value))
+                if reg is None or reg >= self.n_inputs or self.inputs[reg] is not value:
+                    self.fail(f"op '{name}' with a boolean mask made inside the compiled function (the "
+                              "result's shape depends on its values)")
+                    return False
+                self.masks.append((reg, int(np.count_nonzero(value))))
+        return True
 
     def derived(self, result: Any, fn: Callable[..., Any], source: Any) -> None:
         """Notes that array ``result`` is ``fn(array of source)`` (an index converted from a tensor): replay
@@ -157,9 +179,12 @@ class Recorder:
         if getattr(op, "replayable", True) is False:
             return self.fail(f"op '{name}' (its plugin declares it not replayable)")
         try:
-            args, kwargs = self._option(args), self._option(kwargs)
+            templates = self._option(args), self._option(kwargs)
         except Unsupported as error:
             return self.fail(f"op '{name}' with {error} among its options")
+        if getattr(op, "shape_from_options", False) and not self._guard_masks(name, (args, kwargs)):
+            return None
+        args, kwargs = templates
         specs: list[Any] = []
         raw: list[Any] = []
         for x in operands:
@@ -308,7 +333,7 @@ class Recorder:
 class _Compiled:
     """One recorded signature: its program, ready to run on new inputs."""
 
-    __slots__ = ("replay", "external_tensors", "guards", "outputs", "failure")
+    __slots__ = ("replay", "external_tensors", "guards", "masks", "outputs", "failure")
 
     def __init__(self, recorder: Recorder | None, outputs: Any, failure: str | None = None) -> None:
         self.failure = failure
@@ -319,8 +344,12 @@ class _Compiled:
         self.guards = [(t, t._data.shape, t._data.dtype, t._requires_grad, t._grad_fn is None)
                        for _, t in recorder.externals]
         self.outputs = outputs
+        self.masks = tuple(recorder.masks)
 
-    def valid(self) -> bool:
+    def valid(self, inputs: list[Any]) -> bool:
+        for i, count in self.masks:
+            if np.count_nonzero(inputs[i]) != count:
+                return False
         for t, shape, dtype, requires_grad, leaf in self.guards:
             if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad != requires_grad \
                     or (t._grad_fn is None) != leaf or t._hooks is not None:
@@ -602,7 +631,7 @@ class CompiledFunction:
             compiled, _held = entry
             if compiled.failure is not None:
                 return self.fn(*args, **kwargs)
-            if compiled.valid():
+            if compiled.valid(inputs):
                 self.cache.move_to_end(key)
                 return compiled.run(inputs)
         return self._record(key, args, kwargs, inputs)

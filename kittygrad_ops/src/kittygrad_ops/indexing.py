@@ -185,6 +185,7 @@ class Index(Op):
 
     name = "_index"
     differentiable_backward = True
+    shape_from_options = True  # a boolean mask's count of True values: kitty.compile guards it
     functions = methods = ()
     n_inputs = 1
     conformance = _getitem_conformance(advanced=True)
