@@ -40,7 +40,8 @@ def _state(out):
     return (out.numpy().tolist(), out.dtype, out.requires_grad, type(node), node._lock, node._shape,
             node._dtype, tuple(id(fn) if fn is not None else None for fn in node.next_functions),
             node._vc is not None and id(node._vc), node._vv if node._vc is not None else None,
-            tuple(id(v) if isinstance(v, list) else v for v in node._saved))
+            tuple(id(v) if isinstance(v, list) else v for v in node._saved),
+            node._next2.__class__)  # the edges' storage form too (a tuple per node is a tracked object)
 
 
 @pytest.mark.parametrize("grad_mode", [True, False])
@@ -70,9 +71,9 @@ def test_fast_and_general_paths_agree(op, grads, grad_mode):
         own = {id(fast._version): "out", **{id(t._version): i for i, t in enumerate(inputs)}}
         own_g = {id(general._version): "out", **{id(t._version): i for i, t in enumerate(inputs)}}
         fast_state = fast_state[:8] + (own.get(fast_state[8]), fast_state[9],
-                                       tuple(own.get(v, v) for v in fast_state[10]))
+                                       tuple(own.get(v, v) for v in fast_state[10])) + fast_state[11:]
         general_state = general_state[:8] + (own_g.get(general_state[8]), general_state[9],
-                                             tuple(own_g.get(v, v) for v in general_state[10]))
+                                             tuple(own_g.get(v, v) for v in general_state[10])) + general_state[11:]
     assert fast_state == general_state
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _tracing, _views
 from ._dtypes import DEFAULT_DTYPE, result_dtype
-from ._engine import UNCOUNTED, Node, Observer, accumulator, init_node, store_snapshot
+from ._engine import ONE_INPUT, UNCOUNTED, Node, Observer, accumulator, init_node, store_snapshot
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -98,7 +98,7 @@ def apply1(op: type[Op], x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         elif fn._lock == UNCOUNTED:
             fn._activate()
             fn._lock += 1
-        node.next_functions = (fn,)
+        node._next, node._next2 = fn, ONE_INPUT  # no tuple: Node.__slots__ says why
         node._lock = 0
         node._grad = None
         node._shape = out.shape
@@ -173,7 +173,7 @@ def apply2(op: type[Op], x: Any, y: Any, args: tuple[Any, ...],
                 fn_y._lock += 1
         else:
             fn_y = None
-        node.next_functions = (fn_x, fn_y)
+        node._next, node._next2 = fn_x, fn_y
         node._lock = 0
         node._grad = None
         node._shape = out.shape

@@ -7,7 +7,8 @@ cimport cython
 
 
 cdef class Node:
-    cdef public object next_functions
+    cdef public object _next  # see Node.__slots__ in _engine.py
+    cdef public object _next2
     cdef public Py_ssize_t _lock
     cdef public object _grad
     cdef public object _shape

@@ -19,6 +19,9 @@ import numpy as np
 from . import _anomaly, _tracing
 
 CONSUMED = -1
+# Markers in ``Node._next2``: the node's op has one input, or its inputs' nodes are a tuple in ``_next``.
+ONE_INPUT = type("OneInput", (), {"__slots__": (), "__repr__": lambda self: "ONE_INPUT"})()
+MANY_INPUTS = type("ManyInputs", (), {"__slots__": (), "__repr__": lambda self: "MANY_INPUTS"})()
 # Backward passes of several threads may meet in shared nodes and leaves: lock counts, pending gradients
 # and ``.grad`` are read-modified-written under this lock (NumPy releases the GIL inside the additions).
 # One backward runs at a time; forward ops stay concurrent. Reentrant: a Function's backward may call
@@ -53,10 +56,16 @@ class Node:
     # The version snapshot a node checks before it runs: the first saved tensor's counter and version
     # in slots (most nodes save at most one: no tuple to allocate, fewer objects for the GC to track),
     # any further ones as a flat (counter, version, ...) tuple in _saved.
-    __slots__ = ("next_functions", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
+    # The edges likewise: one- and two-input ops (nearly all) keep their inputs' nodes in ``_next`` and
+    # ``_next2`` (``_next2`` is ONE_INPUT for one input); other arities keep a tuple in ``_next`` (and
+    # ``_next2`` is MANY_INPUTS). ``next_functions`` is the tuple view. A tuple per op would be a second
+    # GC-tracked object per node: full collections, which walk every tracked object (torch's too when it
+    # is imported), would come twice as often in a deep graph and walk twice as many of ours.
+    __slots__ = ("_next", "_next2", "_lock", "_grad", "_shape", "_dtype", "_vc", "_vv", "_saved",
                  "_retained", "_out_ref", "_anomaly", "_hoc")
 
-    next_functions: tuple[Any, ...]  # one Node (or None: no gradient wanted) per input
+    _next: Any  # the first input's Node (or None), or for MANY_INPUTS the tuple of them
+    _next2: Any  # the second input's Node (or None), or ONE_INPUT / MANY_INPUTS
     _lock: int
     _grad: Any
     _shape: tuple[int, ...]
@@ -81,6 +90,18 @@ class Node:
     def backward(self, xp: Any, grad: np.ndarray) -> tuple[Any, ...]:
         """Returns one gradient (or ``None``) per input, given the gradient of the output."""
         raise NotImplementedError
+
+    @property
+    def next_functions(self) -> tuple[Any, ...]:
+        """The backward nodes of the operation's inputs, one per input: ``None`` where no gradient is wanted."""
+        second = self._next2
+        if second is ONE_INPUT:
+            return (self._next,)
+        return self._next if second is MANY_INPUTS else (self._next, second)
+
+    @next_functions.setter
+    def next_functions(self, nexts: tuple[Any, ...]) -> None:
+        set_edges(self, tuple(nexts))
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -198,7 +219,7 @@ class AccumulateGrad(Node):
     name = "AccumulateGrad"
 
     def __init__(self, tensor: Any) -> None:
-        self.next_functions = ()
+        self._next, self._next2 = (), MANY_INPUTS
         self._lock = 0
         self._shape = tensor._data.shape
         self._dtype = tensor._data.dtype
@@ -380,7 +401,8 @@ def _run_recorded(root: Node, root_grad: np.ndarray, root_reg: int, recorder: An
             grad = observe(node._retained, grad, True)
         grads = call_rule(node, grad)
         node._release()
-        nexts = node.next_functions
+        nexts = node._next2  # the edges as a tuple (Node.__slots__ says why they are stored apart)
+        nexts = (node._next,) if nexts is ONE_INPUT else node._next if nexts is MANY_INPUTS else (node._next, nexts)
         outs: list[Any] = []
         step = ("b", index, reg, outs, node.fresh_grads)
         recorder.emit(step)
@@ -480,7 +502,8 @@ def _run(root: Node, root_grad: np.ndarray) -> bool:
             raise
         node._release()
 
-        nexts = node.next_functions
+        nexts = node._next2  # the edges as a tuple (Node.__slots__ says why they are stored apart)
+        nexts = (node._next,) if nexts is ONE_INPUT else node._next if nexts is MANY_INPUTS else (node._next, nexts)
         if grads.__class__ is not tuple:
             grads = (grads,)
         if len(grads) != len(nexts):
@@ -565,13 +588,23 @@ def init_node(node: Node, nexts: tuple[Any, ...], like: np.ndarray, lock: int = 
     """Sets a new node's slots: what it links to, its lock, the output's shape and dtype, no snapshot.
 
     (``apply1``/``apply2`` inline the same assignments: tests/test_hot_paths.py holds them equal.)"""
-    node.next_functions = nexts
+    set_edges(node, nexts)
     node._lock = lock
     node._grad = None
     node._shape = like.shape
     node._dtype = like.dtype
     node._vc, node._saved = None, ()
     node._retained = None
+
+
+def set_edges(node: Node, nexts: tuple[Any, ...]) -> None:
+    """Stores ``nexts`` (one node or None per input) in ``node``'s ``_next``/``_next2`` slots."""
+    if len(nexts) == 1:
+        node._next, node._next2 = nexts[0], ONE_INPUT
+    elif len(nexts) == 2:
+        node._next, node._next2 = nexts
+    else:
+        node._next, node._next2 = nexts, MANY_INPUTS
 
 
 def store_snapshot(node: Node, flat: tuple[Any, ...]) -> None:
