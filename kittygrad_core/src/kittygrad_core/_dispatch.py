@@ -51,8 +51,10 @@ def apply(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...] = (),
     arrays, requires_grad = _arrays(op, operands)
     node = op.__new__(op)
     out = _forward(op, node, operands, arrays, args, kwargs)
-    if out.dtype.kind != "f":
-        return out  # integer and boolean results (argmax, ...) are NumPy arrays, as comparisons are
+    if out.dtype.kind != "f":  # integer and boolean results (argmax, ...) are NumPy arrays, as comparisons are
+        if _tracing.RECORDER is not None:  # kitty.compile records them (tracers draw tensors only)
+            _tracing.RECORDER.op(op, operands, out, args, kwargs, "op")
+        return out
     if requires_grad and op.differentiable and GRAD_ENABLED.get():
         result = make_tensor(out, True, node)
         if op.view and isinstance(operands[0], Tensor):

@@ -402,7 +402,7 @@ def _run_recorded(root: Node, root_grad: np.ndarray, root_reg: int, recorder: An
         check_versions(node)
         index = recorder.node_op(node)
         if node._retained is not None:
-            recorder.unsupported("a tensor hook or retain_grad()")
+            recorder.observer(node._retained)
             grad = observe(node._retained, grad, True)
         grads = call_rule(node, grad)
         node._release()
