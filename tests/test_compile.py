@@ -20,6 +20,8 @@ def _snapshot(value: Any, tensors: list[Any]) -> tuple[Any, ...]:
     def one(t: Any) -> Any:
         if t is None:
             return None
+        if isinstance(t, np.ndarray):  # an integer or boolean result
+            return (t.tobytes(), t.dtype.str, t.shape)
         grad = t._grad
         return (t._data.tobytes(), t._data.dtype.str, t._data.shape, t._version[0], t.requires_grad,
                 None if grad is None else (type(grad._data), grad._data.tobytes(), grad._data.dtype.str,
@@ -271,12 +273,13 @@ def test_hooks_retain_graph_create_graph_and_inplace_fall_back() -> None:
     _eager_warns_once(retained, [(x,), (x,)], "retain_graph")
     assert np.array_equal(x.grad.numpy(), np.full(3, 4.0, np.float32))
 
-    def inplace(x: Any) -> Any:
-        y = x * 1.0
-        y += 1
-        return y.sum()
-    outs = _eager_warns_once(inplace, [(kitty.ones(3),), (kitty.zeros(3),)], "in-place op")
-    assert [o.item() for o in outs] == [6.0, 3.0]
+    p = kitty.ones(3)
+
+    def inplace(x: Any) -> Any:  # in place on a tensor fn did not receive: a parameter, a constant
+        p.add_(x)
+        return p * 1.0
+    outs = _eager_warns_once(inplace, [(kitty.ones(3),), (kitty.full((3,), 2.0),)], "in-place 'add'")
+    assert [o.sum().item() for o in outs] == [6.0, 12.0] and p._version == [2]
 
     w = kitty.ones(2, requires_grad=True)
 
@@ -390,3 +393,130 @@ def test_detached_copies_and_aliases_fall_back_rather_than_freeze(how: str) -> N
     results = _eager_warns_once(fn, args, rf"Tensor\.{how}")
     for r, a in zip(results, args):
         assert np.array_equal(r.numpy(), fn(*a).numpy())
+
+
+def _pair(i: int) -> tuple[Any, ...]:
+    rng = np.random.default_rng(200 + i)
+    return (kitty.tensor(rng.standard_normal((3, 4)), requires_grad=True),
+            kitty.tensor(rng.standard_normal((3, 4))))
+
+
+def test_inplace_ops_and_setitem_replay_with_eager_data_versions_and_grads() -> None:
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        def fn(x: Any, b: Any) -> Any:
+            b.add_(1)                   # an argument without history: its version moves as eagerly
+            b[0].fill_(3)               # through a view of it
+            b[1:, 2].zero_()
+            b[2, [0, 1]] = 5.0
+            y = x * 2
+            y += b                      # an intermediate: the backward goes through the in-place node
+            y.mul_(x)                   # saves its input, which is the target (copied first)
+            y[0] = 1.0
+            y[1, [0, 2]] = x[2, :2]     # setitem's gradient to the value
+            y.sum().backward()
+            with kitty.no_grad():
+                return y * 1.0
+        return fn, []
+    _compare(build, _pair)
+
+
+def test_integer_and_boolean_results_and_index_options_feed_later_ops() -> None:
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        def fn(x: Any, b: Any, mask: Any, rows: Any) -> Any:
+            i = x.argmax(dim=1, keepdim=True)
+            values, j = x.max(dim=0)
+            y = (x.masked_fill(mask, 0.5).gather(1, i).sum() + x.reshape(-1)[x.argmin()]
+                 + x.index_select(0, rows).sum() + x[rows].sum() + values.sum() + x[0, j].sum())
+            z = x * 1.0
+            z[rows] = b[0]              # an index tensor argument, converted to integers at each replay
+            (y + z.sum()).backward()
+            with kitty.no_grad():
+                return y * 1.0, z * 1.0, kitty.isclose(x, b, atol=1.0), j
+        return fn, []
+
+    def inputs(i: int) -> tuple[Any, ...]:
+        x, b = _pair(i)
+        rng = np.random.default_rng(300 + i)
+        return x, b, rng.standard_normal((3, 4)) > 0, kitty.tensor(rng.permutation(3)[:2].astype(float))
+    _compare(build, inputs)
+
+
+@pytest.mark.parametrize("case, pattern", [
+    ("view_requiring_grad", "in-place 'mul' on a view that requires grad"),
+    ("argument_history", "giving an argument of the compiled function a history"),
+    ("zero_d_index", "a 0-d tensor used as an index"),
+    ("comparison_mask", "NumPy array that is not an argument"),
+    ("allclose", r"allclose\(\)"),
+])
+def test_what_cannot_replay_faithfully_falls_back(case: str, pattern: str) -> None:
+    def fn(x: Any, b: Any) -> Any:
+        if case == "view_requiring_grad":
+            y = x * 1.0
+            y[0].mul_(2)
+            out = y
+        elif case == "argument_history":
+            b.mul_(x)
+            out = b
+        elif case == "zero_d_index":
+            out = x[b[0, 0] * 0 + 1]
+        elif case == "comparison_mask":
+            out = x.masked_fill(b > 0, 0.0)
+        else:
+            out = x * (2.0 if kitty.allclose(x, b) else 1.0)
+        out.sum().backward()
+        with kitty.no_grad():
+            return out * 1.0
+    args = [_pair(0), _pair(1), _pair(2)]
+    eager = [fn(*_pair(i)) for i in range(3)]
+    results = _eager_warns_once(fn, args, pattern)
+    for r, e in zip(results, eager):
+        assert np.array_equal(r.numpy(), e.numpy())
+
+
+def test_batch_norm_in_evaluation_reads_the_running_statistics_at_each_replay() -> None:
+    held: list[Any] = []
+
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        bn = kitty.nn.BatchNorm1d(3)
+        bn.eval()
+        bn.requires_grad_(False)
+        held[:] = [bn]
+        return (lambda x: bn(x) * 1.0), [bn.running_mean, bn.running_var]
+
+    def inputs(i: int) -> tuple[Any, ...]:
+        rng = np.random.default_rng(400 + i)
+        kitty.extend.write_(held[0].running_var, rng.uniform(0.5, 2.0, 3))  # between calls
+        return (kitty.tensor(rng.standard_normal((4, 3)).astype(np.float32)),)
+    compiled = _compare(build, inputs)
+    assert all(entry.failure is None for entry, _ in compiled.cache.values())
+
+
+def test_an_unrecorded_write_inside_falls_back() -> None:
+    buffer = kitty.zeros(3)
+
+    def fn(x: Any) -> Any:
+        kitty.extend.write_(buffer, x)  # not an op: a replay would not repeat it
+        return x * 1.0
+    _eager_warns_once(fn, [(kitty.ones(3),), (kitty.full((3,), 2.0),)], r"extend.write_\(\)")
+    assert buffer.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_a_boolean_mask_index_whose_count_changes_records_again() -> None:
+    def build() -> tuple[Callable[..., Any], list[Any]]:
+        def fn(x: Any, mask: Any) -> Any:
+            y = x[mask] * 2.0           # its shape is the count of True values
+            y.sum().backward()
+            with kitty.no_grad():
+                return y * 1.0
+        return fn, []
+
+    masks = [[True, False, True], [True, True, True], [False, True, True], [True, False, False]]
+    compiled = _compare(build, lambda i: (_pair(i)[0], np.array(masks[i])))
+    assert len(compiled.cache) == 1     # one signature, recorded again at each new count
+
+    def inside(x: Any) -> Any:          # a mask made inside: nothing to guard it by
+        y = x[kitty.isclose(x, x * 1.0)] * 2.0
+        y.sum().backward()
+        with kitty.no_grad():
+            return y * 1.0
+    _eager_warns_once(inside, [_pair(0)[:1], _pair(1)[:1]], "boolean mask made inside")

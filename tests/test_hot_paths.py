@@ -83,3 +83,27 @@ def test_fast_and_general_paths_agree_with_number_operands(op):
     x = kitty.tensor([0.3, 0.6], dtype=kitty.float64, requires_grad=True) * 1.0
     for operands in ((x, 2.0), (2.0, x), (x, 3)):
         assert _state(op.caller(*operands))[:8] == _state(extend.apply(op, operands))[:8]
+
+
+@pytest.mark.parametrize("op", [op for op in FAST if len(op.input_names) == 2 and op.broadcast],
+                         ids=lambda op: op.name)
+@pytest.mark.parametrize("shapes", [((4, 3), (3,)), ((3,), (2, 4, 3)), ((2, 3), ()), ((2, 3), (2, 1)),
+                                    ((2, 3), (2,))])
+def test_fast_and_general_paths_agree_on_broadcast_shapes(op, shapes):
+    # (4, 3) + (3,) (a bias) takes the fast path; (2, 3) and (2, 1) the general one, where _align checks
+    rng = np.random.default_rng(0)
+    x, y = (kitty.tensor(rng.uniform(0.2, 0.9, size=s), requires_grad=True) for s in shapes)
+    try:
+        general = extend.apply(op, (x, y))
+    except RuntimeError as error:  # shapes that do not broadcast: the same error on both paths
+        with pytest.raises(RuntimeError) as fast_error:
+            op.caller(x, y)
+        assert str(fast_error.value) == str(error)
+        return
+    fast = op.caller(x, y)
+    assert _state(fast)[:8] == _state(general)[:8]
+    fast.sum().backward()
+    grads = x.grad.numpy().copy(), y.grad.numpy().copy()
+    x.grad = y.grad = None
+    general.sum().backward()
+    assert np.array_equal(grads[0], x.grad.numpy()) and np.array_equal(grads[1], y.grad.numpy())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kittygrad_core as kitty
-from kittygrad_core.testing import second_derivative_summary
+from kittygrad_core.testing import compiled_summary, second_derivative_summary
 
 try:
     import torch
@@ -45,4 +45,10 @@ def data(*shape, seed=0, dtype="float32", low=-2.0, high=2.0):
 
 
 #: The report of second derivatives the conformance suite verified, at the end of the run.
-pytest_terminal_summary = second_derivative_summary("kittygrad-nn")
+_second_derivatives = second_derivative_summary("kittygrad-nn")
+_compiled = compiled_summary("kittygrad-nn")
+
+
+def pytest_terminal_summary(terminalreporter):
+    _second_derivatives(terminalreporter)
+    _compiled(terminalreporter)

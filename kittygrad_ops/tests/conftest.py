@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kittygrad_core as kitty
-from kittygrad_core.testing import second_derivative_summary
+from kittygrad_core.testing import compiled_summary, second_derivative_summary
 
 try:
     import torch
@@ -48,4 +48,10 @@ def backward_both(kitty_out, torch_out, seed=0):
 
 
 #: The report of second derivatives the conformance suite verified, at the end of the run.
-pytest_terminal_summary = second_derivative_summary("kittygrad-ops")
+_second_derivatives = second_derivative_summary("kittygrad-ops")
+_compiled = compiled_summary("kittygrad-ops")
+
+
+def pytest_terminal_summary(terminalreporter):
+    _second_derivatives(terminalreporter)
+    _compiled(terminalreporter)

@@ -65,9 +65,12 @@ class Recorder:
         self.keep: list[Any] = []  # keeps the ids above valid while recording
         self.externals: list[tuple[int, Any]] = []  # (register, tensor) loaded from the tensor at replay
         self.nodes: dict[int, int] = {}  # id(node) -> index of the op whose fresh record replays it
+        self.constants: set[int] = set()  # ids of arrays made from Python values (kept in keep)
+        self.masks: list[tuple[int, int]] = []  # (input, its count of True values) that shapes depend on
         self.n_ops = 0
         self.suspended = 0
         self.n_inputs = len(inputs)
+        self.inputs = inputs
         for x in inputs:
             self._new_reg(x)
 
@@ -81,7 +84,75 @@ class Recorder:
         reg = self.regs[id(obj)] = self.n_regs
         self.n_regs += 1
         self.keep.append(obj)
+        if isinstance(obj, Tensor):  # an op's option may be the tensor's array itself (an index)
+            self.regs.setdefault(id(obj._data), reg)
+            self.keep.append(obj._data)
         return reg
+
+    def _option(self, value: Any) -> Any:
+        """``value`` (an op's option) with its tensors and recorded arrays replaced by ``_Reg`` objects."""
+        cls = value.__class__
+        if cls is tuple or cls is list:
+            items = [self._option(v) for v in value]
+            return cls(items) if any(a is not b for a, b in zip(items, value)) else value
+        if cls is dict:
+            entries = {k: self._option(v) for k, v in value.items()}
+            return entries if any(entries[k] is not v for k, v in value.items()) else value
+        if isinstance(value, Tensor):
+            reg = self.reg_of(value)
+            if reg < 0:
+                raise Unsupported("a view made outside the compiled function")
+            return _Reg(reg, True)
+        if isinstance(value, np.ndarray):
+            found = self.regs.get(id(value))
+            if found is not None:
+                return _Reg(found, False)
+            if id(value) not in self.constants:
+                raise Unsupported("a NumPy array that is not an argument of the compiled function")
+        return value
+
+    def _guard_masks(self, name: str, options: Any) -> bool:
+        """For an op whose output shape depends on the boolean masks among its options (an index): a
+        mask that is an argument of the function is guarded (its count of True values must be the same
+        at a replay, else the call records again); one made inside the function cannot be (False, and
+        the recording fails)."""
+        pending = [options]
+        while pending:
+            value = pending.pop()
+            if value.__class__ in (tuple, list):
+                pending.extend(value)
+            elif value.__class__ is dict:
+                pending.extend(value.values())
+            elif isinstance(value, np.ndarray) and value.dtype.kind == "b":
+                reg = self.regs.get(id(value))
+                if reg is None or reg >= self.n_inputs or self.inputs[reg] is not value:
+                    self.fail(f"op '{name}' with a boolean mask made inside the compiled function (the "
+                              "result's shape depends on its values)")
+                    return False
+                self.masks.append((reg, int(np.count_nonzero(value))))
+        return True
+
+    def derived(self, result: Any, fn: Callable[..., Any], source: Any) -> None:
+        """Notes that array ``result`` is ``fn(array of source)`` (an index converted from a tensor): replay
+        computes it again from the source's current data. Made from a Python value, it is a constant."""
+        if not self.active() or self.failure is not None:
+            return
+        if isinstance(source, Tensor):
+            reg = self.reg_of(source)
+        elif isinstance(source, np.ndarray):
+            reg = self.regs.get(id(source), -1)
+        else:
+            if _holds_arrays(source):
+                self.fail("an index given as a list of tensors or arrays")
+            else:
+                self.constants.add(id(result))
+                self.keep.append(result)
+            return
+        if reg < 0:
+            self.fail("a NumPy array used as an index that is not an argument of the compiled function")
+            return
+        out = self._new_reg(result)
+        self.program.append(("d", out, fn, reg))
 
     def reg_of(self, tensor: Any) -> int:
         reg = self.regs.get(id(tensor))
@@ -102,14 +173,18 @@ class Recorder:
         if not self.active() or self.failure is not None:
             return
         name = getattr(op, "name", getattr(op, "__name__", "?"))
-        if kind != "op":
+        inplace = kind == "in-place op"
+        if kind != "op" and not inplace:
             return self.fail(f"{kind} '{name}'")
         if getattr(op, "replayable", True) is False:
             return self.fail(f"op '{name}' (its plugin declares it not replayable)")
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, (Tensor, np.ndarray)) or isinstance(value, (tuple, list)) and any(
-                    isinstance(v, (Tensor, np.ndarray)) for v in value):
-                return self.fail(f"op '{name}' with a tensor or array among its options")
+        try:
+            templates = self._option(args), self._option(kwargs)
+        except Unsupported as error:
+            return self.fail(f"op '{name}' with {error} among its options")
+        if getattr(op, "shape_from_options", False) and not self._guard_masks(name, (args, kwargs)):
+            return None
+        args, kwargs = templates
         specs: list[Any] = []
         raw: list[Any] = []
         for x in operands:
@@ -121,7 +196,7 @@ class Recorder:
                 raw.append(x._data)
             elif isinstance(x, np.ndarray):
                 found = self.regs.get(id(x))
-                if found is None:
+                if found is None and id(x) not in self.constants:
                     return self.fail(f"op '{name}' with a NumPy array operand that is not an argument "
                                      "of the compiled function")
                 specs.append(found)
@@ -138,7 +213,20 @@ class Recorder:
             if any(type(a) is not type(b) or getattr(a, "dtype", None) != getattr(b, "dtype", None)
                    or getattr(a, "shape", None) != getattr(b, "shape", None) for a, b in zip(arrays, again)):
                 return self.fail(f"op '{name}' (operand conversion)")
-        if isinstance(output, Tensor):
+        inplace_step = None
+        if inplace:
+            inplace_step = self._inplace(op, name, operands, arrays)
+            if inplace_step is None:
+                return None
+            out_reg = specs[0]
+            node = output._grad_fn
+            if node is not None and node.__class__ is op and id(node) not in self.nodes:
+                self.nodes[id(node)] = self.n_ops
+                self.keep.append(node)
+                mask = tuple(None if fn is None else True for fn in node.next_functions)
+            else:
+                mask = None
+        elif isinstance(output, Tensor):
             if output._base is not None and output._view_chain is None:
                 return self.fail(f"op '{name}' (a view of a detached tensor)")
             out_reg = self._new_reg(output)
@@ -150,13 +238,43 @@ class Recorder:
                 mask = tuple(None if fn is None else True for fn in node.next_functions)
             else:
                 mask = None
-        else:  # an integer or boolean result, given back as a NumPy array
+        elif isinstance(output, np.ndarray):  # an integer or boolean result, given back as a NumPy array
             out_reg, mask = self._new_reg(output), None
+        else:  # a NumPy scalar: no identity to find it by (np.True_ is one object)
+            return self.fail(f"op '{name}' returning a {type(output).__name__}")
         constants = tuple(None if s is not None else x for s, x in zip(specs, raw))
         self.program.append(("f", op, tuple(specs), constants, args, kwargs, direct, out_reg, self.n_ops,
-                             mask))
+                             mask, inplace_step))
         self.n_ops += 1
         return None
+
+    def _inplace(self, op: Any, name: str, operands: tuple[Any, ...],
+                 arrays: list[Any]) -> tuple[tuple[int, ...], int | None] | None:
+        """What a replay of the in-place op ``op`` on ``operands[0]`` must repeat beyond its forward: the
+        operands copied before it (they share memory with the target and the backward reads them) and
+        the input tensor whose version counter it bumps (None: a tensor made inside the function). None
+        (and the recording fails) if it cannot be replayed faithfully."""
+        target = operands[0]
+        version = target._version
+        if any(t._version is version for _, t in self.externals) or id(target) not in self.regs:
+            self.fail(f"in-place '{name}' on a tensor the compiled function did not receive as an argument "
+                      "(a parameter, a constant)")
+            return None
+        owner = next((i for i in range(self.n_inputs)
+                      if isinstance(self.inputs[i], Tensor) and self.inputs[i]._version is version),
+                     None)
+        node = target._grad_fn
+        recorded = node is not None and node.__class__ is op and id(node) not in self.nodes
+        if target._base is not None and target._requires_grad:
+            self.fail(f"in-place '{name}' on a view that requires grad (its base's history is rewritten)")
+            return None
+        if owner is not None and recorded:
+            self.fail(f"in-place '{name}' giving an argument of the compiled function a history")
+            return None
+        data = target._data
+        copied = tuple(i for i in (op.saves if recorded else ())
+                       if isinstance(arrays[i], np.ndarray) and np.may_share_memory(arrays[i], data))
+        return copied, owner
 
     def read(self, what: str) -> None:
         if self.active():
@@ -189,6 +307,14 @@ class Recorder:
             return -1
         return index
 
+    def observer(self, observer: Any) -> None:
+        """A node the backward runs has an observer: replayable only if it does nothing (the one an
+        in-place op leaves on the node it moved its tensor away from, the tensor retaining no gradient)."""
+        tensor = observer.ref()
+        if observer.hooks or observer.retain or (
+                observer.retain is None and tensor is not None and tensor._retains_grad):
+            self.fail("a tensor hook or retain_grad()")
+
     def leaf(self, tensor: Any) -> int:
         if tensor._hooks is not None:
             self.fail("a tensor hook")
@@ -207,7 +333,7 @@ class Recorder:
 class _Compiled:
     """One recorded signature: its program, ready to run on new inputs."""
 
-    __slots__ = ("replay", "external_tensors", "guards", "outputs", "failure")
+    __slots__ = ("replay", "external_tensors", "guards", "masks", "outputs", "failure")
 
     def __init__(self, recorder: Recorder | None, outputs: Any, failure: str | None = None) -> None:
         self.failure = failure
@@ -218,8 +344,12 @@ class _Compiled:
         self.guards = [(t, t._data.shape, t._data.dtype, t._requires_grad, t._grad_fn is None)
                        for _, t in recorder.externals]
         self.outputs = outputs
+        self.masks = tuple(recorder.masks)
 
-    def valid(self) -> bool:
+    def valid(self, inputs: list[Any]) -> bool:
+        for i, count in self.masks:
+            if np.count_nonzero(inputs[i]) != count:
+                return False
         for t, shape, dtype, requires_grad, leaf in self.guards:
             if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad != requires_grad \
                     or (t._grad_fn is None) != leaf or t._hooks is not None:
@@ -242,7 +372,7 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
     steps: list[tuple[list[str], set[int]]] = []  # the lines of each step and the registers it reads
     head = []
     for i in range(recorder.n_inputs):
-        x = recorder.keep[i]
+        x = recorder.inputs[i]
         if isinstance(x, Tensor):
             head += [f"t{i} = inputs[{i}]", f"r{i} = t{i}._data"]
         else:
@@ -256,7 +386,7 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
         lines: list[str] = []
         reads: set[int] = set()
         if kind == "f":
-            _, op, specs, constants, args, kwargs, direct, out, index, mask = step
+            _, op, specs, constants, args, kwargs, direct, out, index, mask, inplace = step
             ns[f"O{index}"] = op
             operands = []
             for j, (spec, constant) in enumerate(zip(specs, constants)):
@@ -266,22 +396,33 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
                 else:
                     operands.append(f"r{spec}")
                     reads.add(spec)
+            listed = "(" + "".join(o + ", " for o in operands) + ")"
             extra = ""
             if args:
-                ns[f"A{index}"] = args
-                extra += f", *A{index}"
+                extra += ", *" + _expression(args, f"A{index}", ns, reads, has_tensor)
             if kwargs:
-                ns[f"K{index}"] = kwargs
-                extra += f", **K{index}"
+                extra += ", **" + _expression(kwargs, f"K{index}", ns, reads, has_tensor)
             lines.append(f"n{index} = O{index}.__new__(O{index})")
             if mask is not None:
                 ns[f"M{index}"] = mask
                 lines.append(f"n{index}.next_functions = M{index}")
-            if direct:
-                lines.append(f"r{out} = n{index}.forward(np, {', '.join(operands)}{extra})")
+            if inplace is not None:  # as apply_inplace: copies, forward, the target's data and version
+                copied, owner = inplace
+                lines.append(f"a = [{', '.join(operands)}]" if direct else f"a = arrays(O{index}, {listed})[0]")
+                lines += [f"a[{i}] = a[{i}].copy()" for i in copied]
+                lines += [f"x = n{index}.forward(np, *a{extra})",
+                          "if x.__class__ is not ndarray: x = asarray(x)",
+                          f"if x is not r{out}: r{out}[...] = x"]
+                if owner is not None:
+                    lines.append(f"t{owner}._version[0] += 1")
+                lines.append("a = x = None")
+                reads.add(out)
+            elif direct:
+                lines.append(f"r{out} = n{index}.forward(np{''.join(', ' + o for o in operands)}{extra})")
             else:
-                lines.append(f"r{out} = n{index}.forward(np, *arrays(O{index}, ({', '.join(operands)},))[0]{extra})")
-            lines.append(f"if r{out}.__class__ is not ndarray: r{out} = asarray(r{out})")
+                lines.append(f"r{out} = n{index}.forward(np, *arrays(O{index}, {listed})[0]{extra})")
+            if inplace is None:
+                lines.append(f"if r{out}.__class__ is not ndarray: r{out} = asarray(r{out})")
             if mask is None:
                 lines.append(f"n{index} = None")
         elif kind == "b":
@@ -309,6 +450,10 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
                 else:
                     lines.append(f"r{reg} = x")
             lines += [f"n{index} = None", "g = x = held = None"]
+        elif kind == "d":  # an array derived from a register (an index converted from a tensor)
+            ns[f"D{n}"] = step[2]
+            lines.append(f"r{step[1]} = D{n}(r{step[3]})")
+            reads.add(step[3])
         elif kind == "+":
             lines.append(f"r{step[1]} = r{step[2]} + r{step[3]}")
             reads |= {step[2], step[3]}
@@ -340,6 +485,48 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
     code = builtins.compile(source, f"<kitty.compile of {len(recorder.program)} steps>", "exec")
     exec(code, ns)
     return ns["replay"]  # type: ignore[no-any-return]
+
+
+class _Reg:
+    """Stands for a register in a recorded op's options: its array, or (``tensor``) a tensor of it."""
+
+    __slots__ = ("reg", "tensor")
+
+    def __init__(self, reg: int, tensor: bool) -> None:
+        self.reg, self.tensor = reg, tensor
+
+
+def _holds_arrays(value: Any) -> bool:
+    if isinstance(value, (Tensor, np.ndarray)):
+        return True
+    return isinstance(value, (tuple, list)) and any(_holds_arrays(v) for v in value)
+
+
+def _has_regs(value: Any) -> bool:
+    if value.__class__ is _Reg:
+        return True
+    if value.__class__ in (tuple, list):
+        return any(_has_regs(v) for v in value)
+    return value.__class__ is dict and any(_has_regs(v) for v in value.values())
+
+
+def _expression(value: Any, name: str, ns: dict[str, Any], reads: set[int], has_tensor: set[int]) -> str:
+    """Python source building ``value`` (an op's options) at replay: registers read where ``_Reg`` objects
+    stand, the rest globals of the generated function (``name``, ``name_0``, ...)."""
+    if not _has_regs(value):
+        ns[name] = value
+        return name
+    if value.__class__ is _Reg:
+        reg = value.reg
+        if value.tensor and reg in has_tensor:
+            return f"t{reg}"
+        reads.add(reg)
+        return f"make_tensor(r{reg})" if value.tensor else f"r{reg}"
+    if value.__class__ is dict:
+        return "{" + "".join(f"{key!r}: {_expression(v, f'{name}_{j}', ns, reads, has_tensor)}, "
+                             for j, (key, v) in enumerate(value.items())) + "}"
+    items = "".join(_expression(v, f"{name}_{j}", ns, reads, has_tensor) + ", " for j, v in enumerate(value))
+    return f"({items})" if value.__class__ is tuple else f"[{items}]"
 
 
 def _regs_of(spec: Any) -> list[int]:
@@ -444,7 +631,7 @@ class CompiledFunction:
             compiled, _held = entry
             if compiled.failure is not None:
                 return self.fn(*args, **kwargs)
-            if compiled.valid():
+            if compiled.valid(inputs):
                 self.cache.move_to_end(key)
                 return compiled.run(inputs)
         return self._record(key, args, kwargs, inputs)
@@ -490,8 +677,9 @@ def compile(fn: Callable[..., Any] | None = None, *, cache_size: int = CACHE_SIZ
 
     The signature is the shapes, dtypes and ``requires_grad`` of the tensor (and NumPy array) arguments,
     the values of number and string arguments, the identity of other arguments, and the grad mode.
-    Replays give bit-identical outputs, ``.grad`` and parameter updates. What cannot be replayed (a value
-    read into Python, an in-place op, a hook, ``retain_graph``/``create_graph``, ...) makes that
+    Replays give bit-identical outputs, ``.grad``, parameter updates and version counters (in-place ops
+    on arguments and on tensors made inside included). What cannot be replayed (a value read into
+    Python, an in-place op on a parameter, a hook, ``retain_graph``/``create_graph``, ...) makes that
     signature run eagerly, with one warning. Usable as ``@compile`` and ``@compile(cache_size=...)``.
     See docs/compile.md.
     """

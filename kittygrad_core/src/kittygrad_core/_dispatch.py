@@ -51,8 +51,10 @@ def apply(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...] = (),
     arrays, requires_grad = _arrays(op, operands)
     node = op.__new__(op)
     out = _forward(op, node, operands, arrays, args, kwargs)
-    if out.dtype.kind != "f":
-        return out  # integer and boolean results (argmax, ...) are NumPy arrays, as comparisons are
+    if out.dtype.kind != "f":  # integer and boolean results (argmax, ...) are NumPy arrays, as comparisons are
+        if _tracing.RECORDER is not None:  # kitty.compile records them (tracers draw tensors only)
+            _tracing.RECORDER.op(op, operands, out, args, kwargs, "op")
+        return out
     if requires_grad and op.differentiable and GRAD_ENABLED.get():
         result = make_tensor(out, True, node)
         if op.view and isinstance(operands[0], Tensor):
@@ -126,8 +128,8 @@ def apply2(op: type[Op], x: Any, y: Any, args: tuple[Any, ...],
         a, x_grad = x._data, x._requires_grad
         if isinstance(y, Tensor):
             b, y_grad = y._data, y._requires_grad
-            if op.broadcast and (a.dtype is not b.dtype or a.shape != b.shape):
-                return apply(op, (x, y), args, kwargs)
+            if op.broadcast and (a.dtype is not b.dtype or a.shape != b.shape and not _trailing(a.shape, b.shape)):
+                return apply(op, (x, y), args, kwargs)  # promotion, or shapes _align must check
         elif (y.__class__ is float or y.__class__ is int) and op.broadcast:
             b, y_grad = y, False
         else:
@@ -302,6 +304,12 @@ def apply_inplace(op: type[Op], operands: tuple[Any, ...], args: tuple[Any, ...]
     if _tracing.ACTIVE:
         _tracing.notify(op, operands, target, args, kwargs, "in-place op")
     return target
+
+
+def _trailing(shape: tuple[int, ...], other: tuple[int, ...]) -> bool:
+    """Whether one shape ends the other (a bias and a batch: (32, 10) and (10,)): they broadcast."""
+    n, m = len(shape), len(other)
+    return shape[n - m:] == other if m <= n else other[m - n:] == shape
 
 
 def _arrays(op: type[Op], operands: tuple[Any, ...]) -> tuple[list[Any], bool]:

@@ -106,7 +106,12 @@ class Node:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """Which inputs of the recorded operation need a gradient."""
-        return tuple(fn is not None for fn in self.next_functions)
+        second = self._next2  # rules read this on the hot path: no generator, no next_functions tuple
+        if second is ONE_INPUT:
+            return (self._next is not None,)
+        if second is MANY_INPUTS:
+            return tuple([fn is not None for fn in self._next])
+        return (self._next is not None, second is not None)
 
     def _retain(self, tensor: Any) -> None:
         observer = self._retained
@@ -397,7 +402,7 @@ def _run_recorded(root: Node, root_grad: np.ndarray, root_reg: int, recorder: An
         check_versions(node)
         index = recorder.node_op(node)
         if node._retained is not None:
-            recorder.unsupported("a tensor hook or retain_grad()")
+            recorder.observer(node._retained)
             grad = observe(node._retained, grad, True)
         grads = call_rule(node, grad)
         node._release()

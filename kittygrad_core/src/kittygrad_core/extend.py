@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from . import _compile
+from . import _compile, _tracing
 from ._dispatch import apply, apply_inplace
 from ._dtypes import DEFAULT_DTYPE, as_float_array, resolve_dtype, result_dtype
 from ._tensor import Tensor, make_tensor
 
-__all__ = ["DEFAULT_DTYPE", "apply", "apply_inplace", "as_float_array", "call", "init_tensor",
-           "node_output", "replayable", "resolve_dtype", "result_dtype", "wrap", "write_"]
+__all__ = ["DEFAULT_DTYPE", "apply", "apply_inplace", "as_float_array", "call", "derived", "init_tensor",
+           "node_output", "recorded", "replayable", "resolve_dtype", "result_dtype", "value_read", "wrap",
+           "write_"]
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -62,6 +63,8 @@ def write_(tensor: Tensor, value: Any, key: Any = Ellipsis) -> Tensor:
     data = tensor._data
     if not data.flags.writeable:
         raise RuntimeError("write_(): the tensor is read-only.")
+    if _tracing.RECORDER is not None:  # an unrecorded write: kitty.compile would not repeat it
+        _tracing.RECORDER.unsupported("extend.write_() (an unrecorded write)")
     array = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=data.dtype)
     version = tensor._version
     version[0] += 1  # the data and its version change together: no call between the two statements
@@ -82,3 +85,33 @@ def replayable(fn: Any, *args: Any) -> Any:
     replay makes again with the same arguments (an optimizer's ``step()``, ``zero_grad()``: in-place
     updates of tensors the caller holds), and what happens inside it is not recorded."""
     return _compile.replayable(fn, *args)
+
+
+def derived(result: Any, fn: Any, source: Any) -> Any:
+    """Returns ``result``, the array ``fn(array)`` computed from ``source`` (a tensor, a NumPy array, or a
+    Python value such as a list), to be passed to an op as an option or operand (an index converted from
+    a tensor). While ``kitty.compile`` records, a replay computes ``fn`` again on the source's current
+    array; made from a Python value, ``result`` is a constant of the record. Free when nothing records.
+    """
+    recorder = _tracing.RECORDER
+    if recorder is not None:
+        recorder.derived(result, fn, source)
+    return result
+
+
+def recorded(op: Any, result: Any, *args: Any) -> Any:
+    """Returns ``result``, which the caller computed as ``op().forward(np, *args)`` without ``apply``
+    (``op`` an :class:`Op` with no tensor inputs: its options may hold tensors and arrays). While
+    ``kitty.compile`` records, the call is recorded as an op, so replays compute it again."""
+    recorder = _tracing.RECORDER
+    if recorder is not None:
+        recorder.op(op, (), result, args, {}, "op")
+    return result
+
+
+def value_read(what: str) -> None:
+    """Tells ``kitty.compile`` that the caller reads a tensor's value into Python (``what`` names it):
+    a recording in progress gives up and the compiled function runs eagerly for that signature."""
+    recorder = _tracing.RECORDER
+    if recorder is not None:
+        recorder.read(what)

@@ -12,7 +12,7 @@ import numpy as np
 
 import kittygrad_core
 from kittygrad_core import Composite, Conformance, Op, Tensor, is_grad_enabled, set_grad_enabled
-from kittygrad_core.extend import write_
+from kittygrad_core.extend import derived, write_
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -72,6 +72,11 @@ def _as_tensor(value):
 
 def _raw(value):
     return value.numpy() if isinstance(value, Tensor) else value
+
+
+def _array(value):
+    """The array of a tensor or array argument, for a use that ``derived`` reports to kitty.compile."""
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _constant(op, name, value):
@@ -402,14 +407,29 @@ def _batch_norm(input, weight, bias, running_mean, running_var, training, moment
                         buffer[...] = data
         out = centered * (variance + eps) ** -0.5
     else:
-        mean = _raw(running_mean).reshape(stat_shape).astype(input.dtype)
-        inv_std = (1.0 / np.sqrt(_raw(running_var).reshape(stat_shape) + eps)).astype(input.dtype)
+        # derived: kitty.compile computes them again from the running statistics' current values
+        as_mean, as_inv_std = _Stat(stat_shape, input.dtype, None), _Stat(stat_shape, input.dtype, eps)
+        mean = derived(as_mean(_array(running_mean)), as_mean, running_mean)
+        inv_std = derived(as_inv_std(_array(running_var)), as_inv_std, running_var)
         out = (input - mean) * inv_std
     if weight is not None:
         out = out * (weight if input.ndim == 2 else weight[(slice(None),) + (None,) * (input.ndim - 2)])
     if bias is not None:
         out = out + (bias if input.ndim == 2 else bias[(slice(None),) + (None,) * (input.ndim - 2)])
     return out
+
+
+class _Stat:
+    """A running statistic as batch_norm's evaluation uses it: the mean, or (with ``eps``) the inverse
+    standard deviation, shaped to broadcast over the channels."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, eps: float | None) -> None:
+        self.shape, self.dtype, self.eps = shape, dtype, eps
+
+    def __call__(self, array: np.ndarray) -> np.ndarray:
+        if self.eps is None:
+            return array.reshape(self.shape).astype(self.dtype)
+        return (1.0 / np.sqrt(array.reshape(self.shape) + self.eps)).astype(self.dtype)
 
 
 class BatchNorm(Composite):

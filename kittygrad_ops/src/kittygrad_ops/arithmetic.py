@@ -83,6 +83,8 @@ class Sub(Op):
         return input - other if alpha == 1 else input - alpha * other
 
     def backward(self, xp, grad):
+        if not self.needs_input_grad[1]:  # x - 1.0: no array to spend on the number's gradient
+            return grad, None
         return grad, -grad if self.alpha == 1 else grad * -self.alpha
 
 
@@ -109,7 +111,8 @@ class Mul(Op):
         return input * other
 
     def backward(self, xp, grad):
-        return grad * self.other, grad * self.input
+        needs_input, needs_other = self.needs_input_grad  # x * 0.5 computes one product, not two
+        return grad * self.other if needs_input else None, grad * self.input if needs_other else None
 
 
 class Div(Op):
@@ -137,6 +140,8 @@ class Div(Op):
 
     def backward(self, xp, grad):
         grad_input = grad / self.other
+        if not self.needs_input_grad[1]:  # x / 2.0: the divisor's gradient would cost three passes
+            return grad_input, None
         return grad_input, -grad_input * self.input / self.other
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from kittygrad_core import Composite, Conformance, Op, Tensor
+from kittygrad_core.extend import recorded, value_read
 
 
 def _split(xp, grad, wins, ties):
@@ -121,12 +122,25 @@ def _close(op, input, other, rtol, atol, equal_nan):
     if not isinstance(equal_nan, (bool, np.bool_)):
         raise TypeError(f"{op}(): equal_nan must be a bool, not {type(equal_nan).__name__}.")
     try:
-        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=bool(equal_nan))
+        return np.asarray(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=bool(equal_nan)))  # 0-d: an array
     except ValueError:
         raise RuntimeError(f"{op}(): shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
 _CLOSE_OPTIONS = {"rtol": [1e-5, 1e-2], "atol": [1e-8, 0.5], "equal_nan": "bool"}
+
+
+class _CloseValues(Op):
+    """isclose's computation as a record without tensor inputs (its operands are options), so that
+    ``kitty.compile`` records and replays it (``extend.recorded``); not registered."""
+
+    __slots__ = ()
+
+    name = "isclose"
+    differentiable = False
+
+    def forward(self, xp, input, other, rtol, atol, equal_nan):
+        return _close("isclose", input, other, rtol, atol, equal_nan)
 
 
 class Isclose(Composite):
@@ -141,7 +155,8 @@ class Isclose(Composite):
 
     @staticmethod
     def call(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return _close("isclose", input, other, rtol, atol, equal_nan)
+        return recorded(_CloseValues, _close("isclose", input, other, rtol, atol, equal_nan), input, other, rtol,
+                        atol, equal_nan)
 
 
 class Allclose(Composite):
@@ -157,6 +172,7 @@ class Allclose(Composite):
 
     @staticmethod
     def call(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        value_read("allclose() (a Python bool)")
         return bool(_close("allclose", input, other, rtol, atol, equal_nan).all())
 
 
@@ -172,6 +188,7 @@ class Equal(Composite):
 
     @staticmethod
     def call(input, other):
+        value_read("equal() (a Python bool)")
         a, b = _values("equal", input, 0), _values("equal", other, 1)
         return a.shape == b.shape and bool((a == b).all())
 

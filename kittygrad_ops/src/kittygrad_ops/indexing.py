@@ -20,7 +20,7 @@ import numpy as np
 
 import kittygrad_core as kitty
 from kittygrad_core import Composite, Conformance, Op, Tensor
-from kittygrad_core.extend import apply, apply_inplace
+from kittygrad_core.extend import apply, apply_inplace, derived, value_read
 
 from ._dims import masked, normalize_dim
 from ._strategies import (
@@ -62,10 +62,14 @@ def normalize_key(key):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
                              f"are valid indices (got {type(k).__name__})")  # torch's text
         elif isinstance(k, Tensor) and k.ndim == 0 and float(k._data).is_integer():
+            value_read("a 0-d tensor used as an index")  # its value becomes part of the key
             basic.append(int(k._data))  # a 0-d integer tensor indexes like an int
             advanced.append(int(k._data))
         else:
-            advanced.append(_index_array(k))
+            index = _index_array(k)
+            if index is not k and not (isinstance(k, Tensor) and index is k._data):
+                derived(index, _index_array, k)  # kitty.compile computes it again from k's data
+            advanced.append(index)
             is_basic = False
     if is_basic:
         if not any(k is Ellipsis for k in basic):
@@ -181,6 +185,7 @@ class Index(Op):
 
     name = "_index"
     differentiable_backward = True
+    shape_from_options = True  # a boolean mask's count of True values: kitty.compile guards it
     functions = methods = ()
     n_inputs = 1
     conformance = _getitem_conformance(advanced=True)
@@ -288,6 +293,16 @@ class IndexPut(Op):
         return grad_input, grad_values
 
 
+class _Cast:
+    """``astype(dtype)`` as a function, for kitty.compile to repeat a conversion."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+
+    def __call__(self, array: np.ndarray) -> np.ndarray:
+        return array.astype(self.dtype)
+
+
 class Setitem(Composite):
     """Tensor[key] = value
 
@@ -303,6 +318,7 @@ class Setitem(Composite):
     def call(input, key, value):
         key = normalize_key(key)
         if not isinstance(value, Tensor):
+            given = value
             try:
                 value = np.asarray(value)
             except ValueError:  # NumPy's "inhomogeneous shape": a ragged nested list
@@ -311,7 +327,7 @@ class Setitem(Composite):
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"__setitem__(): can't assign a {type(value).__name__} of dtype "
                                 f"{value.dtype} to a tensor")
-            value = value.astype(input.dtype)
+            value = derived(value.astype(input.dtype), _Cast(input.dtype), given)
         apply_inplace(kitty.registry["_index_put"], (input, value), (key,))
 
 

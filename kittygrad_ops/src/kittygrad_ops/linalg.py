@@ -97,6 +97,10 @@ class Matmul(_Promoting):
 
     def backward(self, xp, grad):
         a, b = self._promoted(self.input, self.other)
+        needs_a, needs_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the layers' case, without the general case's reshaping
+            return self._cast_back((xp.matmul(grad, b.T) if needs_a else None,
+                                    xp.matmul(a.T, grad) if needs_b else None))
         # Treat vectors as matrices so that one rule covers every case.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -106,10 +110,10 @@ class Matmul(_Promoting):
         if a.ndim == 1:
             g2 = g2[..., None, :]
         grad_a = grad_b = None
-        if self.needs_input_grad[0]:
+        if needs_a:
             grad_a = unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape)
             grad_a = grad_a.reshape(a.shape) if a.ndim == 1 else grad_a
-        if self.needs_input_grad[1]:
+        if needs_b:
             grad_b = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape)
             grad_b = grad_b.reshape(b.shape) if b.ndim == 1 else grad_b
         return self._cast_back((grad_a, grad_b))

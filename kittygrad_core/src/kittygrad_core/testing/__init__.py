@@ -31,7 +31,7 @@ try:
         second_derivative_summary,
         torch_reference,
     )
-    from ._compiled import FALLBACKS, check_compiled, compiled_tests
+    from ._compiled import ALLOWED_FALLBACKS, FALLBACKS, REPLAYED, check_compiled, compiled_summary, compiled_tests
     from ._profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, profile_settings
     from ._saves import check_saves, saves_tests
     from ._strategies import Case, cases
@@ -45,7 +45,8 @@ except ModuleNotFoundError as _error:
 from ._declarations import check_provides
 
 __all__ = [
-    "DEFAULT_PROFILE", "FALLBACKS", "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
+    "ALLOWED_FALLBACKS", "DEFAULT_PROFILE", "FALLBACKS", "REPLAYED", "compiled_summary",
+    "PROFILES", "PROFILE_ENV", "STATS", "Case", "call_kitty", "call_torch",
     "cases", "check_case", "check_compiled", "check_op", "compiled_tests", "check_provides", "check_saves",
     "conformance_stats",
     "conformance_tests",
