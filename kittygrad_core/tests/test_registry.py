@@ -4,6 +4,7 @@ Tests that register ops use a fresh ``OpRegistry`` bound to a throwaway module a
 nothing leaks into ``kittygrad_core`` itself.
 """
 import inspect
+import traceback
 import types
 
 import numpy as np
@@ -111,6 +112,22 @@ def test_bindings_have_the_ops_docstring_and_signature(registry, module, tensor_
     assert module.scale.__name__ == "scale" and module.rescale.__name__ == "rescale"
     assert tensor_type.scale.__qualname__ == "Tensor.scale"
     assert module.scale.__doc__ == Scale.__doc__
+
+
+def test_bindings_sharing_a_source_keep_their_own_names(registry, module, tensor_type, records):
+    # mul and times compile to one text (the compiled code is shared); each keeps its own name, its
+    # own file name in tracebacks, and calls its own op
+    registry.register(records.Mul)
+    registry.register(Times, override=True)
+    assert module.mul.__code__.co_filename == "<kittygrad op 'mul' function 'mul'>"
+    assert module.times.__code__.co_filename == "<kittygrad op 'times' function 'times'>"
+    assert (module.mul.__name__, module.times.__name__) == ("mul", "times")
+    assert tensor_type.__mul__.__code__.co_name == "__mul__"
+    assert module.mul._kittygrad_op is registry["mul"] and module.times._kittygrad_op is registry["times"]
+    with pytest.raises(TypeError) as error:
+        module.times(tensor_type([2.]), "text")
+    files = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.value.__traceback__)]
+    assert "<kittygrad op 'times' function 'times'>" in files, files
 
 
 def test_bindings_pass_options(registry, module, tensor_type):

@@ -72,7 +72,9 @@ def install(package: types.ModuleType) -> None:
     """
     modules: dict[str, types.ModuleType] = {}
     for path, names in _PATHS.items():
-        existing = getattr(_core, path, None) if "." not in path else None
+        # vars(), not getattr: a missing name would take core's __getattr__, whose error path scans
+        # every installed distribution's metadata (a third of import time)
+        existing = vars(_core).get(path) if "." not in path else None
         # kittygrad.autograd is torch's (kittygrad_core.autograd: backward, grad); the original's
         # submodules hang below it
         modules[path] = existing if isinstance(existing, types.ModuleType) else _module(path, names, _core)

@@ -56,8 +56,12 @@ def declarations(entry_points: Any = None) -> dict[str, list[tuple[str, str]]]:
     if entry_points is None:
         entry_points = metadata.entry_points(group=PROVIDES_GROUP)
     found: dict[str, list[tuple[str, str]]] = {}
+    names: dict[int, str] = {}  # Distribution.name parses the metadata file again at every read
     for ep in entry_points:
-        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+        source = getattr(ep, "dist", None)
+        dist = names.get(id(source))
+        if dist is None:
+            dist = names[id(source)] = getattr(source, "name", None) or "?"
         entry = (ep.attr or ep.name, dist)
         if entry not in found.setdefault(ep.name, []):
             found[ep.name].append(entry)
@@ -472,13 +476,12 @@ def _generate(node: type[Op], attribute: str, inputs: list[str], options: list[i
                 f"        return _unsupported({attribute!r}, {header[0]}, {header[1]})\n")
     else:
         body = f"    return {call}\n"
-    source = f"def {attribute}({', '.join(header)}):\n{body}"
+    source = f"def _binding({', '.join(header)}):\n{body}"
     namespace.update(_op=node, _sequence=_dispatch.sequence, _apply=_dispatch.apply, _apply1=_dispatch.apply1,
                      _apply2=_dispatch.apply2, _apply_inplace=_dispatch.apply_inplace,
                      _EMPTY=_dispatch.EMPTY, _UnsupportedOperand=_dispatch.UnsupportedOperand,
                      _unsupported=_unsupported)
-    exec(compile(source, f"<kittygrad op '{node.name}' binding '{attribute}'>", "exec"), namespace)
-    function = namespace[attribute]
+    function = _define(attribute, source, f"<kittygrad op '{node.name}' binding '{attribute}'>", namespace)
     if not method and not operator:
         function = _binding_errors_as_bind(node, attribute, function, names, options, call, namespace)
     function.__doc__ = node.__doc__
@@ -521,15 +524,33 @@ def _binding_errors_as_bind(node: Any, attribute: str, impl: Any, names: list[st
             call = call.replace(f"'{p.name}': {p.name}", f"'{p.name}': _default_{p.name}")
             call = re.sub(rf"(?<![\w'.]){p.name}(?![\w'])", f"_default_{p.name}", call)
     unpack = ", ".join([*names, *required]) + ("," if len(names) + len(required) == 1 else "")
-    source = (f"def {attribute}(*args, **kwargs):\n"
+    source = (f"def _binding(*args, **kwargs):\n"
               f"    if kwargs or len(args) != {fast}:\n"
               f"        return _bound_call(_impl, args, kwargs)\n"
               f"    {unpack} = args\n"
               f"    return {call}\n")
     namespace.update(_impl=impl, _bound_call=_bound_call)
-    exec(compile(source, f"<kittygrad op '{node.name}' function '{attribute}'>", "exec"), namespace)
-    function = namespace[attribute]
+    function = _define(attribute, source, f"<kittygrad op '{node.name}' function '{attribute}'>", namespace)
     function.__signature__ = inspect.signature(impl)
+    return function
+
+
+_CODE: dict[str, Any] = {}  # compiled binding sources: ops with the same signature share one text
+
+
+def _define(name: str, source: str, filename: str, namespace: dict[str, Any]) -> Any:
+    """Runs ``source`` (which defines ``_binding``) in ``namespace``; returns the function named ``name``.
+
+    Each distinct text is compiled once (compiling every binding was an eighth of ``import kittygrad``);
+    the function's code then takes the binding's own name and file name, for tracebacks.
+    """
+    code = _CODE.get(source)
+    if code is None:
+        code = _CODE[source] = compile(source, filename, "exec")
+    exec(code, namespace)
+    function = namespace.pop("_binding")
+    function.__code__ = function.__code__.replace(co_name=name, co_qualname=name, co_filename=filename)
+    function.__name__ = name
     return function
 
 
