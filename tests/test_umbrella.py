@@ -2,7 +2,10 @@
 import importlib.util
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+
+import pytest
 
 import kittygrad as kitty
 import kittygrad_core
@@ -53,3 +56,22 @@ def test_bad_plugins_do_not_stop_import_kittygrad(tmp_path):
     spec.loader.exec_module(bad)
     out = bad.run(bad.installed_bad_plugins.__wrapped__(tmp_path), "kittygrad")
     bad.check_output(out)
+
+
+@pytest.mark.parametrize("first", ["kittygrad_ops", "kittygrad_nn", "kittygrad_viz", "kittygrad_conv"])
+def test_importing_a_plugin_package_first_loses_no_op(first):
+    # the plugin package imports kittygrad_core, whose autoload meets the package half-imported: its
+    # entry point is deferred (no warning) and loads with `import kittygrad` or the first tensor
+    code = textwrap.dedent(f"""
+        import {first}
+        import kittygrad_core
+        x = kittygrad_core.tensor([1.0, 2.0], requires_grad=True)
+        (x * 2).exp().sum().backward()  # an operator first: no __getattr__ on the way
+        import kittygrad as kitty
+        assert kitty.plugins.deferred == [], kitty.plugins.deferred
+        assert {{"ops", "nn", "conv"}} <= set(kitty.plugins.plugins), kitty.plugins.plugins
+        print(kitty.mul(x, 3).tolist(), [round(g, 4) for g in x.grad.tolist()], kitty.nn.functional.relu(x).tolist())
+    """)
+    result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == "[3.0, 6.0] [14.7781, 109.1963] [1.0, 2.0]".split()

@@ -144,6 +144,23 @@ def test_plugin_that_fails_to_import_is_reported_and_skipped(host):
     assert "failed to import" in host.plugins["broken"].error and host.plugins["fine"].error is None
 
 
+def test_plugin_whose_package_is_still_importing_is_deferred_then_loaded(host, monkeypatch):
+    # `import kittygrad_ops` imports kittygrad_core, which autoloads kittygrad_ops.plugin while the
+    # package kittygrad_ops is half-initialised: the entry point waits, without a warning, until the
+    # package's import is over
+    package = types.ModuleType("halfway_pkg")
+    package.__spec__ = types.SimpleNamespace(_initializing=True)
+    monkeypatch.setitem(sys.modules, "halfway_pkg", package)
+    ep = FakeEntryPoint("halfway", plugin_module("halfway", op_named("halfway_op")), "dist-halfway")
+    ep.value = "halfway_pkg.plugin"
+    host.load_entry_points(entry_points=[ep])
+    assert host.deferred == [ep] and not ep.loaded and "halfway_op" not in host.registry
+    assert host.load_deferred() is False and host.deferred == [ep]  # still importing: still waiting
+    package.__spec__._initializing = False
+    assert host.load_deferred() is True and host.deferred == [] and "halfway_op" in host.registry
+    assert host.plugins["halfway"].distribution == "dist-halfway"
+
+
 def test_plugin_whose_hook_raises_is_reported_and_skipped(host):
     failing = types.ModuleType("failing")
 

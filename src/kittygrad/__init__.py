@@ -9,7 +9,9 @@ import sys as _sys
 import types as _types
 
 import kittygrad_core as _core
-from kittygrad_core import *  # noqa: F401,F403
+
+_core.plugins.load_deferred()  # plugins whose package imported kittygrad_core first (import kittygrad_ops)
+from kittygrad_core import *  # noqa: E402,F401,F403
 from kittygrad_core import __all__ as _core_all
 
 # Op functions live on kittygrad_core; the registry copies them here too, now and whenever one is

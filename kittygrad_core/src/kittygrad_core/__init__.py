@@ -80,6 +80,7 @@ registry = OpRegistry(_sys.modules[__name__], Tensor)
 install_operator_stubs(Tensor)
 #: The plugin host: its pluggy ``manager`` and what each loaded plugin provided.
 plugins = PluginHost(registry)
+_tensor.bind_plugins(plugins.deferred, plugins.load_deferred)
 _higher_order.HOST = plugins
 
 
@@ -94,6 +95,8 @@ def stop_tracing(tracer: _tracing.Tracer | None = None) -> None:
 
 
 def __getattr__(name: str) -> Any:
+    if plugins.deferred and plugins.load_deferred() and name in globals():
+        return globals()[name]  # an op of a plugin whose package was still importing at autoload
     raise missing_op_error(name, f"module 'kittygrad_core' has no attribute '{name}'")
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +36,13 @@ class PluginInfo:
     error: str | None = None
 
 
+def _importing(ep: Any) -> bool:
+    """Whether the top-level package of an entry point's module is in the middle of its import."""
+    package = str(getattr(ep, "value", "")).partition(":")[0].partition(".")[0]
+    spec = getattr(sys.modules.get(package), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
+
+
 def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
@@ -54,6 +63,12 @@ class PluginHost:
         #: distribution; the first plugin to offer one provides it.
         self.namespace: Any = None
         self.namespace_owner: str | None = None
+        #: Entry points whose package was still being imported at autoload (``import kittygrad_ops``
+        #: imports kittygrad_core, which autoloads ``kittygrad_ops.plugin`` while ``kittygrad_ops`` is
+        #: half-initialised): loaded by :meth:`load_deferred` once that import is over. The list is
+        #: never rebound (Tensor's constructor checks the same object).
+        self.deferred: list[Any] = []
+        self._deferred_lock = threading.Lock()
 
     def load_entry_points(self, entry_points: Iterable[Any] | None = None) -> None:
         """Loads the plugins of the ``kittygrad`` entry-point group, in a deterministic order.
@@ -69,16 +84,41 @@ class PluginHost:
         for ep in sorted(entry_points, key=_load_order):
             if ep.name in blocked or (only is not None and ep.name not in only):
                 continue
-            dist = _dist_name(ep)
-            version = getattr(getattr(ep, "dist", None), "version", None)
-            try:
-                plugin = ep.load()
-            except KeyboardInterrupt:
-                raise
-            except BaseException as error:  # SystemExit too: a plugin must not end import kittygrad
-                self._fail(self._key(ep.name, dist), dist, version, f"failed to import: {error!r}")
+            if _importing(ep):
+                self.deferred.append(ep)
                 continue
-            self.add_plugin(plugin, name=ep.name, distribution=dist, version=version, autoload=True)
+            self._load(ep)
+
+    def load_deferred(self) -> bool:
+        """Loads the deferred entry points whose package has finished importing; True if any loaded.
+
+        Called by ``import kittygrad``, by the first tensor made, and before a missing attribute of
+        ``kittygrad_core`` or of a tensor is reported.
+        """
+        with self._deferred_lock:
+            pending = self.deferred[:]
+            self.deferred.clear()
+            loaded = False
+            for ep in pending:
+                if _importing(ep):
+                    self.deferred.append(ep)
+                else:
+                    self._load(ep)
+                    loaded = True
+            return loaded
+
+    def _load(self, ep: Any) -> None:
+        """Imports one entry point's plugin and registers it; a failure is a PluginWarning."""
+        dist = _dist_name(ep)
+        version = getattr(getattr(ep, "dist", None), "version", None)
+        try:
+            plugin = ep.load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # SystemExit too: a plugin must not end import kittygrad
+            self._fail(self._key(ep.name, dist), dist, version, f"failed to import: {error!r}")
+            return
+        self.add_plugin(plugin, name=ep.name, distribution=dist, version=version, autoload=True)
 
     def add_plugin(self, plugin: Any, name: str | None = None, distribution: str | None = None,
                    version: str | None = None, autoload: bool = False) -> PluginInfo | None:

@@ -71,6 +71,8 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> None:
+        if DEFERRED_PLUGINS:  # the first tensor after `import kittygrad_ops`: its ops load now
+            load_deferred_plugins()
         if isinstance(data, Tensor):
             raise RuntimeError("If you want to create a new tensor from another, use "
                                "source_tensor.detach() and then specify the requires_grad attribute.")
@@ -441,6 +443,8 @@ class Tensor:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: says which plugin provides a missing method.
+        if DEFERRED_PLUGINS and load_deferred_plugins() and hasattr(type(self), name):
+            return getattr(self, name)
         raise missing_op_error(name, f"'Tensor' object has no attribute '{name}'", method=True)
 
 
@@ -491,4 +495,16 @@ def bind(missing: Any) -> None:
     """Gives Tensor the registry's ``missing_op_error`` (called once by the package's import)."""
     global missing_op_error
     missing_op_error = missing
+
+
+def bind_plugins(deferred: list[Any], load_deferred: Any) -> None:
+    """Gives Tensor the plugin host's deferred entry points and their loader (called once)."""
+    global DEFERRED_PLUGINS, load_deferred_plugins
+    DEFERRED_PLUGINS, load_deferred_plugins = deferred, load_deferred
+
+
+# Bound by ``bind``: plugins whose package was still importing when kittygrad_core autoloaded them
+# (the plugin host's list, never rebound), and the host's loader of them.
+DEFERRED_PLUGINS: list[Any] = []
+load_deferred_plugins: Any = None
 tensor = Tensor
