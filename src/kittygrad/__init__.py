@@ -12,7 +12,7 @@ import kittygrad_core as _core
 
 _core.plugins.load_deferred()  # plugins whose package imported kittygrad_core first (import kittygrad_ops)
 from kittygrad_core import *  # noqa: E402,F401,F403
-from kittygrad_core import __all__ as _core_all
+from kittygrad_core import __all__ as _core_all  # noqa: E402
 
 # Op functions live on kittygrad_core; the registry copies them here too, now and whenever one is
 # (un)registered, so `kitty.exp` is a plain attribute lookup.
