@@ -271,3 +271,30 @@ def test_optimizer_load_state_dict_validates_before_replacing_state():
     with pytest.raises(ValueError, match="must be a dict"):
         optimizer.load_state_dict({"state": {0: [1, 2]}, "param_groups": state["param_groups"]})
     assert set(optimizer.state[p]) == set(saved)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_index_fast_path_equals_the_general_path(reduction, dtype):
+    # class indices in range, no weight, no smoothing: cross_entropy skips the one-hot targets; a weight
+    # of ones takes the general path, whose arithmetic is then the same: values and gradients are equal
+    # bit for bit, also at a second backward through the retained graph (the rule modifies no save)
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((7, 5)).astype(dtype) * 4
+    target = rng.integers(0, 5, 7)
+    upstream = kitty.tensor(rng.standard_normal(7).astype(dtype)) if reduction == "none" else None
+    results = []
+    for weight in (None, kitty.ones(5, dtype=kitty.tensor(logits).dtype)):
+        x = kitty.tensor(logits, requires_grad=True)
+        loss = F.cross_entropy(x, target, weight=weight, reduction=reduction)
+        loss.backward(upstream, retain_graph=True)
+        first = x.grad.numpy().copy()
+        loss.backward(upstream)
+        results.append((loss.numpy(), first, x.grad.numpy() - first))
+    for fast, general in zip(*results):
+        assert fast.dtype == general.dtype and np.array_equal(fast, general), (fast, general)
+    xt = torch.tensor(logits, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(target), reduction=reduction)
+    lt.backward(None if upstream is None else torch.tensor(upstream.numpy()))
+    np.testing.assert_allclose(results[0][0], lt.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(results[0][1], xt.grad.numpy(), rtol=1e-5, atol=1e-7)

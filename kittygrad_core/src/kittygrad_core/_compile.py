@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _tracing
 from ._dispatch import _arrays
-from ._engine import CONSUMED, _conform, _given_once, init_node
+from ._engine import CONSUMED, _conform, _given_once, edges, init_node
 from ._grad_mode import GRAD_ENABLED
 from ._tensor import Tensor, make_tensor
 
@@ -403,9 +403,9 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
             if kwargs:
                 extra += ", **" + _expression(kwargs, f"K{index}", ns, reads, has_tensor)
             lines.append(f"n{index} = O{index}.__new__(O{index})")
-            if mask is not None:
-                ns[f"M{index}"] = mask
-                lines.append(f"n{index}.next_functions = M{index}")
+            if mask is not None:  # the edges' slots directly (Node.next_functions' setter costs a call)
+                ns[f"M{index}"], ns[f"M{index}b"] = edges(mask)
+                lines.append(f"n{index}._next = M{index}; n{index}._next2 = M{index}b")
             if inplace is not None:  # as apply_inplace: copies, forward, the target's data and version
                 copied, owner = inplace
                 lines.append(f"a = [{', '.join(operands)}]" if direct else f"a = arrays(O{index}, {listed})[0]")

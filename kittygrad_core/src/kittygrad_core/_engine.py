@@ -604,12 +604,16 @@ def init_node(node: Node, nexts: tuple[Any, ...], like: np.ndarray, lock: int = 
 
 def set_edges(node: Node, nexts: tuple[Any, ...]) -> None:
     """Stores ``nexts`` (one node or None per input) in ``node``'s ``_next``/``_next2`` slots."""
+    node._next, node._next2 = edges(nexts)
+
+
+def edges(nexts: tuple[Any, ...]) -> tuple[Any, Any]:
+    """What the ``_next`` and ``_next2`` slots of a node with inputs' nodes ``nexts`` hold."""
     if len(nexts) == 1:
-        node._next, node._next2 = nexts[0], ONE_INPUT
-    elif len(nexts) == 2:
-        node._next, node._next2 = nexts
-    else:
-        node._next, node._next2 = nexts, MANY_INPUTS
+        return nexts[0], ONE_INPUT
+    if len(nexts) == 2:
+        return nexts[0], nexts[1]
+    return nexts, MANY_INPUTS
 
 
 def store_snapshot(node: Node, flat: tuple[Any, ...]) -> None:

@@ -601,7 +601,7 @@ class CrossEntropy(Op):
 
     # input and target: read (recorded) by a create_graph pass only; q_offset: q's part without target
     __slots__ = ("input", "target", "target_scale", "logp", "target_dtype", "q", "q_offset", "softmax", "shape",
-                 "reduction", "denominator", "sample_shape", "input_dtype")
+                 "reduction", "denominator", "sample_shape", "input_dtype", "picked")
 
     name = "cross_entropy"
     methods = ()
@@ -635,6 +635,14 @@ class CrossEntropy(Op):
         classes, dtype = rows.shape[1], input.dtype
         logp = _log_softmax_rows(xp, rows)
         self.target_scale = None
+        if xp is np and input.ndim == 2 and weight is None and not label_smoothing and rows.size \
+                and target.__class__ is np.ndarray and target.shape == sample_shape:
+            # the dispatcher hands integer targets over as floats (the default dtype)
+            whole = target.dtype.kind == "f" and (target == np.round(target)).all()
+            indices = target.astype(np.int64) if whole else target
+            low, high = indices.min(), indices.max()
+            if indices.dtype.kind in "iu" and low >= 0 and high < classes and not low <= ignore_index <= high:
+                return self._forward_indices(logp, indices, reduction)
         if target.shape == input.shape and target.dtype.kind == "f":  # class probabilities
             # torch promotes float32 logits with float64 probabilities or a float64 weight
             dtype = xp.result_type(dtype, target.dtype, *(() if not isinstance(weight, Tensor) else (weight.dtype,)))
@@ -671,8 +679,31 @@ class CrossEntropy(Op):
         self.input_dtype = input.dtype
         return _reduce(xp, loss, reduction, denominator)
 
+    def _forward_indices(self, logp, indices, reduction):
+        """The common case (a batch of logits, class indices in range, no weight, no smoothing, none
+        ignored) without the one-hot targets: the same numbers as the general path, each loss term
+        being ``-logp`` at the target (the other terms of a row's sum are zeros)."""
+        rows = np.arange(logp.shape[0])
+        loss = -logp[rows, indices]
+        self.q, self.softmax, self.shape, self.picked = None, np.exp(logp), logp.shape, (rows, indices)
+        self.reduction, self.sample_shape, self.input_dtype = reduction, logp.shape[:1], logp.dtype
+        self.denominator = logp.dtype.type(logp.shape[0])
+        return _reduce(np, loss, reduction, self.denominator)
+
     def backward(self, xp, grad):
         q, softmax = self.q, self.softmax
+        if q is None:  # the class-index fast path: q is one-hot, so q.sum(-1) is 1
+            if xp is np:
+                if self.reduction == "none":
+                    grad = grad.reshape(-1, 1)
+                elif self.reduction == "mean":
+                    grad = grad / self.denominator
+                rows = softmax.copy()  # softmax * 1 - q, as the general rule computes it
+                rows[self.picked] -= 1
+                rows *= grad
+                return rows, None
+            q = xp.zeros_like(softmax)  # recorded (create_graph): the general rule with its q
+            q[self.picked] = 1
         logp = self.logp if self.target_scale is not None else None  # only probabilities save it
         if xp is not np:  # recorded: log-softmax (and q, for probabilities) recomputed from the inputs
             logp = _log_softmax_rows(xp, _as_rows_of(xp, self.input))
