@@ -428,7 +428,7 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
         elif kind == "b":
             _, index, grad, outs, fresh = step
             reads.add(grad)
-            lines += [f"g = n{index}.backward(np, r{grad})", f"n{index}._release()",
+            lines += [f"g = n{index}.backward(np, r{grad})",
                       "if g.__class__ is not tuple: g = (g,)"]
             for j, target_spec in enumerate(outs):
                 if target_spec is None:

@@ -11,7 +11,9 @@ from . import _tracing
 from ._dtypes import DEFAULT_DTYPE, SUPPORTED_DTYPES, DTypeLike, resolve_dtype
 from ._tensor import Tensor, _flag, make_tensor
 
-_generator = np.random.default_rng()
+# Made at first use: numpy.random is a lazy submodule of NumPy whose import is a tenth of
+# `import kittygrad`, and a program that draws nothing need not pay it.
+_generator: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> None:
@@ -22,6 +24,9 @@ def manual_seed(seed: int) -> None:
 
 def generator() -> np.random.Generator:
     """The NumPy generator behind kittygrad's random functions (reseeded by ``manual_seed``)."""
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator
 
 
@@ -30,7 +35,7 @@ def _draw(name: str) -> np.random.Generator:
     result would be a constant of the record (stale at every replay), so the signature runs eagerly."""
     if _tracing.RECORDER is not None:
         _tracing.RECORDER.read(f"kitty.{name}() (a random tensor created inside the function)")
-    return _generator
+    return _generator if _generator is not None else generator()
 
 
 def _size(sizes: tuple[Any, ...]) -> tuple[int, ...]:

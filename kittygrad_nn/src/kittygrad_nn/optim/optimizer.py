@@ -185,5 +185,6 @@ def _step(state: dict[str, Any]) -> float:
     if step is None:
         step = state["step"] = Tensor(np.zeros((), np.float32))
     count = step.numpy()
-    count += 1
-    return float(count)
+    value = float(count) + 1.0
+    count.fill(value)  # a ufunc on a 0-d array costs several times more
+    return value
