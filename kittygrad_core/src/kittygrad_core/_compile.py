@@ -365,7 +365,7 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
     """The program as one Python function of straight-line code: registers are locals, every record,
     option and target shape a global of its own (no interpretation left at replay), each register
     deleted after its last use (gradients are freed as the engine frees them)."""
-    ns: dict[str, Any] = {"np": np, "ndarray": np.ndarray, "asarray": np.asarray, "ones_like": np.ones_like,
+    ns: dict[str, Any] = {"np": np, "ndarray": np.ndarray, "asarray": np.asarray, "array": np.array,
                           "np_add": np.add, "arrays": _arrays, "conform": _conform, "given_once": _given_once,
                           "make_tensor": make_tensor}
     has_tensor: set[int] = set()
@@ -458,7 +458,7 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
             lines.append(f"r{step[1]} = r{step[2]} + r{step[3]}")
             reads |= {step[2], step[3]}
         elif kind == "1":
-            lines.append(f"r{step[1]} = ones_like(r{step[2]})")
+            lines.append(f"r{step[1]} = array(1, r{step[2]}.dtype)")  # the 0-d root's implicit gradient
             reads.add(step[2])
         elif kind == "g":
             if step[1] in has_tensor:

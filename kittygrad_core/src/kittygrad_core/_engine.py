@@ -255,7 +255,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if lead < 0:
         raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to {shape}")
     if lead:
-        grad = grad.sum(axis=tuple(range(lead)))
+        grad = grad.sum(axis=0 if lead == 1 else tuple(range(lead)))
+        if grad.shape == shape:  # a bias's gradient: nothing stretched
+            return grad
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
@@ -274,7 +276,7 @@ def backward(tensor: Any, gradient: Any = None, retain_graph: bool | None = None
     if gradient is None:
         if tensor._data.ndim:
             raise RuntimeError("Gradient can be implicitly created only for scalar outputs.")
-        grad = np.ones_like(tensor._data)
+        grad = np.array(1, tensor._data.dtype)  # 0-d: np.ones_like costs four times more
     else:
         if not isinstance(gradient, Tensor):
             raise TypeError(f"backward(): gradient must be a Tensor, got {type(gradient).__name__}.")
