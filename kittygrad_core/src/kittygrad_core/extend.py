@@ -65,7 +65,8 @@ def write_(tensor: Tensor, value: Any, key: Any = Ellipsis) -> Tensor:
         raise RuntimeError("write_(): the tensor is read-only.")
     if _tracing.RECORDER is not None:  # an unrecorded write: kitty.compile would not repeat it
         _tracing.RECORDER.unsupported("extend.write_() (an unrecorded write)")
-    array = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=data.dtype)
+    array = value if value.__class__ is np.ndarray and value.dtype is data.dtype else \
+        np.asarray(value._data if isinstance(value, Tensor) else value, dtype=data.dtype)  # an optimizer's array: as is
     version = tensor._version
     version[0] += 1  # the data and its version change together: no call between the two statements
     data[key] = array
