@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import threading
 import types
 
 import pytest
@@ -159,6 +160,32 @@ def test_plugin_whose_package_is_still_importing_is_deferred_then_loaded(host, m
     package.__spec__._initializing = False
     assert host.load_deferred() is True and host.deferred == [] and "halfway_op" in host.registry
     assert host.plugins["halfway"].distribution == "dist-halfway"
+
+
+def test_a_deferred_plugin_may_reenter_load_deferred_while_loading(host, monkeypatch):
+    # loading a deferred plugin may make a tensor, whose constructor calls load_deferred again (while
+    # another entry point is still waiting): no deadlock, and the waiting one stays deferred
+    waiting, ready = types.ModuleType("waiting_pkg"), types.ModuleType("ready_pkg")
+    waiting.__spec__ = types.SimpleNamespace(_initializing=True)
+    ready.__spec__ = types.SimpleNamespace(_initializing=True)
+    monkeypatch.setitem(sys.modules, "waiting_pkg", waiting)
+    monkeypatch.setitem(sys.modules, "ready_pkg", ready)
+
+    class Reentrant(FakeEntryPoint):
+        def load(self):
+            host.load_deferred()  # what Tensor.__init__ does for the global plugin host
+            return super().load()
+
+    first = FakeEntryPoint("waiting", plugin_module("waiting", op_named("waiting_op")), "dist-w")
+    second = Reentrant("ready", plugin_module("ready", op_named("ready_op")), "dist-r")
+    first.value, second.value = "waiting_pkg.plugin", "ready_pkg.plugin"
+    host.load_entry_points(entry_points=[first, second])
+    ready.__spec__._initializing = False
+    worker = threading.Thread(target=host.load_deferred, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "load_deferred deadlocked when re-entered"
+    assert "ready_op" in host.registry and host.deferred == [first]
 
 
 def test_plugin_whose_hook_raises_is_reported_and_skipped(host):

@@ -68,7 +68,7 @@ class PluginHost:
         #: half-initialised): loaded by :meth:`load_deferred` once that import is over. The list is
         #: never rebound (Tensor's constructor checks the same object).
         self.deferred: list[Any] = []
-        self._deferred_lock = threading.Lock()
+        self._deferred_lock = threading.RLock()  # reentrant: a plugin being loaded may make a tensor
 
     def load_entry_points(self, entry_points: Iterable[Any] | None = None) -> None:
         """Loads the plugins of the ``kittygrad`` entry-point group, in a deterministic order.
