@@ -62,3 +62,46 @@ print(hasattr(kitty, "exp"), hasattr(kitty.tensor([1.]), "exp"))
                           "to op 'add' of the distribution 'kittygrad-ops'")
     assert other == "AttributeError | module 'kittygrad' has no attribute 'no_such_function'"
     assert has == "False False"
+
+
+def _entry_points():
+    import kittygrad_core
+    return kittygrad_core._entry_points  # noqa: TID251  # the private scanner, held equal to importlib.metadata
+
+
+def _entry(ep):
+    return ep.name, ep.value, ep.group, ep.dist.name, ep.dist.version
+
+
+@pytest.mark.parametrize("group", ["kittygrad", "kittygrad.provides", "console_scripts", "pytest11"])
+def test_plugin_discovery_reads_what_importlib_metadata_reads(group):
+    # kittygrad_core scans the dist-info directories itself (importlib.metadata costs a sixth of
+    # `import kittygrad`): the same entry points, distributions and versions
+    mine = sorted(map(_entry, _entry_points()._scan(group)))
+    assert mine == sorted(map(_entry, md.entry_points(group=group)))
+    assert mine or group == "pytest11"
+
+
+def _fake_dist(root, folder, name, entries):
+    info = root / folder
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 2.0\n\nName: not this\n")
+    (info / "entry_points.txt").write_text("# a comment\n[other]\nx = nowhere\n\n[kittygrad]\n" + entries)
+
+
+def test_plugin_discovery_follows_sys_path_order_and_falls_back_on_archives(tmp_path, monkeypatch):
+    scanner = _entry_points()
+    _fake_dist(tmp_path / "first", "Fake_Plugin-2.0.dist-info", "fake-plugin", "fake = fake_one.plugin\n")
+    _fake_dist(tmp_path / "second", "fake.plugin-1.0.dist-info", "fake.plugin", "fake = fake_two.plugin\n")
+    _fake_dist(tmp_path / "second", "noversion.dist-info", "noversion", "bare = bare_mod:attr.inner\n")
+    monkeypatch.setattr("sys.path", [str(tmp_path / "first"), str(tmp_path / "second")])
+    mine = sorted(map(_entry, scanner._scan("kittygrad")))
+    assert mine == sorted(map(_entry, md.entry_points(group="kittygrad")))
+    assert mine == [("bare", "bare_mod:attr.inner", "kittygrad", "noversion", "2.0"),
+                    ("fake", "fake_one.plugin", "kittygrad", "fake-plugin", "2.0")]  # the first on the path
+    archive = tmp_path / "plugins.zip"
+    archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip archive
+    monkeypatch.setattr("sys.path", [str(archive), str(tmp_path / "first")])
+    with pytest.raises(scanner._Unsupported):
+        scanner._scan("kittygrad")
+    assert [ep.value for ep in scanner.entry_points("kittygrad")] == ["fake_one.plugin"]  # importlib's

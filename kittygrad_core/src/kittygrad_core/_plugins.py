@@ -7,12 +7,11 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import _entry_points, hookspecs
 from ._registry import OpRegistry
 
 ENTRY_POINT_GROUP = "kittygrad"
@@ -77,7 +76,7 @@ class PluginHost:
         listed in ``KITTYGRAD_PLUGINS``; ``KITTYGRAD_BLOCK_PLUGINS`` lists names never loaded.
         """
         if entry_points is None:
-            entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+            entry_points = _entry_points.entry_points(ENTRY_POINT_GROUP)
         only = set(_env_list("KITTYGRAD_PLUGINS")) if os.environ.get(
             "KITTYGRAD_DISABLE_PLUGIN_AUTOLOAD") else None
         blocked = set(_env_list("KITTYGRAD_BLOCK_PLUGINS"))

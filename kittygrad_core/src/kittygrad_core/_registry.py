@@ -11,11 +11,10 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator
-from importlib import metadata
 from types import FunctionType, ModuleType
 from typing import Any
 
-from . import _dispatch
+from . import _dispatch, _entry_points
 from ._composite import Composite
 from ._op import Op
 
@@ -54,7 +53,7 @@ def declarations(entry_points: Any = None) -> dict[str, list[tuple[str, str]]]:
     of each entry (after ``:``) is the op's name and is never loaded.
     """
     if entry_points is None:
-        entry_points = metadata.entry_points(group=PROVIDES_GROUP)
+        entry_points = _entry_points.entry_points(PROVIDES_GROUP)
     found: dict[str, list[tuple[str, str]]] = {}
     names: dict[int, str] = {}  # Distribution.name parses the metadata file again at every read
     for ep in entry_points:
