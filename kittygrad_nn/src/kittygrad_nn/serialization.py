@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import zipfile
 import zlib
 from typing import Any, BinaryIO
 
@@ -222,6 +221,7 @@ def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, *, weights_o
             entries, bad structure, nesting deeper than :data:`MAX_DEPTH`, pickled objects), or its
             arrays exceed ``max_bytes``. The message names the file and the fault.
     """
+    import zipfile  # here, not at the top: numpy.load imports it anyway, `import kittygrad` need not
     limit = MAX_BYTES if max_bytes is None else max_bytes
     if not isinstance(limit, (int, np.integer)) or isinstance(limit, bool) or limit < 0:
         raise TypeError(f"load(): max_bytes must be a non-negative int, got {limit!r}")
