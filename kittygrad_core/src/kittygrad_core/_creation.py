@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _tracing
+from . import _tensor, _tracing
 from ._dtypes import DEFAULT_DTYPE, SUPPORTED_DTYPES, DTypeLike, resolve_dtype
 from ._tensor import Tensor, _flag, make_tensor
 
@@ -36,6 +36,14 @@ def _draw(name: str) -> np.random.Generator:
     if _tracing.RECORDER is not None:
         _tracing.RECORDER.read(f"kitty.{name}() (a random tensor created inside the function)")
     return _generator if _generator is not None else generator()
+
+
+def _created(*args: Any) -> Tensor:
+    """``make_tensor`` for the creation functions: the first tensor made loads the plugins whose package
+    was still importing at autoload (``import kittygrad_ops`` first), as ``Tensor(...)`` does."""
+    if _tensor.DEFERRED_PLUGINS:
+        _tensor.load_deferred_plugins()
+    return make_tensor(*args)
 
 
 def _size(sizes: tuple[Any, ...]) -> tuple[int, ...]:
@@ -69,7 +77,7 @@ def _fill_dtype(dtype: DTypeLike | None) -> DTypeLike | None:
 
 def _make(data: np.ndarray, dtype: DTypeLike | None, requires_grad: bool) -> Tensor:
     dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(dtype)
-    return make_tensor(data.astype(dtype, copy=False), _flag("requires_grad", requires_grad))
+    return _created(data.astype(dtype, copy=False), _flag("requires_grad", requires_grad))
 
 
 def rand(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
@@ -95,7 +103,7 @@ def zeros(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = Fals
 def empty(*size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Returns a tensor of uninitialised data."""
     dtype = DEFAULT_DTYPE if dtype is None else resolve_dtype(_fill_dtype(dtype))
-    return make_tensor(np.empty(_size(size), dtype), _flag("requires_grad", requires_grad))
+    return _created(np.empty(_size(size), dtype), _flag("requires_grad", requires_grad))
 
 
 def full(size: Sequence[int], fill_value: float, *, dtype: DTypeLike | None = None,

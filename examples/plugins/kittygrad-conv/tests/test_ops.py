@@ -170,3 +170,15 @@ def test_pyproject_declares_every_public_name_so_a_missing_plugin_is_named():
 def test_conv2d_without_bias_names_a_weight_of_the_wrong_type():
     with pytest.raises(TypeError, match=r"^conv2d\(\): argument 'weight' must be Tensor, not str"):
         kitty.conv2d(kitty.ones(1, 1, 3, 3), "bogus")
+
+
+def test_importing_the_plugin_package_first_keeps_its_ops():
+    # kittygrad_conv imports kittygrad_core, whose autoload meets kittygrad_conv half-imported: its entry
+    # point waits (no warning) and loads with the first tensor made
+    import subprocess
+    import sys
+    code = ("import kittygrad_conv\nimport kittygrad_core as k\nx = k.ones(1, 1, 3, 3)\n"
+            "print('conv2d' in k.registry, k.plugins.deferred)")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "[]"]
