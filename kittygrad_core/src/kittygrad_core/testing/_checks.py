@@ -201,6 +201,12 @@ def differentiable_inputs(record: Record, count: int) -> list[bool]:
     return [bool(flags[min(i, len(flags) - 1)]) for i in range(count)]
 
 
+def wanted_grads(record: Record, case: Case) -> list[bool]:
+    """Which of a case's inputs get a gradient: the differentiable ones that are arrays (not numbers)."""
+    return [w and isinstance(a, np.ndarray) for w, a in
+            zip(differentiable_inputs(record, len(case.arrays)), case.arrays)]
+
+
 class _CaseCheck:
     """Checks one :class:`Case` of one op; ``run`` returns False when torch rejects the case."""
 
@@ -209,8 +215,7 @@ class _CaseCheck:
     def __init__(self, record: Record, case: Case) -> None:
         self.record, self.case, self.meta = record, case, case.meta or record.conformance  # type: ignore[assignment]
         self.tensors = [isinstance(a, np.ndarray) for a in case.arrays]
-        self.wants_grad = [w and t for w, t in zip(differentiable_inputs(record, len(case.arrays)),
-                                                   self.tensors)]
+        self.wants_grad = wanted_grads(record, case)
         self.differentiable = any(self.wants_grad)
         float32 = case.dtype == "float32"
         self.rtol = self.meta.rtol if float32 else FLOAT64_RTOL

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import kittygrad_core as kitty
 
-from ._checks import _origin, _outputs, call_kitty, differentiable_inputs, op_names, resolve
+from ._checks import _origin, _outputs, call_kitty, op_names, resolve, wanted_grads
 from ._strategies import Case, cases
 
 #: Ops that fell back to eager in the compiled-mode check, with the warning (for reports).
@@ -110,8 +110,7 @@ def check_compiled(record_or_name: Any, examples: int = 4, allowed: dict[str, st
               suppress_health_check=list(HealthCheck))
     @given(case=cases(record))
     def compiled(case: Case) -> None:
-        wants = [w and isinstance(a, np.ndarray) for w, a in
-                 zip(differentiable_inputs(record, len(case.arrays)), case.arrays)]
+        wants = wanted_grads(record, case)
         option_arrays: list[np.ndarray] = []
         lifted = {k: _lift(v, option_arrays) for k, v in case.options.items()}
         wants += [None] * len(option_arrays)  # options stay NumPy arrays

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 import kittygrad_core as kitty
 from kittygrad_core.extend import write_
 
-from ._checks import _origin, call_kitty, differentiable_inputs, op_names, resolve
+from ._checks import _origin, call_kitty, op_names, resolve, wanted_grads
 from ._strategies import Case, cases
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ def check_saves(record_or_name: Any, examples: int = 8) -> None:
               suppress_health_check=list(HealthCheck))
     @given(case=cases(record))
     def saves(case: Case) -> None:
-        wants_grad = [w and isinstance(a, np.ndarray) for w, a in
-                      zip(differentiable_inputs(record, len(case.arrays)), case.arrays)]
+        wants_grad = wanted_grads(record, case)
         clean = _Run(record, case, wants_grad)
         assume(clean.out is not None and clean.out.requires_grad and clean.out.numel() > 0)
         upstream = np.random.default_rng(case.seed).uniform(0.5, 1.5, clean.out.shape).astype(clean.out.dtype)
