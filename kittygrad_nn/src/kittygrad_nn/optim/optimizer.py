@@ -12,6 +12,7 @@ from kittygrad_core import Tensor
 from kittygrad_core.extend import replayable, write_
 
 from .._module import zero_grad_
+from ._foreach import Pack
 
 
 class _Required:
@@ -32,13 +33,19 @@ class Optimizer:
 
     Subclasses implement ``_update``, which returns a parameter's new value; ``step`` writes it with
     ``kittygrad_core.extend.write_`` (unrecorded, the version moves), so a graph that saved ``p``
-    before the step raises when it is used afterwards.
+    before the step raises when it is used afterwards. A subclass whose ``_update`` is elementwise
+    (each element's new value depends on that element of the parameter, gradient and state alone)
+    sets ``_elementwise = True``: a group of small parameters is then updated in one call on the group
+    laid end to end (``foreach``, as torch's; the group option ``foreach=False`` turns it off).
     """
+
+    _elementwise = False
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        self._packs: dict[int, Pack] = {}  # id(group) -> its flat layout (optim/_foreach.py)
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or "
                             f"dicts, but got {type(params).__name__}")
@@ -93,12 +100,28 @@ class Optimizer:
     def _step(self) -> None:
         with _core.set_grad_enabled(False):  # no "nested no_grad" warning inside the library
             for group in self.param_groups:
+                if self._elementwise and group.get("foreach") is not False and self._step_foreach(group):
+                    continue
                 for p in group["params"]:
                     grad = p.grad
                     if grad is None:
                         continue
                     state = self.state.setdefault(p, {})
                     write_(p, self._update(group, p.numpy(), grad.numpy(), state))
+
+    def _step_foreach(self, group: dict[str, Any]) -> bool:
+        """Updates ``group`` in one call on its flat layout; False (nothing done) if it has none or it
+        does not apply this time (a parameter without a gradient, state changed from outside)."""
+        pack = self._packs.get(id(group))
+        if pack is None or pack.group is not group:
+            pack = Pack.fresh(self.state, group)
+            if pack is None:
+                return False
+            self._packs[id(group)] = pack
+        if not pack.ready(self.state):
+            return False
+        pack.finish(self._update(group, pack.param_flat, pack.grad_flat, pack.flat_state))
+        return True
 
     def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
                 state: dict[str, Any]) -> np.ndarray:
@@ -160,6 +183,16 @@ class Optimizer:
             for name, value in saved.items():
                 if name != "params":
                     group[name] = value
+        self._packs = {}
+        if self._elementwise:
+            for group in self.param_groups:
+                pack = Pack.loaded(state, group)
+                if pack is not None:
+                    self._packs[id(group)] = pack
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy's state tensors are no longer views of its packs' arrays: it starts without packs.
+        return {**self.__dict__, "_packs": {}}
 
     def __repr__(self) -> str:
         text = type(self).__name__ + " ("

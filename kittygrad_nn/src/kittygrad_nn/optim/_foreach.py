@@ -1,0 +1,149 @@
+"""Multi-tensor updates (torch's ``foreach``): one update per parameter group, not per parameter.
+
+The optimizers' ``_update`` rules are elementwise, so they give the same numbers, element for element,
+on a group's parameters laid end to end in one flat array as on each parameter alone. For a group of
+small parameters (an MLP's weights and biases) the per-parameter cost is mostly the dozen NumPy calls
+and the Python around them, so one update of the whole group is several times cheaper.
+
+A ``Pack`` holds a group's flat arrays. Its state buffers (``exp_avg``, ...) are the only copy of the
+state: each parameter's state tensor is a view of its slice, made when the pack created the buffer,
+so ``optimizer.state[p]`` reads and writes the same numbers, and a step that falls back to the
+per-parameter rule (a parameter without a gradient) updates them in place as well. A pack is made only
+for state it creates (a fresh group) or that ``load_state_dict`` creates: a state tensor someone may
+hold is never replaced by a view. Before each step the pack checks that the group, its parameters and
+their state are still the ones it laid out; otherwise the step is per parameter.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kittygrad_core import Tensor
+from kittygrad_core.extend import wrap, write_
+
+#: The flat update copies each gradient and parameter in and each result out; the per-parameter one
+#: costs about 12 us of calls per parameter. Past this mean size per parameter the copies cost more.
+MAX_MEAN_SIZE = 1 << 14
+
+
+class Pack:
+    """A parameter group's parameters, gradients and state, laid end to end."""
+
+    __slots__ = ("group", "params", "shapes", "slices", "dtype", "param_flat", "grad_flat", "flat_state",
+                 "dicts", "entries")
+
+    def __init__(self, group: dict[str, Any], params: list[Tensor], dicts: list[dict[str, Any]]) -> None:
+        self.group, self.params, self.dicts = group, params, dicts
+        self.shapes = [p._data.shape for p in params]
+        self.dtype = params[0]._data.dtype
+        ends = np.cumsum([p._data.size for p in params]).tolist()
+        self.slices = [slice(start, end) for start, end in zip([0] + ends, ends)]
+        self.param_flat = np.empty(ends[-1], self.dtype)
+        self.grad_flat = np.empty(ends[-1], self.dtype)
+        self.flat_state: dict[str, Any] = {}
+        # Per parameter, the (name, tensor) of every state entry the pack made, for the checks of ready().
+        self.entries: list[tuple[tuple[str, Tensor], ...]] = [() for _ in params]
+
+    @classmethod
+    def fresh(cls, state: dict[Any, dict[str, Any]], group: dict[str, Any]) -> Pack | None:
+        """A pack for ``group`` if it has at least two parameters of one floating dtype, small enough,
+        none with state yet; else ``None``."""
+        params = list(group["params"])
+        if len(params) < 2 or any(state.get(p) for p in params):
+            return None
+        dtype = params[0]._data.dtype
+        if any(p._data.dtype is not dtype for p in params):
+            return None
+        if sum(p._data.size for p in params) > MAX_MEAN_SIZE * len(params):
+            return None
+        return cls(group, params, [])  # the state dicts are made at the first step (ready())
+
+    @classmethod
+    def loaded(cls, state: dict[Any, dict[str, Any]], group: dict[str, Any]) -> Pack | None:
+        """A pack adopting the state ``load_state_dict`` has just made for ``group`` (no one holds those
+        tensors yet), if every parameter's state has the same entries and the same step; else ``None``."""
+        params = list(group["params"])
+        first = state.get(params[0]) if params else None
+        if not first:
+            return None
+        pack = cls.fresh({}, group)
+        if pack is None:
+            return None
+        names = sorted(first)
+        for p in params:
+            entries = state.get(p)
+            if not entries or sorted(entries) != names:
+                return None
+            for name in names:
+                value, model = entries[name], first[name]
+                if not isinstance(value, Tensor) or value._data.dtype is not pack.dtype:
+                    return None
+                if value._data.ndim == 0 and name != "step" or value._data.ndim and value._data.shape != p._data.shape:
+                    return None
+                if value._data.ndim == 0 and value._data != model._data:
+                    return None
+        pack.dicts = [state[p] for p in params]
+        for name in names:
+            if first[name]._data.ndim == 0:
+                pack.flat_state[name] = wrap(first[name]._data.copy())
+            else:
+                pack.flat_state[name] = wrap(np.concatenate([state[p][name]._data.reshape(-1) for p in params]))
+        pack._share_new_state(set())
+        return pack
+
+    def ready(self, state: dict[Any, dict[str, Any]]) -> bool:
+        """Whether the group, its parameters and their state are as laid out, every parameter has a
+        gradient of its shape and dtype and every step count is the pack's; gathers the gradients."""
+        params = self.group["params"]
+        if len(params) != len(self.params):
+            return False
+        dtype = self.dtype
+        if not self.dicts:  # a fresh pack: a parameter gets state only when it is stepped, as in torch
+            if any(p is not mine or p._grad is None or state.get(p) or p._data.shape != shape
+                   or p._grad._data.shape != shape or p._grad._data.dtype is not dtype
+                   for p, mine, shape in zip(params, self.params, self.shapes)):
+                return False
+            self.dicts = [state.setdefault(p, {}) for p in params]
+        # The step counts (0-d entries) are copies of the flat one, equal unless a step went per parameter
+        counts = [(name, t._data.item()) for name, t in self.flat_state.items() if t._data.ndim == 0]
+        for p, mine, shape, dicts, entries in zip(params, self.params, self.shapes, self.dicts, self.entries):
+            grad = p._grad
+            if p is not mine or grad is None or state.get(p) is not dicts or len(dicts) != len(entries) \
+                    or p._data.shape != shape or grad._data.shape != shape or grad._data.dtype is not dtype:
+                return False
+            for name, tensor in entries:
+                if dicts.get(name) is not tensor:
+                    return False
+            for name, value in counts:
+                if dicts[name]._data.item() != value:
+                    return False
+        np.concatenate([p._grad._data.reshape(-1) for p in params], out=self.grad_flat)
+        np.concatenate([p._data.reshape(-1) for p in params], out=self.param_flat)
+        return True
+
+    def finish(self, new: np.ndarray) -> None:
+        """Writes the group's new values (a flat array) into its parameters and brings the parameters'
+        step counts and state entries up to the flat state's."""
+        for p, where, shape in zip(self.params, self.slices, self.shapes):
+            write_(p, new[where].reshape(shape))
+        if len(self.entries[0]) != len(self.flat_state):
+            self._share_new_state({name for name, _ in self.entries[0]})
+        for name, tensor in self.flat_state.items():
+            if tensor._data.ndim == 0:
+                value = tensor._data.item()
+                for entries in self.dicts:
+                    entries[name]._data.fill(value)
+
+    def _share_new_state(self, known: set[str]) -> None:
+        """Gives each parameter its entry of every flat state buffer not in ``known``: a view of its
+        slice (a 0-d count: a copy, kept equal by finish())."""
+        for i, (entries, where, shape) in enumerate(zip(self.dicts, self.slices, self.shapes)):
+            added = []
+            for name, tensor in self.flat_state.items():
+                if name in known:
+                    continue
+                data = tensor._data
+                entries[name] = wrap(data.copy() if data.ndim == 0 else data[where].reshape(shape))
+                added.append((name, entries[name]))
+            self.entries[i] += tuple(added)
