@@ -227,6 +227,19 @@ def test_clamp_nan_and_sign():
     assert close(kx.sign(), torch.sign(tx))
 
 
+def test_relu_at_non_finite_and_signed_zero_inputs():
+    # torch's rule masks where the output is <= 0: a nan input passes its gradient on (a mask taken
+    # as `output > 0` would stop it)
+    nan, inf = float("nan"), float("inf")
+    data = [[nan, -inf, -1.0, -0.0, 0.0, 1e-30, 2.0, inf]] * 2
+    for dtype in ("float32", "float64"):
+        kx = kitty.tensor(np.array(data, dtype=dtype), requires_grad=True)
+        tx = torch.tensor(np.array(data, dtype=dtype), requires_grad=True)
+        assert close(kx.relu(), tx.relu())
+        backward_both(kx.relu(), tx.relu())
+        assert close(kx.grad, tx.grad)
+
+
 def _inplace_pair(method, *args, values=(-1.5, -0.5, 0.0, 0.7, 2.0), dtype="float64"):
     """Runs ``method`` in place on a non-leaf in both libraries; returns both leaves and results."""
     kx = kitty.tensor(np.array(values, dtype=dtype), requires_grad=True)

@@ -41,7 +41,7 @@ class Relu(Op):
         out = xp.maximum(input, xp.zeros(input.shape[-1:], input.dtype))
         # The mask is taken while ``out`` is in cache: a quarter of its bytes (bool) to keep, and the
         # backward reads no float array but its gradient (the MLP step's relus cost half as much).
-        self.positive = out > 0
+        self.positive = ~(out <= 0)  # torch's mask: a nan passes its gradient on
         return out
 
     def backward(self, xp, grad):
