@@ -127,8 +127,9 @@ def test_state_changed_from_outside_is_honoured(change):
         assert pack.dicts[0] is fast_opt.state[fast[0]]
 
 
-def test_load_state_dict_continues_identically():
-    fast, fast_opt, slow, slow_opt = _pair("adam-amsgrad-wd")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # the step count is float32 either way
+def test_load_state_dict_continues_identically(dtype):
+    fast, fast_opt, slow, slow_opt = _pair("adam-amsgrad-wd", dtype=dtype)
     for step in range(3):
         _grads(fast, step), _grads(slow, step)
         fast_opt.step(), slow_opt.step()
