@@ -440,7 +440,9 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
                           f"if x.__class__ is not ndarray or x.shape != {name}s or x.dtype is not {name}d: "
                           f"x = conform(n{index}, {j}, x, {name})"]
                 if where == "leaf":
-                    adopt = (f"x is not r{grad} and x.base is None and x.flags.writeable and given_once(x, g)"
+                    # given_once(x, g) is, for a rule of two inputs, "the other gradient is not x"
+                    once = f"g[{1 - j}] is not x" if len(outs) == 2 else "given_once(x, g)"
+                    adopt = (f"x is not r{grad} and x.base is None and x.flags.writeable and {once}"
                              if fresh else "False")
                     lines += [f"held = t{reg}._grad",
                               "if held is None:",
