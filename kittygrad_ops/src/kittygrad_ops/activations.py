@@ -98,8 +98,7 @@ class Elu(Op):
         # when recording, min(x, 0) by a mask: at 0 torch's double backward is 0, not minimum's tie half
         low = xp.minimum(x, 0) if xp is np else xp.where(x >= 0, 0, x)
         with xp.errstate(over="ignore", invalid="ignore"):
-            # torch's rule tests x <= 0: a nan input passes its gradient on (x > 0 would give nan)
-            return xp.where(x <= 0, grad * self.alpha * xp.exp(low), grad).astype(grad.dtype, copy=False)
+            return xp.where(x > 0, grad, grad * self.alpha * xp.exp(low)).astype(grad.dtype, copy=False)
 
 
 def _erf(xp, x):

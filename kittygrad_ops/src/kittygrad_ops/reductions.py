@@ -199,7 +199,7 @@ class Prod(Op):
 
     Returns the product of the elements of ``input`` (over the single dim ``dim`` if given)."""
 
-    __slots__ = ("input", "axes", "keepdim", "out")
+    __slots__ = ("input", "axes", "keepdim", "out", "whole")
 
     name = "prod"
     differentiable_backward = True
@@ -211,7 +211,7 @@ class Prod(Op):
 
     def forward(self, xp, input, dim=None, keepdim=False):
         axes = reduction_axes("prod", None, input.ndim) if dim is None else _one_dim("prod", dim, input.ndim)
-        self.input, self.axes, self.keepdim = input, axes, keepdim
+        self.input, self.axes, self.keepdim, self.whole = input, axes, keepdim, dim is None
         self.out = input.prod(axis=axes, keepdims=keepdim)
         return self.out
 
@@ -219,15 +219,20 @@ class Prod(Op):
         x, axes, keepdim = self.input, self.axes, self.keepdim
         if x.ndim == 0:  # torch's rule: the product of one number passes the gradient on (also at nan, inf)
             return grad.reshape(())
+        grad = expand_reduced(xp, grad, x.shape, axes, keepdim)
         if xp is not np:
-            return expand_reduced(xp, grad, x.shape, axes, keepdim) * _others_product(xp, x, axes)
-        out = expand_reduced(xp, self.out, x.shape, axes, keepdim)
-        zeros = x == 0
-        count = expand_reduced(xp, zeros.sum(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
-        safe = xp.where(zeros, xp.ones((), x.dtype), x)  # no zero: out / x; one zero: product of the others
-        others = expand_reduced(xp, safe.prod(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
-        local = xp.where(zeros, xp.where(count == 1, others, 0), xp.where(count == 0, out / safe, 0))
-        return (expand_reduced(xp, grad, x.shape, axes, keepdim) * local).astype(x.dtype, copy=False)
+            return grad * _others_product(xp, x, axes)
+        # torch's rule, which decides on the whole input (the same numbers at nan and inf too): no
+        # zero, out / x; over all dims with two zeros or more, 0; else the product of the others
+        # (exclusive products from both ends)
+        zeros = int((x == 0).sum())
+        if not zeros:
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                return (grad * (expand_reduced(xp, self.out, x.shape, axes, keepdim) / x)).astype(x.dtype, copy=False)
+        if zeros > 1 and self.whole:
+            return xp.zeros_like(x)
+        with xp.errstate(invalid="ignore", over="ignore"):
+            return (grad * _others_product(xp, x, axes)).astype(x.dtype, copy=False)
 
 
 def _others_product(xp, x, axes):
