@@ -149,7 +149,8 @@ def _power(xp, x, p):
     """``x ** p`` as torch computes a number power: for -0.5 its reciprocal square root (``-0.0 ** -0.5``
     is -inf, as ``1 / sqrt(-0.0)``, where C's pow gives inf); NumPy already takes the square root for 0.5."""
     if p.__class__ is float and p == -0.5:
-        return 1 / xp.sqrt(x)
+        with xp.errstate(divide="ignore", invalid="ignore"):  # torch warns at no base
+            return 1 / xp.sqrt(x)
     return x ** p
 
 

@@ -31,8 +31,7 @@ class Maximum(Op):
 
     def forward(self, xp, input, other):
         self.input, self.other = input, other
-        # torch returns ``input`` at ties (maximum(-0.0, 0.0) is -0.0), NumPy its second argument
-        return xp.maximum(other, input)
+        return xp.maximum(input, other)
 
     def backward(self, xp, grad):
         x, y = self.input, self.other
@@ -56,7 +55,7 @@ class Minimum(Op):
 
     def forward(self, xp, input, other):
         self.input, self.other = input, other
-        return xp.minimum(other, input)  # input at ties, as torch (see maximum)
+        return xp.minimum(input, other)
 
     def backward(self, xp, grad):
         x, y = self.input, self.other
