@@ -95,7 +95,7 @@ def test_state_tensors_are_live_views():
 
 
 @pytest.mark.parametrize("change", ["replace-buffer", "replace-step", "write-step", "drop-state",
-                                    "swap-param"])
+                                    "swap-param", "clear-state"])
 def test_state_changed_from_outside_is_honoured(change):
     fast, fast_opt, slow, slow_opt = _pair("adam")
     for step in range(2):
@@ -111,6 +111,8 @@ def test_state_changed_from_outside_is_honoured(change):
             opt.state[p]["step"].numpy().fill(7.0)
         elif change == "drop-state":
             del opt.state[p]
+        elif change == "clear-state":
+            opt.state = {}
         elif change == "swap-param":
             new = kitty.tensor(params[2].numpy() * 2, requires_grad=True)
             opt.param_groups[0]["params"][2] = new
@@ -120,10 +122,14 @@ def test_state_changed_from_outside_is_honoured(change):
         _grads(fast, step), _grads(slow, step)
         fast_opt.step(), slow_opt.step()
         _assert_same(fast, fast_opt, slow, slow_opt)
+    if change == "clear-state":  # all state made anew: laid out again
+        pack = fast_opt._packs[id(fast_opt.param_groups[0])]
+        assert pack.dicts[0] is fast_opt.state[fast[0]]
 
 
-def test_load_state_dict_continues_identically():
-    fast, fast_opt, slow, slow_opt = _pair("adam-amsgrad-wd")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # the step count is float32 either way
+def test_load_state_dict_continues_identically(dtype):
+    fast, fast_opt, slow, slow_opt = _pair("adam-amsgrad-wd", dtype=dtype)
     for step in range(3):
         _grads(fast, step), _grads(slow, step)
         fast_opt.step(), slow_opt.step()

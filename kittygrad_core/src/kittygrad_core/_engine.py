@@ -254,13 +254,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     lead = grad.ndim - len(shape)
     if lead < 0:
         raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to {shape}")
-    if lead:
-        grad = grad.sum(axis=0 if lead == 1 else tuple(range(lead)))
+    if lead:  # np.add.reduce is ndarray.sum without its Python wrapper
+        grad = np.add.reduce(grad, axis=0 if lead == 1 else tuple(range(lead)))
         if grad.shape == shape:  # a bias's gradient: nothing stretched
             return grad
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+        grad = np.add.reduce(grad, axis=stretched, keepdims=True)
     if grad.shape != shape:
         raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to {shape}")
     return grad

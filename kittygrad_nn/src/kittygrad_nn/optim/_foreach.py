@@ -35,9 +35,9 @@ class Pack:
 
     def __init__(self, group: dict[str, Any], params: list[Tensor], dicts: list[dict[str, Any]]) -> None:
         self.group, self.params, self.dicts = group, params, dicts
-        self.shapes = [p._data.shape for p in params]
-        self.dtype = params[0]._data.dtype
-        ends = np.cumsum([p._data.size for p in params]).tolist()
+        self.shapes = [p.numpy().shape for p in params]
+        self.dtype = params[0].numpy().dtype
+        ends = np.cumsum([p.numpy().size for p in params]).tolist()
         self.slices = [slice(start, end) for start, end in zip([0] + ends, ends)]
         self.param_flat = np.empty(ends[-1], self.dtype)
         self.grad_flat = np.empty(ends[-1], self.dtype)
@@ -52,10 +52,10 @@ class Pack:
         params = list(group["params"])
         if len(params) < 2 or any(state.get(p) for p in params):
             return None
-        dtype = params[0]._data.dtype
-        if any(p._data.dtype is not dtype for p in params):
+        arrays = [p.numpy() for p in params]
+        if any(a.dtype is not arrays[0].dtype for a in arrays):
             return None
-        if sum(p._data.size for p in params) > MAX_MEAN_SIZE * len(params):
+        if sum(a.size for a in arrays) > MAX_MEAN_SIZE * len(params):
             return None
         return cls(group, params, [])  # the state dicts are made at the first step (ready())
 
@@ -71,24 +71,26 @@ class Pack:
         if pack is None:
             return None
         names = sorted(first)
-        for p in params:
+        for p, shape in zip(params, pack.shapes):
             entries = state.get(p)
             if not entries or sorted(entries) != names:
                 return None
             for name in names:
                 value, model = entries[name], first[name]
-                if not isinstance(value, Tensor) or value._data.dtype is not pack.dtype:
+                if not isinstance(value, Tensor):
                     return None
-                if value._data.ndim == 0 and name != "step" or value._data.ndim and value._data.shape != p._data.shape:
-                    return None
-                if value._data.ndim == 0 and value._data != model._data:
+                data = value.numpy()
+                if data.ndim == 0:  # a step count: the same for every parameter
+                    if model.numpy().ndim or data != model.numpy():
+                        return None
+                elif data.shape != shape or data.dtype is not pack.dtype:
                     return None
         pack.dicts = [state[p] for p in params]
         for name in names:
-            if first[name]._data.ndim == 0:
-                pack.flat_state[name] = wrap(first[name]._data.copy())
+            if first[name].numpy().ndim == 0:
+                pack.flat_state[name] = wrap(first[name].numpy().copy())
             else:
-                pack.flat_state[name] = wrap(np.concatenate([state[p][name]._data.reshape(-1) for p in params]))
+                pack.flat_state[name] = wrap(np.concatenate([state[p][name].numpy().reshape(-1) for p in params]))
         pack._share_new_state(set())
         return pack
 
@@ -98,28 +100,33 @@ class Pack:
         params = self.group["params"]
         if len(params) != len(self.params):
             return False
-        dtype = self.dtype
-        if not self.dicts:  # a fresh pack: a parameter gets state only when it is stepped, as in torch
-            if any(p is not mine or p._grad is None or state.get(p) or p._data.shape != shape
-                   or p._grad._data.shape != shape or p._grad._data.dtype is not dtype
-                   for p, mine, shape in zip(params, self.params, self.shapes)):
-                return False
-            self.dicts = [state.setdefault(p, {}) for p in params]
+        dtype, fresh = self.dtype, not self.dicts
         # The step counts (0-d entries) are copies of the flat one, equal unless a step went per parameter
-        counts = [(name, t._data.item()) for name, t in self.flat_state.items() if t._data.ndim == 0]
-        for p, mine, shape, dicts, entries in zip(params, self.params, self.shapes, self.dicts, self.entries):
-            grad = p._grad
-            if p is not mine or grad is None or state.get(p) is not dicts or len(dicts) != len(entries) \
-                    or p._data.shape != shape or grad._data.shape != shape or grad._data.dtype is not dtype:
+        counts = [(name, t.numpy().item()) for name, t in self.flat_state.items() if t.numpy().ndim == 0]
+        grads = []
+        for i, p in enumerate(params):
+            grad, shape = p.grad, self.shapes[i]
+            if p is not self.params[i] or grad is None:
+                return False
+            g = grad.numpy()
+            if g.shape != shape or g.dtype is not dtype or p.numpy().shape != shape:
+                return False
+            grads.append(g.reshape(-1))
+            if fresh:  # made by fresh() in this very step: no state to check yet
+                continue
+            dicts, entries = self.dicts[i], self.entries[i]
+            if state.get(p) is not dicts or len(dicts) != len(entries):
                 return False
             for name, tensor in entries:
                 if dicts.get(name) is not tensor:
                     return False
             for name, value in counts:
-                if dicts[name]._data.item() != value:
+                if dicts[name].numpy().item() != value:
                     return False
-        np.concatenate([p._grad._data.reshape(-1) for p in params], out=self.grad_flat)
-        np.concatenate([p._data.reshape(-1) for p in params], out=self.param_flat)
+        if fresh:  # a parameter gets state when it is first stepped, as in torch
+            self.dicts = [state.setdefault(p, {}) for p in params]
+        np.concatenate(grads, out=self.grad_flat)
+        np.concatenate([p.numpy().reshape(-1) for p in params], out=self.param_flat)
         return True
 
     def finish(self, new: np.ndarray) -> None:
@@ -130,10 +137,11 @@ class Pack:
         if len(self.entries[0]) != len(self.flat_state):
             self._share_new_state({name for name, _ in self.entries[0]})
         for name, tensor in self.flat_state.items():
-            if tensor._data.ndim == 0:
-                value = tensor._data.item()
+            count = tensor.numpy()
+            if count.ndim == 0:
+                value = count.item()
                 for entries in self.dicts:
-                    entries[name]._data.fill(value)
+                    entries[name].numpy().fill(value)
 
     def _share_new_state(self, known: set[str]) -> None:
         """Gives each parameter its entry of every flat state buffer not in ``known``: a view of its
@@ -143,7 +151,7 @@ class Pack:
             for name, tensor in self.flat_state.items():
                 if name in known:
                     continue
-                data = tensor._data
+                data = tensor.numpy()
                 entries[name] = wrap(data.copy() if data.ndim == 0 else data[where].reshape(shape))
                 added.append((name, entries[name]))
             self.entries[i] += tuple(added)

@@ -113,13 +113,12 @@ class Optimizer:
         """Updates ``group`` in one call on its flat layout; False (nothing done) if it has none or it
         does not apply this time (a parameter without a gradient, state changed from outside)."""
         pack = self._packs.get(id(group))
-        if pack is None or pack.group is not group:
+        if pack is None or pack.group is not group or not pack.ready(self.state):
+            # a new group, or one whose state was cleared (optimizer.state = {}): a fresh layout
             pack = Pack.fresh(self.state, group)
-            if pack is None:
+            if pack is None or not pack.ready(self.state):
                 return False
             self._packs[id(group)] = pack
-        if not pack.ready(self.state):
-            return False
         pack.finish(self._update(group, pack.param_flat, pack.grad_flat, pack.flat_state))
         return True
 
