@@ -52,6 +52,17 @@ def _assert_same(a_params, a_opt, b_params, b_opt, versions=True):
                 np.testing.assert_array_equal(sa[name].numpy(), sb[name].numpy(), err_msg=name)
 
 
+def _count_flat_updates(optimizer):
+    """Counts the calls of the optimizer's rule on a whole group laid end to end."""
+    calls, rule = [0], optimizer._update
+
+    def counting(group, param, grad, state):
+        calls[0] += param.ndim == 1 and param.size == sum(p.numpy().size for p in group["params"])
+        return rule(group, param, grad, state)
+    optimizer._update = counting
+    return calls
+
+
 def _pair(name, shapes=SHAPES, dtype=np.float32):
     fast, slow = _params(dtype, shapes), _params(dtype, shapes)
     return fast, MAKERS[name](fast, None), slow, MAKERS[name](slow, False)
@@ -60,11 +71,12 @@ def _pair(name, shapes=SHAPES, dtype=np.float32):
 @pytest.mark.parametrize("name", sorted(MAKERS))
 def test_foreach_equals_per_parameter_bit_for_bit(name):
     fast, fast_opt, slow, slow_opt = _pair(name)
+    flat, slow_flat = _count_flat_updates(fast_opt), _count_flat_updates(slow_opt)
     for step in range(6):
         _grads(fast, step), _grads(slow, step)
         fast_opt.step(), slow_opt.step()
         _assert_same(fast, fast_opt, slow, slow_opt)
-    assert fast_opt._packs and not slow_opt._packs  # the fast one did take the flat path
+    assert flat[0] == 6 and slow_flat[0] == 0  # every step of the fast one took the flat path
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd-momentum-nesterov-wd", "rmsprop-centered-momentum"])
@@ -137,12 +149,14 @@ def test_load_state_dict_continues_identically(dtype):
     restored = optim.Adam(restored_params, lr=0.5)
     restored.load_state_dict(fast_opt.state_dict())
     assert restored._packs  # load_state_dict lays its fresh state out flat
+    flat = _count_flat_updates(restored)
     for step in range(3, 7):
         for params in (fast, slow, restored_params):
             _grads(params, step)
         fast_opt.step(), slow_opt.step(), restored.step()
         _assert_same(fast, fast_opt, slow, slow_opt)
         _assert_same(restored_params, restored, slow, slow_opt, versions=False)
+    assert flat[0] == 4  # and uses it
 
 
 def test_deepcopy_drops_the_layout_and_stays_correct():

@@ -366,7 +366,8 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
     option and target shape a global of its own (no interpretation left at replay), each register
     deleted after its last use (gradients are freed as the engine frees them)."""
     ns: dict[str, Any] = {"np": np, "ndarray": np.ndarray, "asarray": np.asarray, "array": np.array,
-                          "np_add": np.add, "arrays": _arrays, "conform": _conform, "given_once": _given_once,
+                          "np_add": np.add, "add_reduce": np.add.reduce, "arrays": _arrays, "conform": _conform,
+                          "given_once": _given_once,
                           "make_tensor": make_tensor}
     has_tensor: set[int] = set()
     steps: list[tuple[list[str], set[int]]] = []  # the lines of each step and the registers it reads
@@ -436,11 +437,17 @@ def _generate(recorder: Recorder, outputs: Any) -> Callable[..., Any]:
                 where, reg, target = target_spec
                 name = f"T{index}_{j}"
                 ns[name], ns[name + "s"], ns[name + "d"] = target, target._shape, target._dtype
-                lines += [f"x = g[{j}]",
-                          f"if x.__class__ is not ndarray or x.shape != {name}s or x.dtype is not {name}d: "
-                          f"x = conform(n{index}, {j}, x, {name})"]
+                lines.append(f"x = g[{j}]")
+                if target.summed is not None:  # a bias's gradient: _conform's sum, without its call
+                    ns[name + "f"] = target.summed
+                    lines.append(f"if x.__class__ is ndarray and x.shape == {name}f and x.dtype is {name}d: "
+                                 "x = add_reduce(x, 0)")
+                lines.append(f"if x.__class__ is not ndarray or x.shape != {name}s or x.dtype is not {name}d: "
+                             f"x = conform(n{index}, {j}, x, {name})")
                 if where == "leaf":
-                    adopt = (f"x is not r{grad} and x.base is None and x.flags.writeable and given_once(x, g)"
+                    # given_once(x, g) is, for a rule of two inputs, "the other gradient is not x"
+                    once = f"g[{1 - j}] is not x" if len(outs) == 2 else "given_once(x, g)"
+                    adopt = (f"x is not r{grad} and x.base is None and x.flags.writeable and {once}"
                              if fresh else "False")
                     lines += [f"held = t{reg}._grad",
                               "if held is None:",

@@ -420,6 +420,9 @@ def _run_recorded(root: Node, root_grad: np.ndarray, root_reg: int, recorder: An
                 continue
             target = _Target(nxt._shape, nxt._dtype)
             if g.__class__ is not np.ndarray or g.shape != nxt._shape or g.dtype is not nxt._dtype:
+                if node.broadcast and g.__class__ is np.ndarray and g.dtype is nxt._dtype \
+                        and g.shape[1:] == nxt._shape:
+                    target.summed = g.shape  # replay sums it itself (_compile._generate)
                 g = _conform(node, i, g, nxt)
             if nxt.__class__ is AccumulateGrad:
                 leaf = nxt._variable()
@@ -450,12 +453,13 @@ def _run_recorded(root: Node, root_grad: np.ndarray, root_reg: int, recorder: An
 
 
 class _Target:
-    """What ``_conform`` reads of the node a gradient goes to, kept by a recorded program."""
+    """What ``_conform`` reads of the node a gradient goes to, kept by a recorded program; ``summed``:
+    the shape of a gradient that ``_conform`` reduced over its first axis alone (a bias's), else None."""
 
-    __slots__ = ("_shape", "_dtype")
+    __slots__ = ("_shape", "_dtype", "summed")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
-        self._shape, self._dtype = shape, dtype
+    def __init__(self, shape: tuple[int, ...], dtype: Any, summed: tuple[int, ...] | None = None) -> None:
+        self._shape, self._dtype, self.summed = shape, dtype, summed
 
 
 def _second_backward() -> None:

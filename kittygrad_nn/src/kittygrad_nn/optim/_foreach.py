@@ -15,6 +15,7 @@ their state are still the ones it laid out; otherwise the step is per parameter.
 """
 from __future__ import annotations
 
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ class Pack:
     """A parameter group's parameters, gradients and state, laid end to end."""
 
     __slots__ = ("group", "params", "shapes", "slices", "dtype", "param_flat", "grad_flat", "flat_state",
-                 "dicts", "entries")
+                 "counts", "dicts", "entries")
 
     def __init__(self, group: dict[str, Any], params: list[Tensor], dicts: list[dict[str, Any]]) -> None:
         self.group, self.params, self.dicts = group, params, dicts
@@ -42,8 +43,12 @@ class Pack:
         self.param_flat = np.empty(ends[-1], self.dtype)
         self.grad_flat = np.empty(ends[-1], self.dtype)
         self.flat_state: dict[str, Any] = {}
-        # Per parameter, the (name, tensor) of every state entry the pack made, for the checks of ready().
-        self.entries: list[tuple[tuple[str, Tensor], ...]] = [() for _ in params]
+        # Each 0-d entry (a step count) of the parameters' state is a view of one element of an array per
+        # name, so that one call checks that they all equal the flat count and one call moves them.
+        self.counts: dict[str, np.ndarray] = {}
+        # Per parameter, every state entry the pack made (the values of its state dict, in order), for
+        # the identity checks of ready().
+        self.entries: list[tuple[Tensor, ...]] = [() for _ in params]
 
     @classmethod
     def fresh(cls, state: dict[Any, dict[str, Any]], group: dict[str, Any]) -> Pack | None:
@@ -91,6 +96,8 @@ class Pack:
                 pack.flat_state[name] = wrap(first[name].numpy().copy())
             else:
                 pack.flat_state[name] = wrap(np.concatenate([state[p][name].numpy().reshape(-1) for p in params]))
+        for entries in pack.dicts:
+            entries.clear()  # refilled by _share_new_state() in the flat state's order (ready() checks it)
         pack._share_new_state(set())
         return pack
 
@@ -101,32 +108,28 @@ class Pack:
         if len(params) != len(self.params):
             return False
         dtype, fresh = self.dtype, not self.dicts
-        # The step counts (0-d entries) are copies of the flat one, equal unless a step went per parameter
-        counts = [(name, t.numpy().item()) for name, t in self.flat_state.items() if t.numpy().ndim == 0]
-        grads = []
+        grads, datas = [], []
         for i, p in enumerate(params):
             grad, shape = p.grad, self.shapes[i]
             if p is not self.params[i] or grad is None:
                 return False
-            g = grad.numpy()
-            if g.shape != shape or g.dtype is not dtype or p.numpy().shape != shape:
+            g, data = grad.numpy(), p.numpy()
+            if g.shape != shape or g.dtype is not dtype or data.shape != shape:
                 return False
             grads.append(g.reshape(-1))
+            datas.append(data.reshape(-1))
             if fresh:  # made by fresh() in this very step: no state to check yet
                 continue
-            dicts, entries = self.dicts[i], self.entries[i]
-            if state.get(p) is not dicts or len(dicts) != len(entries):
+            entries, mine = state.get(p), self.entries[i]
+            if entries is not self.dicts[i] or len(entries) != len(mine) or not all(map(is_, entries.values(), mine)):
                 return False
-            for name, tensor in entries:
-                if dicts.get(name) is not tensor:
-                    return False
-            for name, value in counts:
-                if dicts[name].numpy().item() != value:
-                    return False
+        for name, counts in self.counts.items():  # unequal after a step per parameter, or a write
+            if (counts != self.flat_state[name].numpy()).any():
+                return False
         if fresh:  # a parameter gets state when it is first stepped, as in torch
             self.dicts = [state.setdefault(p, {}) for p in params]
         np.concatenate(grads, out=self.grad_flat)
-        np.concatenate([p.numpy().reshape(-1) for p in params], out=self.param_flat)
+        np.concatenate(datas, out=self.param_flat)
         return True
 
     def finish(self, new: np.ndarray) -> None:
@@ -135,23 +138,22 @@ class Pack:
         for p, where, shape in zip(self.params, self.slices, self.shapes):
             write_(p, new[where].reshape(shape))
         if len(self.entries[0]) != len(self.flat_state):
-            self._share_new_state({name for name, _ in self.entries[0]})
-        for name, tensor in self.flat_state.items():
-            count = tensor.numpy()
-            if count.ndim == 0:
-                value = count.item()
-                for entries in self.dicts:
-                    entries[name].numpy().fill(value)
+            self._share_new_state(set(self.dicts[0]))
+        for name, counts in self.counts.items():
+            counts.fill(self.flat_state[name].numpy())
 
     def _share_new_state(self, known: set[str]) -> None:
         """Gives each parameter its entry of every flat state buffer not in ``known``: a view of its
-        slice (a 0-d count: a copy, kept equal by finish())."""
-        for i, (entries, where, shape) in enumerate(zip(self.dicts, self.slices, self.shapes)):
-            added = []
-            for name, tensor in self.flat_state.items():
-                if name in known:
-                    continue
-                data = tensor.numpy()
-                entries[name] = wrap(data.copy() if data.ndim == 0 else data[where].reshape(shape))
-                added.append((name, entries[name]))
-            self.entries[i] += tuple(added)
+        slice, or of its element of the name's count array (kept equal to the flat count by finish())."""
+        for name, tensor in self.flat_state.items():
+            if name in known:
+                continue
+            data = tensor.numpy()
+            if data.ndim == 0:
+                counts = self.counts[name] = np.full(len(self.params), data)
+                views = [counts[i:i + 1].reshape(()) for i in range(len(self.params))]
+            else:
+                views = [data[where].reshape(shape) for where, shape in zip(self.slices, self.shapes)]
+            for i, (entries, view) in enumerate(zip(self.dicts, views)):
+                entries[name] = wrap(view)
+                self.entries[i] += (entries[name],)

@@ -85,7 +85,10 @@ class Optimizer:
     def _zero_grad(self, set_to_none: bool) -> None:
         for group in self.param_groups:
             for p in group["params"]:
-                zero_grad_(p, set_to_none)
+                if set_to_none:  # parameters are leaves (add_param_group checks it; they stay leaves)
+                    p.grad = None
+                else:
+                    zero_grad_(p, False)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Performs one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
