@@ -298,3 +298,77 @@ def test_cross_entropy_index_fast_path_equals_the_general_path(reduction, dtype)
     lt.backward(None if upstream is None else torch.tensor(upstream.numpy()))
     np.testing.assert_allclose(results[0][0], lt.detach().numpy(), rtol=1e-5)
     np.testing.assert_allclose(results[0][1], xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _same_as_torch(actual, expected):
+    """nan at torch's places, the other values close (infinities equal), shapes and dtypes equal."""
+    expected = expected.detach().numpy()
+    actual = actual.numpy()
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (actual, expected)
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, equal_nan=True)
+    return True
+
+
+_LOGITS = [[NAN, 1.0, 2.0], [-INF, 0.0, 1.0], [0.5, -INF, 1.0], [0.0, 1.0, INF], [1.0, -1.0, 0.5]]
+_CLASSES = [0, 1, 2, 1, 0]
+_WEIGHT = [1.0, 2.0, 3.0]
+
+# name: (kittygrad call, torch call, inputs); the class targets, weights and pos_weight are constants
+LOSSES_AT_SPECIALS = {
+    "l1_loss": (lambda x, t: F.l1_loss(x, t, reduction="none"), lambda x, t: TF.l1_loss(x, t, reduction="none"),
+                ([NAN, 1.0, -0.0, INF, 2.0, NAN], [2.0, NAN, 0.0, INF, -INF, NAN])),
+    "l1_loss_mean": (F.l1_loss, TF.l1_loss, ([NAN, 1.0, -0.0, INF], [2.0, NAN, 0.0, 1.0])),
+    **{f"{name}_{reduction}{'_weight' if weighted else ''}": (
+        lambda x, name=name, reduction=reduction, weighted=weighted: getattr(F, name)(
+            x, kitty.tensor(_CLASSES), ignore_index=0, reduction=reduction,
+            weight=kitty.tensor(_WEIGHT) if weighted else None),
+        lambda x, name=name, reduction=reduction, weighted=weighted: getattr(TF, name)(
+            x, torch.tensor(_CLASSES), ignore_index=0, reduction=reduction,
+            weight=torch.tensor(_WEIGHT, dtype=torch.float64) if weighted else None),
+        (_LOGITS,))
+       for name in ("nll_loss", "cross_entropy") for reduction in ("none", "sum", "mean")
+       for weighted in (False, True)},
+    "cross_entropy_smoothing": (
+        lambda x: F.cross_entropy(x, kitty.tensor(_CLASSES), ignore_index=0, label_smoothing=0.1, reduction="sum"),
+        lambda x: TF.cross_entropy(x, torch.tensor(_CLASSES), ignore_index=0, label_smoothing=0.1, reduction="sum"),
+        (_LOGITS,)),
+    "bce_with_logits_pos_weight": (
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none", pos_weight=kitty.tensor([0.5, 2.0])),
+        lambda x, t: TF.binary_cross_entropy_with_logits(x, t, reduction="none",
+                                                         pos_weight=torch.tensor([0.5, 2.0], dtype=torch.float64)),
+        # infinite targets too (torch does not check this loss's target)
+        ([[-INF, INF], [INF, -INF], [NAN, 1.0], [-0.0, 0.0], [-INF, -INF], [-INF, -INF]],
+         [[0.0, 0.3], [-0.0, 1.0], [0.5, NAN], [1.0, 0.0], [INF, INF], [-INF, -INF]])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES_AT_SPECIALS))
+def test_losses_at_non_finite_and_signed_zero_inputs(name):
+    # torch's rules where the conformance suite's finite inputs cannot tell: sgn(nan) is 0 (l1_loss's
+    # gradient), an ignored target gives 0 even at nan logits, a -inf logit off the target gives no
+    # 0 * -inf, and bce_with_logits' pos_weight gradients at infinite logits follow torch's formulas
+    kitty_fn, torch_fn, values = LOSSES_AT_SPECIALS[name]
+    ks = [kitty.tensor(np.array(v), requires_grad=True) for v in values]
+    ts = [torch.tensor(np.array(v), requires_grad=True) for v in values]
+    k_out, t_out = kitty_fn(*ks), torch_fn(*ts)
+    assert _same_as_torch(k_out, t_out)
+    g = np.random.default_rng(0).uniform(0.5, 1.5, tuple(t_out.shape))
+    k_out.backward(kitty.tensor(g))
+    t_out.backward(torch.tensor(g))
+    for k, t in zip(ks, ts):
+        assert _same_as_torch(k.grad, t.grad)
+
+
+@pytest.mark.parametrize("which", ["input", "target"])
+@pytest.mark.parametrize("bad", [NAN, 1.5, -0.5])
+def test_binary_cross_entropy_rejects_what_torch_rejects(which, bad):
+    # torch checks both arguments, in a way that nan fails too
+    values = {"input": [0.5, 0.25], "target": [0.5, 1.0]}
+    values[which] = [0.5, bad]
+    with pytest.raises(RuntimeError, match=f"all elements of {which} should be between 0 and 1"):
+        TF.binary_cross_entropy(torch.tensor(values["input"]), torch.tensor(values["target"]))
+    with pytest.raises(RuntimeError, match=f"all elements of {which} should be between 0 and 1"):
+        F.binary_cross_entropy(kitty.tensor(values["input"]), kitty.tensor(values["target"]))

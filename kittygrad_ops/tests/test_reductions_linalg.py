@@ -427,3 +427,54 @@ def test_einsum_gradient_of_a_0d_operand_is_0d():
     backward_both(kitty.einsum(",i->i", a, b), torch.einsum(",i->i", ta, tb))
     close(a.grad, ta.grad)
     close(b.grad, tb.grad)
+
+
+SPECIALS = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 1.5, -2.0, 0.25]
+
+
+def _same(actual, expected):
+    """nan at torch's places, the other values close (infinities equal)."""
+    expected = expected.detach().numpy()
+    actual = actual.numpy()
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, equal_nan=True)
+    return True
+
+
+def _special_arrays(shape, dtype, count=40, seed=0):
+    """Arrays of ``shape`` drawn from the special values: few or many zeros, nans and infinities."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        pool = rng.choice(SPECIALS, size=rng.integers(1, len(SPECIALS) + 1), replace=False)
+        yield rng.choice(pool, size=shape).astype(dtype)
+
+
+# name: (kittygrad call, torch call, shape)
+REDUCTIONS_AT_SPECIALS = {
+    "prod": (lambda x: x.prod(), lambda x: x.prod(), (2, 3)),
+    "prod_dim": (lambda x: x.prod(1), lambda x: x.prod(1), (2, 3)),
+    "prod_0d": (lambda x: x.prod(), lambda x: x.prod(), ()),
+    "prod_0d_dim": (lambda x: x.prod(0), lambda x: x.prod(0), ()),
+    "cumprod": (lambda x: x.cumprod(1), lambda x: x.cumprod(1), (3, 4)),
+    "cumprod_size_1": (lambda x: x.cumprod(1), lambda x: x.cumprod(1), (3, 1)),
+    # an infinite factor: its product with the diagonal's mask gave nan off the diagonal
+    "einsum_diagonal": (lambda x: kitty.einsum("iij,j->i", x, kitty.tensor([float("inf"), 2.0], x.dtype)),
+                        lambda x: torch.einsum("iij,j->i", x, torch.tensor([float("inf"), 2.0], dtype=x.dtype)),
+                        (3, 3, 2)),
+    "norm_1_dim": (lambda x: x.norm(1, dim=1), lambda x: x.norm(1, dim=1), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(REDUCTIONS_AT_SPECIALS))
+def test_reductions_at_non_finite_and_zero_inputs(name, dtype):
+    # torch's rules at nan, inf and zeros (the conformance suite draws finite inputs): prod's and
+    # cumprod's gradients decide on the zeros as torch does (out / x, or exclusive products, or 0);
+    # a diagonal's gradient is exactly 0 off the diagonal (not 0 * inf); sgn(nan) is 0
+    kitty_fn, torch_fn, shape = REDUCTIONS_AT_SPECIALS[name]
+    for seed, x in enumerate(_special_arrays(shape, dtype)):
+        kx, tx = tensors(x, dtype)
+        k_out, t_out = kitty_fn(kx), torch_fn(tx)
+        assert _same(k_out, t_out)
+        backward_both(k_out, t_out, seed=seed)
+        assert _same(kx.grad, tx.grad), x

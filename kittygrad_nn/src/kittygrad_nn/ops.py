@@ -497,7 +497,7 @@ class L1Loss(Op):
 
     The mean (or sum, or elementwise) absolute difference between ``input`` and ``target``."""
 
-    __slots__ = ("sign", "reduction")
+    __slots__ = ("sign", "dtype", "reduction")
 
     name = "l1_loss"
     methods = ()
@@ -511,12 +511,14 @@ class L1Loss(Op):
     def forward(self, xp, input, target, reduction="mean"):
         check_reduction(reduction)
         diff = input - target
-        self.sign, self.reduction = xp.sign(diff), reduction
+        # torch's sgn: 0 (not nan) where the difference is nan; int8 masks cost no more than np.sign
+        self.sign = (diff > 0).view(np.int8) - (diff < 0).view(np.int8)
+        self.dtype, self.reduction = diff.dtype, reduction
         return _reduce(xp, xp.abs(diff), reduction)
 
     def backward(self, xp, grad):
         sign = self.sign
-        grad_input = sign * _grad_of_reduction(xp, grad, sign.shape, sign.dtype, self.reduction, sign.size)
+        grad_input = sign * _grad_of_reduction(xp, grad, sign.shape, self.dtype, self.reduction, sign.size)
         return grad_input, -grad_input
 
 
@@ -668,12 +670,20 @@ class CrossEntropy(Op):
             row_weight, indices, class_weight, valid = _class_weights(
                 xp, target, weight, ignore_index, classes, dtype, sample_shape, "cross_entropy")
             q = xp.zeros_like(rows)
-            q[xp.arange(rows.shape[0]), indices] = (1 - label_smoothing) * row_weight if label_smoothing \
-                else row_weight
+            picked = xp.arange(rows.shape[0]), indices
+            q[picked] = (1 - label_smoothing) * row_weight if label_smoothing else row_weight
+            # torch's terms: -logp at the target only (a -inf logit elsewhere gives no 0 * -inf), the
+            # smoothing term over every class; ignored targets give 0, not 0 * nan
+            loss = -logp[picked] * q[picked]
             if label_smoothing and classes:
                 q += (label_smoothing / classes) * class_weight * valid[:, None]
+                loss = loss - (label_smoothing / classes) * (logp * class_weight).sum(axis=-1)
+            if not valid.all():
+                loss = xp.where(valid, loss, 0)
+            loss = loss.reshape(sample_shape)
             denominator = row_weight.sum(dtype=dtype)
-        loss = -(q * logp).sum(axis=-1).reshape(sample_shape)
+        if self.target_scale is not None:
+            loss = -(q * logp).sum(axis=-1).reshape(sample_shape)
         self.q, self.softmax, self.shape = q, xp.exp(logp), input.shape
         self.reduction, self.denominator, self.sample_shape = reduction, denominator, sample_shape
         self.input_dtype = input.dtype
@@ -751,13 +761,15 @@ class NllLoss(Op):
         check_reduction(reduction)
         rows, target, sample_shape = _as_rows(input, target, "nll_loss")
         classes, dtype = rows.shape[1], input.dtype
-        row_weight, indices, _, _ = _class_weights(xp, target, weight, ignore_index, classes, dtype,
-                                                sample_shape, "nll_loss")
+        row_weight, indices, _, valid = _class_weights(xp, target, weight, ignore_index, classes, dtype,
+                                                    sample_shape, "nll_loss")
         self.picked = (xp.arange(rows.shape[0]), indices)
         self.row_weight, self.shape, self.reduction = row_weight, input.shape, reduction
         self.denominator, self.sample_shape = row_weight.sum(dtype=dtype), sample_shape
-        loss = (-rows[self.picked] * row_weight).reshape(sample_shape)
-        return _reduce(xp, loss, reduction, self.denominator)
+        loss = -rows[self.picked] * row_weight
+        if not valid.all():  # ignored targets give 0, not 0 * nan (torch masks them)
+            loss = xp.where(valid, loss, 0)
+        return _reduce(xp, loss.reshape(sample_shape), reduction, self.denominator)
 
     def backward(self, xp, grad):
         w = self.row_weight
@@ -779,8 +791,13 @@ class BinaryCrossEntropy(Op):
     name = "binary_cross_entropy"
     methods = ()
     differentiable_backward = True
+    # targets checked against finite differences keep inside (0, 1): torch (and kittygrad) reject a
+    # target perturbed below 0; the variant puts exact 0 and 1 targets in, checked against torch only
     conformance = Conformance(torch="nn.functional.binary_cross_entropy", shapes="same",
-                              domain=((0.05, 0.95), (0.0, 1.0)), options={"reduction": list(REDUCTIONS)})
+                              domain=((0.05, 0.95), (0.01, 0.99)), options={"reduction": list(REDUCTIONS)},
+                              variants=(Conformance(torch="nn.functional.binary_cross_entropy", shapes="same",
+                                                    domain=((0.05, 0.95), (0.0, 1.0)), fd=False,
+                                                    options={"reduction": list(REDUCTIONS)}),))
 
     def forward(self, xp, input, target, weight=None, reduction="mean"):
         check_reduction(reduction)
@@ -790,8 +807,11 @@ class BinaryCrossEntropy(Op):
         if input.dtype != target.dtype:  # torch refuses too ("Found dtype Double but expected Float")
             raise RuntimeError(f"binary_cross_entropy(): expected target of the input's dtype {input.dtype}, "
                                f"but got target of dtype {target.dtype}; convert one with .to()")
-        if input.size and (input.min() < 0 or input.max() > 1):
+        # written so that nan fails, as torch's checks; torch checks the target too
+        if input.size and not (input.min() >= 0 and input.max() <= 1):
             raise RuntimeError("all elements of input should be between 0 and 1")
+        if target.size and not (target.min() >= 0 and target.max() <= 1):
+            raise RuntimeError("all elements of target should be between 0 and 1")
         self.weight = _elementwise_weight(xp, "binary_cross_entropy", "weight", weight, input)
         with xp.errstate(divide="ignore"):
             log_x = xp.maximum(xp.log(input), -100)
@@ -880,13 +900,17 @@ class BinaryCrossEntropyWithLogits(Op):
             if self.needs_input_grad[1]:
                 grad_target = -grad * x
         else:
-            log_weight = (self.pos_weight - 1) * t + 1
+            # torch's formulas term by term: equal in exact arithmetic to shorter ones, but not at inf
+            # logits, where (1 - t) - lw * (1 - sigmoid) or softplus(-x) - x differ in inf and nan
             if self.needs_input_grad[0]:
-                grad_input = grad * ((1 - t) - log_weight * (1 - sigmoid))
+                weighted = self.pos_weight * t
+                grad_input = grad * ((weighted + 1 - t) * sigmoid - weighted)
             if self.needs_input_grad[1]:
-                # recorded: softplus(-x) recomputed from the (differentiable) input
+                # log_sigmoid(-x) - pos_weight * log_sigmoid(x), each a softplus (recorded: recomputed
+                # from the differentiable input)
                 softplus_neg = self.softplus_neg if xp is np else xp.logaddexp(0, -x).astype(x.dtype)
-                grad_target = grad * ((self.pos_weight - 1) * softplus_neg - x)
+                softplus = xp.logaddexp(0, x).astype(x.dtype)
+                grad_target = grad * (self.pos_weight * softplus_neg - softplus)
         input_dtype, target_dtype = self.dtypes
         return (None if grad_input is None else grad_input.astype(input_dtype, copy=False),
                 None if grad_target is None else grad_target.astype(target_dtype, copy=False))

@@ -145,6 +145,15 @@ class Div(Op):
         return grad_input, -grad_input * self.input / self.other
 
 
+def _power(xp, x, p):
+    """``x ** p`` as torch computes a number power: for -0.5 its reciprocal square root (``-0.0 ** -0.5``
+    is -inf, as ``1 / sqrt(-0.0)``, where C's pow gives inf); NumPy already takes the square root for 0.5."""
+    if p.__class__ is float and p == -0.5:
+        with xp.errstate(divide="ignore", invalid="ignore"):  # torch warns at no base
+            return 1 / xp.sqrt(x)
+    return x ** p
+
+
 class Pow(Op):
     """pow(input, exponent) -> Tensor
 
@@ -177,7 +186,7 @@ class Pow(Op):
                 and exponent == exponent and exponent not in (math.inf, -math.inf):  # torch casts it to float16
             raise RuntimeError(f"pow(): exponent={exponent} cannot be converted to float16 without overflow")
         self.input, self.exponent = input, exponent
-        self.out = out = input ** exponent
+        self.out = out = _power(xp, input, exponent)
         return out
 
     def backward(self, xp, grad):
@@ -188,7 +197,7 @@ class Pow(Op):
             if e == 1 or e == 2:
                 return (grad if e == 1 else grad * (2 * x)), None
             with xp.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative is inf, as torch
-                return grad * (e * x ** (e - 1)), None
+                return grad * (e * _power(xp, x, e - 1)), None
         grad_input = grad_exponent = None
         with xp.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative is inf, as in torch
             if self.needs_input_grad[0]:

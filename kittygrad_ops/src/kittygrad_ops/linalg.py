@@ -316,7 +316,12 @@ def _parse_einsum(equation, shapes):
 def _onto_diagonal(xp: Any, partial: Any, letters: str, term: str, shape: tuple[int, ...]) -> Any:
     """``partial`` (over the unique ``letters``) spread onto the diagonal of an operand ``term`` with
     repeated letters: zero off it. One einsum with a constant mask, so it records under create_graph
-    (a write through an einsum view would not)."""
+    (a write through an einsum view would not). Without recording, that write: exact zeros off the
+    diagonal, as torch's, where the mask's product would turn an inf or nan of ``partial`` into nan."""
+    if xp is np:
+        out = np.zeros(shape, partial.dtype)
+        np.einsum(f"{term}->{letters}", out)[...] = partial  # a writable view of the diagonal
+        return out
     free = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in term)
     seen: set[str] = set()
     spread = ""  # term with each repeat renamed, so that the output has no repeated letter

@@ -14,7 +14,7 @@ from kittygrad_core.extend import (
     apply,  # to call the internal ops, which have no binding
 )
 
-from ._dims import _numpy_int, expand_reduced, normalize_dim, reduction_axes
+from ._dims import _numpy_int, expand_reduced, normalize_dim, reduction_axes, sgn
 from ._strategies import dim_or_none, norm_dims
 
 _DIM_OPTIONS = {"dim": "dims", "keepdim": "bool"}
@@ -199,7 +199,7 @@ class Prod(Op):
 
     Returns the product of the elements of ``input`` (over the single dim ``dim`` if given)."""
 
-    __slots__ = ("input", "axes", "keepdim", "out")
+    __slots__ = ("input", "axes", "keepdim", "out", "whole")
 
     name = "prod"
     differentiable_backward = True
@@ -211,21 +211,28 @@ class Prod(Op):
 
     def forward(self, xp, input, dim=None, keepdim=False):
         axes = reduction_axes("prod", None, input.ndim) if dim is None else _one_dim("prod", dim, input.ndim)
-        self.input, self.axes, self.keepdim = input, axes, keepdim
+        self.input, self.axes, self.keepdim, self.whole = input, axes, keepdim, dim is None
         self.out = input.prod(axis=axes, keepdims=keepdim)
         return self.out
 
     def backward(self, xp, grad):
         x, axes, keepdim = self.input, self.axes, self.keepdim
+        if x.ndim == 0:  # torch's rule: the product of one number passes the gradient on (also at nan, inf)
+            return grad.reshape(())
+        grad = expand_reduced(xp, grad, x.shape, axes, keepdim)
         if xp is not np:
-            return expand_reduced(xp, grad, x.shape, axes, keepdim) * _others_product(xp, x, axes)
-        out = expand_reduced(xp, self.out, x.shape, axes, keepdim)
-        zeros = x == 0
-        count = expand_reduced(xp, zeros.sum(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
-        safe = xp.where(zeros, xp.ones((), x.dtype), x)  # no zero: out / x; one zero: product of the others
-        others = expand_reduced(xp, safe.prod(axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
-        local = xp.where(zeros, xp.where(count == 1, others, 0), xp.where(count == 0, out / safe, 0))
-        return (expand_reduced(xp, grad, x.shape, axes, keepdim) * local).astype(x.dtype, copy=False)
+            return grad * _others_product(xp, x, axes)
+        # torch's rule, which decides on the whole input (the same numbers at nan and inf too): no
+        # zero, out / x; over all dims with two zeros or more, 0; else the product of the others
+        # (exclusive products from both ends)
+        zeros = int((x == 0).sum())
+        if not zeros:
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                return (grad * (expand_reduced(xp, self.out, x.shape, axes, keepdim) / x)).astype(x.dtype, copy=False)
+        if zeros > 1 and self.whole:
+            return xp.zeros_like(x)
+        with xp.errstate(invalid="ignore", over="ignore"):
+            return (grad * _others_product(xp, x, axes)).astype(x.dtype, copy=False)
 
 
 def _others_product(xp, x, axes):
@@ -535,7 +542,7 @@ class Norm(Op):
             return None  # torch's gradient is undefined: the input's grad stays None
         grad = expand_reduced(xp, grad, x.shape, self.axes, self.keepdim)
         norm = expand_reduced(xp, self.out, x.shape, self.axes, self.keepdim)
-        magnitude, sign = xp.abs(x), xp.sign(x)
+        magnitude, sign = xp.abs(x), sgn(xp, x)  # torch's sgn: 0 at nan
         with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if p == 1:
                 return sign * grad
@@ -587,7 +594,7 @@ class Cumprod(Op):
     """cumprod(input, dim) -> Tensor
 
     Returns the cumulative products of ``input`` along ``dim``. The gradient is exact with zeros in
-    ``input`` too: it divides by ``input`` when there are none, and otherwise runs a reverse scan."""
+    ``input`` too: it divides by ``input`` before a slice's first zero, and is 0 after it, as in torch."""
 
     __slots__ = ("axis", "input", "out")
 
@@ -605,24 +612,35 @@ class Cumprod(Op):
 
     def backward(self, xp, grad):
         x = self.input
-        if x.ndim == 0:  # the cumulative product of one number is that number (also at 0)
+        if x.ndim == 0 or x.shape[self.axis] == 1:  # the identity, also at 0, nan and inf (torch's rule)
             return grad
         if xp.all(x != 0):
             return _reverse_cumsum(xp, grad * self.out, self.axis) / x
-        # d out_j / d x_i = (product of x before i) * (product of x from i+1 to j), for j >= i:
-        # grad_i = before_i * s_i with s_i = g_i + x_{i+1} * s_{i+1}, scanned from the end.
-        g, x = xp.moveaxis(grad, self.axis, 0), xp.moveaxis(x, self.axis, 0)
-        before = xp.concatenate([xp.ones_like(x[:1]), xp.cumprod(x[:-1], axis=0)])
-        if xp is not np:  # recording: rows joined at the end, no writes into an array read meanwhile
+        if xp is not np:  # recording: exact with zeros, by the scan below (rows joined at the end)
+            # d out_j / d x_i = (product of x before i) * (product of x from i+1 to j), for j >= i:
+            # grad_i = before_i * s_i with s_i = g_i + x_{i+1} * s_{i+1}, scanned from the end.
+            g, x = xp.moveaxis(grad, self.axis, 0), xp.moveaxis(x, self.axis, 0)
+            before = xp.concatenate([xp.ones_like(x[:1]), xp.cumprod(x[:-1], axis=0)])
             rows = [g[-1]]
             for i in range(len(g) - 2, -1, -1):
                 rows.append(g[i] + x[i + 1] * rows[-1])
             return xp.moveaxis(before * xp.stack(rows[::-1]), 0, self.axis)
-        s = xp.empty_like(g)
-        s[-1] = g[-1]
-        for i in range(len(g) - 2, -1, -1):  # one step per position along dim, vectorised across others
-            s[i] = g[i] + x[i + 1] * s[i + 1]
-        return xp.moveaxis(before * s, 0, self.axis)
+        # torch's rule, slice by slice along dim (the same numbers at nan and inf too): before the
+        # slice's first zero the quotient of the simple case; at the first zero, the product of the x
+        # before it times sum_k g_k * prod(x after it up to k), k up to the second zero; after it 0.
+        axis, out = self.axis, self.out
+        zeros = x == 0
+        seen = xp.cumsum(zeros, axis=axis)
+        free, between = seen == 0, seen == 1
+        first = between & zeros
+        with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            simple = _reverse_cumsum(xp, xp.where(free, grad * out, 0), axis) / x
+            tail = (xp.cumprod(xp.where(between & ~first, x, 1), axis=axis)
+                    * xp.where(between, grad, 0)).sum(axis=axis, keepdims=True)
+            ones = xp.ones_like(xp.take(out, [0], axis=axis))
+            before = xp.concatenate([ones, xp.take(out, range(x.shape[axis] - 1), axis=axis)], axis=axis)
+            result = xp.where(free, simple, xp.where(first, before * tail, 0))
+        return result.astype(grad.dtype, copy=False)
 
 
 OPS = (Sum, Mean, Var, Std, Prod, Amax, Amin, MaxValues, MinValues, Max, Min, Argmax, Argmin, Logsumexp, Norm,

@@ -12,7 +12,7 @@ import numbers
 
 from kittygrad_core import Conformance, Op
 
-from ._dims import masked
+from ._dims import masked, sgn
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -20,7 +20,7 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 class Abs(Op):
     """abs(input) -> Tensor
 
-    Returns the absolute value of ``input`` elementwise; the gradient at 0 is 0, as in torch."""
+    Returns the absolute value of ``input`` elementwise; the gradient at 0 (and at nan) is 0, as in torch."""
 
     __slots__ = ("input",)
 
@@ -35,7 +35,7 @@ class Abs(Op):
         return xp.abs(input)
 
     def backward(self, xp, grad):
-        return grad * xp.sign(self.input)
+        return grad * sgn(xp, self.input)
 
 
 class Sqrt(Op):
