@@ -259,29 +259,33 @@ class Amax(Op):
     """amax(input, dim=(), keepdim=False) -> Tensor
 
     Returns the maximum of ``input`` over ``dim`` (all dims by default); tied maxima share the gradient
-    evenly, as in torch."""
+    evenly, and a slice whose maximum is nan gets a nan gradient throughout, as in torch."""
 
     __slots__ = ("input", "axes", "keepdim", "out")
 
-    name = "amax"
+    name = public = "amax"
+    largest = True
     differentiable_backward = True
     conformance = Conformance(
         torch=lambda torch, x, dim=(), keepdim=False: torch.amax(x, () if dim is None else dim, keepdim),
         shapes="same", empty=False, options=_DIM_OPTIONS)
 
     def forward(self, xp, input, dim=(), keepdim=False):
-        axes = reduction_axes(self.name, dim, input.ndim)
-        _nonempty(self.name, input.shape, axes, dim is None or (isinstance(dim, tuple) and not dim))
+        axes = reduction_axes(self.public, dim, input.ndim)
+        _nonempty(self.public, input.shape, axes, dim is None or (isinstance(dim, tuple) and not dim))
         self.input, self.axes, self.keepdim = input, axes, keepdim
-        self.out = input.max(axis=axes, keepdims=keepdim) if self.name == "amax" else \
+        self.out = input.max(axis=axes, keepdims=keepdim) if self.largest else \
             input.min(axis=axes, keepdims=keepdim)
         return self.out
 
     def backward(self, xp, grad):
         x, axes, keepdim = self.input, self.axes, self.keepdim
-        out = expand_reduced(xp, self.out, x.shape, axes, keepdim)
-        mask = (x == out) | (xp.isnan(x) & xp.isnan(out))  # as torch's evenly_distribute_backward
+        # torch's scale_grad_by_count: no element equals a nan maximum, so its slice divides by a
+        # count of 0 and the gradient there is nan everywhere
+        mask = x == expand_reduced(xp, self.out, x.shape, axes, keepdim)
         count = mask.sum(axis=axes, keepdims=True).astype(x.dtype)
+        if xp is not np:  # a constant; nan for 0 (the same result) keeps the second backward silent
+            count = np.where(count == 0, count.dtype.type(np.nan), count)
         with xp.errstate(divide="ignore", invalid="ignore"):
             return expand_reduced(xp, grad, x.shape, axes, keepdim) / count * mask
 
@@ -290,14 +294,50 @@ class Amin(Amax):
     """amin(input, dim=(), keepdim=False) -> Tensor
 
     Returns the minimum of ``input`` over ``dim`` (all dims by default); tied minima share the gradient
-    evenly, as in torch."""
+    evenly, and a slice whose minimum is nan gets a nan gradient throughout, as in torch."""
 
     __slots__ = ()
 
-    name = "amin"
+    name = public = "amin"
+    largest = False
     conformance = Conformance(
         torch=lambda torch, x, dim=(), keepdim=False: torch.amin(x, () if dim is None else dim, keepdim),
         shapes="same", empty=False, options=_DIM_OPTIONS)
+
+
+class MaxAll(Amax):
+    """max_all(input) -> Tensor
+
+    Internal op of ``max(input)``: the largest element; tied maxima share the gradient evenly, and at a
+    nan maximum the nan elements share it, as in torch (where ``amax`` gives nan to all)."""
+
+    __slots__ = ()
+
+    name, public = "max_all", "max"
+    functions = methods = ()
+    n_inputs = 1
+    conformance = Conformance(torch=lambda torch, x: torch.max(x), call=lambda kitty, x: _call("max_all", x),
+                              shapes="same", empty=False)
+
+    def backward(self, xp, grad):
+        x = self.input
+        # torch's evenly_distribute_backward; the result is one number, so one test picks the mask
+        mask = xp.isnan(x) if xp.isnan(self.out) else x == self.out
+        return xp.where(mask, grad / mask.sum().astype(x.dtype), 0).astype(x.dtype, copy=False)  # +0 elsewhere
+
+
+class MinAll(MaxAll):
+    """min_all(input) -> Tensor
+
+    Internal op of ``min(input)``: the smallest element; tied minima share the gradient evenly, and at a
+    nan minimum the nan elements share it, as in torch (where ``amin`` gives nan to all)."""
+
+    __slots__ = ()
+
+    name, public = "min_all", "min"
+    largest = False
+    conformance = Conformance(torch=lambda torch, x: torch.min(x), call=lambda kitty, x: _call("min_all", x),
+                              shapes="same", empty=False)
 
 
 class MaxValues(Op):
@@ -370,7 +410,7 @@ def _extreme(op, input, dim, keepdim):
         if keepdim is not False:
             raise TypeError(f"{op}(): keepdim needs a dim: {op}(input) or {op}(input, dim, keepdim=False).")
         _nonempty(op, getattr(input, "shape", ()), (), True)
-        return _call("amax" if op == "max" else "amin", input)
+        return _call(f"{op}_all", input)
     values = _call(f"{op}_values", input, dim=dim, keepdim=keepdim)
     indices = _call(f"arg{op}", input, dim=dim, keepdim=keepdim)
     return (max_result if op == "max" else min_result)(values, indices)
@@ -643,5 +683,5 @@ class Cumprod(Op):
         return result.astype(grad.dtype, copy=False)
 
 
-OPS = (Sum, Mean, Var, Std, Prod, Amax, Amin, MaxValues, MinValues, Max, Min, Argmax, Argmin, Logsumexp, Norm,
-       Cumsum, Cumprod)
+OPS = (Sum, Mean, Var, Std, Prod, Amax, Amin, MaxAll, MinAll, MaxValues, MinValues, Max, Min, Argmax, Argmin,
+       Logsumexp, Norm, Cumsum, Cumprod)
