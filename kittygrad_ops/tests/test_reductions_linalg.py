@@ -468,6 +468,13 @@ REDUCTIONS_AT_SPECIALS = {
     "norm_1_dim": (lambda x: x.norm(1, dim=1), lambda x: x.norm(1, dim=1), (3, 4)),
     # a nan extremum: amax/amin give its whole slice a nan gradient; max()/min() give it to the nans
     # (+0 elsewhere); max(dim)/min(dim) to the first nan
+    # no degree of freedom left over the whole input: torch's gradient is inf, nan where x equals the
+    # mean; std's is nan
+    "var_1": (lambda x: x.var(), lambda x: x.var(), (1,)),
+    "var_dof_negative": (lambda x: x.var(correction=3), lambda x: x.var(correction=3), (2,)),
+    "var_dim": (lambda x: x.var(1, correction=2), lambda x: x.var(1, correction=2), (3, 2)),
+    "std_1": (lambda x: x.std(), lambda x: x.std(), (1,)),
+    "std_dof_negative": (lambda x: x.std(correction=3), lambda x: x.std(correction=3), (2,)),
     "amax_dim": (lambda x: x.amax(1), lambda x: x.amax(1), (3, 4)),
     "amax": (lambda x: x.amax(), lambda x: x.amax(), (2, 3)),
     "amin_dim": (lambda x: x.amin(1), lambda x: x.amin(1), (3, 4)),

@@ -118,9 +118,17 @@ class Var(Op):
 
     def backward(self, xp, grad):
         grad = expand_reduced(xp, grad, self.shape, self.axes, self.keepdim)
-        if not self.divisor and self.whole and xp is not np:
-            return grad * float("nan")  # torch: no dof over the whole input gives nan, a constant of x
+        if self.divisor <= 0 and self.whole:
+            return grad * _no_dof(self.input)
         return grad * _deviations(xp, self) * (2.0 / self.divisor if self.divisor else float("inf"))
+
+
+def _no_dof(x):
+    """torch's ``var`` gradient factor over the whole input with no degree of freedom left: 2 / dof is
+    infinite, nan where ``x`` equals its mean (inf * 0) and inf elsewhere, whatever the deviation's sign
+    (also at a nan); a constant of ``x``."""
+    with np.errstate(invalid="ignore"):  # the mean of inf and -inf
+        return np.where(x == x.mean(), np.nan, np.inf).astype(x.dtype)
 
 
 class Std(Op):
@@ -128,7 +136,7 @@ class Std(Op):
 
     Returns the standard deviation of ``input`` over ``dim``, dividing by ``N - correction``."""
 
-    __slots__ = ("input", "axes", "deviations", "divisor", "shape", "keepdim", "out")
+    __slots__ = ("input", "axes", "deviations", "divisor", "shape", "keepdim", "out", "whole")
 
     name = "std"
     differentiable_backward = True
@@ -137,7 +145,7 @@ class Std(Op):
 
     def forward(self, xp, input, dim=None, *, correction=1, keepdim=False):
         self.axes, self.deviations, self.divisor = _centered("std", input, dim, correction)
-        self.input = input
+        self.input, self.whole = input, dim is None or input.ndim == 0
         self.shape, self.keepdim = input.shape, keepdim
         divisor = self.divisor if self.divisor > 0 else 0  # a nan divisor clamps to 0 too, as torch's
         scale, ratio = _mean_square(xp, self.deviations, self.axes, keepdim, divisor)
@@ -146,6 +154,10 @@ class Std(Op):
         return self.out
 
     def backward(self, xp, grad):
+        if self.divisor <= 0 and self.whole:  # torch: var's gradient of grad / (2 * std), std inf or nan: nan
+            with xp.errstate(invalid="ignore"):
+                scale = grad / (2 * self.out)
+            return expand_reduced(xp, scale, self.shape, self.axes, self.keepdim) * _no_dof(self.input)
         with xp.errstate(divide="ignore", invalid="ignore"):
             scale = grad / self.out / self.divisor  # one product could overflow where the quotients do not
         # torch: no gradient where the standard deviation is exactly 0 (all deviations are 0 there)
