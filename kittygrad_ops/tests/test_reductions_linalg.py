@@ -516,3 +516,36 @@ def test_amax_second_derivative_at_a_nan_slice_is_nan_and_silent(op):
         results.append((x.grad.detach().numpy(), c.grad.detach().numpy()))
     for actual, expected in zip(*results):
         np.testing.assert_allclose(actual, expected, equal_nan=True)
+
+
+def _second_derivative(lib, fn, data, seed):
+    """The first gradient (recorded) and the second derivative of ``fn`` under random vectors."""
+    rng = np.random.default_rng(seed)
+    x = lib.tensor(data, requires_grad=True)
+    out = fn(x)
+    u = lib.tensor(rng.uniform(-2, 2, tuple(out.shape)).astype(data.dtype))
+    v = lib.tensor(rng.uniform(-2, 2, data.shape).astype(data.dtype))
+    (out * u).sum().backward(create_graph=True)
+    first = x.grad
+    x.grad = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's RuntimeWarnings inside the recorded ops
+        (first * v).sum().backward()
+    return first.detach().numpy(), x.grad.detach().numpy()
+
+
+SECOND_AT_SPECIALS = {
+    "prod": (lambda x: x.prod(), (4,)),
+    "prod_dim": (lambda x: x.prod(1), (2, 3)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(SECOND_AT_SPECIALS))
+def test_second_derivatives_at_non_finite_and_zero_inputs(name, dtype):
+    # the recorded rule is torch's too: prod's out / x without a zero (so nan at nan and inf), the
+    # exclusive products with zeros
+    fn, shape = SECOND_AT_SPECIALS[name]
+    for seed, x in enumerate(_special_arrays(shape, dtype)):
+        for actual, expected in zip(_second_derivative(kitty, fn, x, seed), _second_derivative(torch, fn, x, seed)):
+            np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=str(x))

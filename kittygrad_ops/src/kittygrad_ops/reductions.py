@@ -232,7 +232,11 @@ class Prod(Op):
         if x.ndim == 0:  # torch's rule: the product of one number passes the gradient on (also at nan, inf)
             return grad.reshape(())
         grad = expand_reduced(xp, grad, x.shape, axes, keepdim)
-        if xp is not np:
+        if xp is not np:  # recording: torch's choice too (out / x without zeros; its second derivative
+            # at nan and inf is nan), but with zeros the exclusive products even for two zeros or more
+            if not (x == 0).any():
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    return grad * (expand_reduced(xp, self.out, x.shape, axes, keepdim) / x)
             return grad * _others_product(xp, x, axes)
         # torch's rule, which decides on the whole input (the same numbers at nan and inf too): no
         # zero, out / x; over all dims with two zeros or more, 0; else the product of the others
