@@ -537,6 +537,9 @@ def _second_derivative(lib, fn, data, seed):
 SECOND_AT_SPECIALS = {
     "prod": (lambda x: x.prod(), (4,)),
     "prod_dim": (lambda x: x.prod(1), (2, 3)),
+    "norm": (lambda x: x.norm(), (3,)),
+    "norm_dim": (lambda x: x.norm(dim=1), (3, 2)),
+    "norm_3_dim": (lambda x: x.norm(3, dim=1), (3, 2)),
 }
 
 
@@ -544,8 +547,9 @@ SECOND_AT_SPECIALS = {
 @pytest.mark.parametrize("name", sorted(SECOND_AT_SPECIALS))
 def test_second_derivatives_at_non_finite_and_zero_inputs(name, dtype):
     # the recorded rule is torch's too: prod's out / x without a zero (so nan at nan and inf), the
-    # exclusive products with zeros
+    # exclusive products with zeros; the 2-norm's x / norm masked at a zero norm (0 / 0 below it)
     fn, shape = SECOND_AT_SPECIALS[name]
+    tol = {"rtol": 1e-3, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-7, "atol": 1e-9}  # cancellation
     for seed, x in enumerate(_special_arrays(shape, dtype)):
         for actual, expected in zip(_second_derivative(kitty, fn, x, seed), _second_derivative(torch, fn, x, seed)):
-            np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=str(x))
+            np.testing.assert_allclose(actual, expected, equal_nan=True, err_msg=str(x), **tol)

@@ -607,9 +607,10 @@ class Norm(Op):
                 return sign * (grad / mask.sum(axis=self.axes, keepdims=True).astype(x.dtype)) * mask
             if p < 1:
                 return sign * xp.where(x == 0, 0, magnitude ** (p - 1)) * grad * norm ** (1 - p)
+            if p == 2:  # torch divides x, not grad: a zero norm's second derivative is then 0 / 0
+                return grad * xp.where(norm == 0, 0, x / norm)
             scale = xp.where(norm == 0, 0, grad / norm ** (p - 1))
-            return (x * scale if p == 2 else
-                    sign * magnitude ** (p - 1) * scale if p < 2 else x * magnitude ** (p - 2) * scale)
+            return sign * magnitude ** (p - 1) * scale if p < 2 else x * magnitude ** (p - 2) * scale
 
 
 # ---------------------------------------------------------------- scans
