@@ -2,6 +2,8 @@
 targets, mixed dtypes in the binary losses, and state left untouched by failed calls."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -372,3 +374,42 @@ def test_binary_cross_entropy_rejects_what_torch_rejects(which, bad):
         TF.binary_cross_entropy(torch.tensor(values["input"]), torch.tensor(values["target"]))
     with pytest.raises(RuntimeError, match=f"all elements of {which} should be between 0 and 1"):
         F.binary_cross_entropy(kitty.tensor(values["input"]), kitty.tensor(values["target"]))
+
+
+def _derivatives(lib, fn, values, seed):
+    """First gradients (recorded, signs of zeros kept) and the second derivatives of ``fn`` w.r.t. the
+    inputs and the upstream gradient, under random vectors."""
+    rng = np.random.default_rng(seed)
+    xs = [lib.tensor(np.array(v), requires_grad=True) for v in values]
+    out = fn(*xs)
+    g = lib.tensor(rng.uniform(-1.5, 1.5, tuple(out.shape)), requires_grad=True)
+    out.backward(g, create_graph=True)
+    firsts = [x.grad for x in xs]
+    for x in xs:
+        x.grad = None
+    total = sum((f * lib.tensor(rng.uniform(-1.5, 1.5, tuple(f.shape)))).sum() for f in firsts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's RuntimeWarnings inside the recorded ops
+        total.backward()
+    return [t.detach().numpy() for t in firsts + [x.grad for x in xs] + [g.grad]]
+
+
+# name: (kittygrad call, torch call, inputs)
+SECOND_DERIVATIVES_AT_SPECIALS = {
+    "mse_loss": (lambda x, t: F.mse_loss(x, t, reduction="none"), lambda x, t: TF.mse_loss(x, t, reduction="none"),
+                 ([-1.5, 0.5, 2.0, -0.0, 0.0, NAN], [INF, 0.5, -INF, -0.0, 0.0, 1.0])),
+    "mse_loss_mean": (F.mse_loss, TF.mse_loss, ([[-1.5, 0.5], [-0.0, 3.0]], [[INF, 0.5], [0.0, -INF]])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_DERIVATIVES_AT_SPECIALS))
+def test_loss_second_derivatives_at_non_finite_and_signed_zero_inputs(name):
+    # mse_loss: the target's gradient is torch's own 2 * (target - input) * grad (+0 at equal values;
+    # its derivative w.r.t. the upstream gradient is nan, not inf, at an infinite difference)
+    kitty_fn, torch_fn, values = SECOND_DERIVATIVES_AT_SPECIALS[name]
+    for seed in range(3):
+        for actual, expected in zip(_derivatives(kitty, kitty_fn, values, seed),
+                                    _derivatives(torch, torch_fn, values, seed)):
+            np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-9, equal_nan=True)
+            zeros = (actual == 0) & (expected == 0)
+            assert (np.signbit(actual[zeros]) == np.signbit(expected[zeros])).all(), (actual, expected)

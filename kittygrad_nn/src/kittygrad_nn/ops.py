@@ -489,7 +489,12 @@ class MseLoss(Op):
         diff = self.diff if xp is np else xp.asarray(self.input - self.target, self.diff.dtype)
         grad = _grad_of_reduction(xp, grad, diff.shape, diff.dtype, self.reduction, diff.size)
         grad_input = 2 * diff * grad
-        return grad_input, -grad_input
+        if not self.needs_input_grad[1]:
+            return grad_input, None
+        # torch's: the target's own 2 * (target - input) * grad, not -grad_input (+0, not -0, at equal
+        # values; nan, not inf, for the upstream gradient's second derivative at an infinite difference)
+        target = self.target - self.input
+        return grad_input, 2 * xp.asarray(target, diff.dtype) * grad
 
 
 class L1Loss(Op):
