@@ -377,7 +377,7 @@ def test_binary_cross_entropy_rejects_what_torch_rejects(which, bad):
 
 
 def _derivatives(lib, fn, values, seed):
-    """First gradients (recorded, signs of zeros kept) and the second derivatives of ``fn`` w.r.t. the
+    """The value, the first gradients (recorded) and the second derivatives of ``fn`` w.r.t. the
     inputs and the upstream gradient, under random vectors."""
     rng = np.random.default_rng(seed)
     xs = [lib.tensor(np.array(v), requires_grad=True) for v in values]
@@ -391,7 +391,7 @@ def _derivatives(lib, fn, values, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NumPy's RuntimeWarnings inside the recorded ops
         total.backward()
-    return [t.detach().numpy() for t in firsts + [x.grad for x in xs] + [g.grad]]
+    return [t.detach().numpy() for t in [out] + firsts + [x.grad for x in xs] + [g.grad]]
 
 
 # name: (kittygrad call, torch call, inputs)
@@ -399,13 +399,19 @@ SECOND_DERIVATIVES_AT_SPECIALS = {
     "mse_loss": (lambda x, t: F.mse_loss(x, t, reduction="none"), lambda x, t: TF.mse_loss(x, t, reduction="none"),
                  ([-1.5, 0.5, 2.0, -0.0, 0.0, NAN], [INF, 0.5, -INF, -0.0, 0.0, 1.0])),
     "mse_loss_mean": (F.mse_loss, TF.mse_loss, ([[-1.5, 0.5], [-0.0, 3.0]], [[INF, 0.5], [0.0, -INF]])),
+    "binary_cross_entropy": (
+        lambda x, t: F.binary_cross_entropy(x, t, reduction="none"),
+        lambda x, t: TF.binary_cross_entropy(x, t, reduction="none"),
+        ([0.0, -0.0, 1.0, 0.3, 0.0, -0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.0, 0.0, -0.0, -0.0, 1.0])),
 }
 
 
 @pytest.mark.parametrize("name", sorted(SECOND_DERIVATIVES_AT_SPECIALS))
 def test_loss_second_derivatives_at_non_finite_and_signed_zero_inputs(name):
     # mse_loss: the target's gradient is torch's own 2 * (target - input) * grad (+0 at equal values;
-    # its derivative w.r.t. the upstream gradient is nan, not inf, at an infinite difference)
+    # its derivative w.r.t. the upstream gradient is nan, not inf, at an infinite difference);
+    # binary_cross_entropy: torch's loss is +0 at input 0 and target 0, and the target's gradient
+    # (-logit(input)) has the derivative +inf at input -0.0 as at 0.0
     kitty_fn, torch_fn, values = SECOND_DERIVATIVES_AT_SPECIALS[name]
     for seed in range(3):
         for actual, expected in zip(_derivatives(kitty, kitty_fn, values, seed),

@@ -821,7 +821,7 @@ class BinaryCrossEntropy(Op):
         with xp.errstate(divide="ignore"):
             log_x = xp.maximum(xp.log(input), -100)
             log_1mx = xp.maximum(xp.log1p(-input), -100)
-        loss = -(target * log_x + (1 - target) * log_1mx)
+        loss = (target - 1) * log_1mx - target * log_x  # torch's form: +0, not -0, at input 0, target 0
         if self.weight is not None:
             loss = loss * self.weight
         self.input, self.target, self.reduction = input, target, reduction
@@ -836,6 +836,8 @@ class BinaryCrossEntropy(Op):
         if self.needs_input_grad[0]:
             grad_input = grad * (x - t) / xp.maximum((1 - x) * x, 1e-12)
         if self.needs_input_grad[1]:
+            if xp is not np:  # torch's logit derivative at x == 0 is +inf, also at -0.0 (1 / -0.0 is -inf)
+                x = x + 0.0
             with xp.errstate(divide="ignore"):
                 grad_target = -grad * (xp.log(x) - xp.log1p(-x))
         return grad_input, grad_target
