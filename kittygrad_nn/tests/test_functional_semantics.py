@@ -403,6 +403,11 @@ SECOND_DERIVATIVES_AT_SPECIALS = {
         lambda x, t: F.binary_cross_entropy(x, t, reduction="none"),
         lambda x, t: TF.binary_cross_entropy(x, t, reduction="none"),
         ([0.0, -0.0, 1.0, 0.3, 0.0, -0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.0, 0.0, -0.0, -0.0, 1.0])),
+    "bce_with_logits_pos_weight": (
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none", pos_weight=kitty.tensor([0.5, 2.0])),
+        lambda x, t: TF.binary_cross_entropy_with_logits(x, t, reduction="none",
+                                                         pos_weight=torch.tensor([0.5, 2.0], dtype=torch.float64)),
+        ([[INF, -1.5], [100.0, -INF], [-0.0, 0.0]], [[INF, 0.3], [-INF, 0.5], [1.0, 0.0]])),
 }
 
 
@@ -411,7 +416,8 @@ def test_loss_second_derivatives_at_non_finite_and_signed_zero_inputs(name):
     # mse_loss: the target's gradient is torch's own 2 * (target - input) * grad (+0 at equal values;
     # its derivative w.r.t. the upstream gradient is nan, not inf, at an infinite difference);
     # binary_cross_entropy: torch's loss is +0 at input 0 and target 0, and the target's gradient
-    # (-logit(input)) has the derivative +inf at input -0.0 as at 0.0
+    # (-logit(input)) has the derivative +inf at input -0.0 as at 0.0; bce_with_logits' recorded
+    # sigmoid has torch's derivative beyond +-88 (not a clip's 0, which hid a nan factor)
     kitty_fn, torch_fn, values = SECOND_DERIVATIVES_AT_SPECIALS[name]
     for seed in range(3):
         for actual, expected in zip(_derivatives(kitty, kitty_fn, values, seed),

@@ -899,7 +899,10 @@ class BinaryCrossEntropyWithLogits(Op):
                                   x.size)
         if self.weight is not None:
             grad = grad * self.weight
-        sigmoid = (1 / (1 + xp.exp(-xp.clip(x, -88, 88)))).astype(x.dtype)
+        if xp is np:
+            sigmoid = (1 / (1 + xp.exp(-xp.clip(x, -88, 88)))).astype(x.dtype)
+        else:  # recorded as torch's sigmoid: clip's derivative 0 beyond +-88 would hide a nan factor
+            sigmoid = xp.sigmoid(x)
         grad_input = grad_target = None
         if self.pos_weight is None:
             if self.needs_input_grad[0]:
