@@ -608,7 +608,7 @@ class CrossEntropy(Op):
 
     # input and target: read (recorded) by a create_graph pass only; q_offset: q's part without target
     __slots__ = ("input", "target", "target_scale", "logp", "target_dtype", "q", "q_offset", "softmax", "shape",
-                 "reduction", "denominator", "sample_shape", "input_dtype", "picked")
+                 "reduction", "denominator", "sample_shape", "input_dtype", "picked", "ignored")
 
     name = "cross_entropy"
     methods = ()
@@ -641,7 +641,7 @@ class CrossEntropy(Op):
         rows, target, sample_shape = _as_rows(input, target, "cross_entropy")
         classes, dtype = rows.shape[1], input.dtype
         logp = _log_softmax_rows(xp, rows)
-        self.target_scale = None
+        self.target_scale = self.ignored = None
         if xp is np and input.ndim == 2 and weight is None and not label_smoothing and rows.size \
                 and target.__class__ is np.ndarray and target.shape == sample_shape:
             # the dispatcher hands integer targets over as floats (the default dtype)
@@ -685,6 +685,7 @@ class CrossEntropy(Op):
                 loss = loss - (label_smoothing / classes) * (logp * class_weight).sum(axis=-1)
             if not valid.all():
                 loss = xp.where(valid, loss, 0)
+                self.ignored = ~valid[:, None]
             loss = loss.reshape(sample_shape)
             denominator = row_weight.sum(dtype=dtype)
         if self.target_scale is not None:
@@ -734,7 +735,15 @@ class CrossEntropy(Op):
                                       weighted=True)
             grad = grad.reshape(-1, 1)
         grad_input = grad_target = None
-        if self.needs_input_grad[0]:
+        if self.needs_input_grad[0] and xp is not np:
+            # recorded as torch composes it, nll's gradient then log_softmax's: the upstream gradient's
+            # derivative skips ignored rows (nan logits there) and keeps -q * inf for infinite targets
+            upstream = -(q * grad)
+            if self.ignored is not None:
+                upstream = xp.where(self.ignored, 0, upstream)
+            rows = upstream - softmax * upstream.sum(axis=-1, keepdims=True)
+            grad_input = _restore(xp, rows, self.shape).astype(self.input_dtype, copy=False)
+        elif self.needs_input_grad[0]:
             rows = (softmax * q.sum(axis=-1, keepdims=True) - q) * grad
             grad_input = _restore(xp, rows, self.shape).astype(self.input_dtype, copy=False)
         if self.target_scale is not None and self.needs_input_grad[1]:
