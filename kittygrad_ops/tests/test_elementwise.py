@@ -392,3 +392,20 @@ def test_values_and_gradients_at_non_finite_and_signed_zero_inputs(name, dtype):
     backward_both(k_out, t_out)
     for k, t in zip(ks, ts):
         assert same_as_torch(k.grad, t.grad, signed_zeros=False)
+
+
+def test_div_second_derivative_at_a_zero_divisor_is_torchs():
+    # the divisor's gradient recorded as torch's -grad * (x / y / y): the upstream gradient's derivative
+    # adds v1 / y and -v2 * x / y / y, infinities of either sign (nan where they cancel), not (v1 - v2 * x / y) / y
+    x_data, y_data = np.array([2.5, 0.0, -1.5, 1.0, -0.0]), np.array([0.0, 0.0, -0.0, 2.0, 0.0])
+    results = []
+    for lib in (kitty, torch):
+        x, y = lib.tensor(x_data, requires_grad=True), lib.tensor(y_data, requires_grad=True)
+        g = lib.tensor([0.5, -1.0, 1.5, 2.0, -0.5], dtype=lib.float64, requires_grad=True)
+        (x / y).backward(g, create_graph=True)
+        first = (x.grad * lib.tensor([1.0, -2.0, 0.5, 1.5, 1.0]) + y.grad * lib.tensor([-1.0, 0.5, 2.0, 1.0, 3.0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first.sum().backward()
+        results.append(g.grad.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], equal_nan=True)

@@ -142,6 +142,8 @@ class Div(Op):
         grad_input = grad / self.other
         if not self.needs_input_grad[1]:  # x / 2.0: the divisor's gradient would cost three passes
             return grad_input, None
+        if xp is not np:  # recorded as torch's -grad * (x / y / y): at y == 0 the upstream gradient's
+            return grad_input, -grad * (self.input / self.other / self.other)  # derivative sums infinities
         return grad_input, -grad_input * self.input / self.other
 
 
