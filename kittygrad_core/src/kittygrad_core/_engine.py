@@ -458,8 +458,9 @@ class _Target:
 
     __slots__ = ("_shape", "_dtype", "summed")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any, summed: tuple[int, ...] | None = None) -> None:
-        self._shape, self._dtype, self.summed = shape, dtype, summed
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self._shape, self._dtype = shape, dtype
+        self.summed: tuple[int, ...] | None = None  # set by _run_recorded
 
 
 def _second_backward() -> None:

@@ -98,7 +98,7 @@ class Pack:
                 pack.flat_state[name] = wrap(np.concatenate([state[p][name].numpy().reshape(-1) for p in params]))
         for entries in pack.dicts:
             entries.clear()  # refilled by _share_new_state() in the flat state's order (ready() checks it)
-        pack._share_new_state(set())
+        pack._share_new_state()
         return pack
 
     def ready(self, state: dict[Any, dict[str, Any]]) -> bool:
@@ -138,13 +138,14 @@ class Pack:
         for p, where, shape in zip(self.params, self.slices, self.shapes):
             write_(p, new[where].reshape(shape))
         if len(self.entries[0]) != len(self.flat_state):
-            self._share_new_state(set(self.dicts[0]))
+            self._share_new_state()
         for name, counts in self.counts.items():
             counts.fill(self.flat_state[name].numpy())
 
-    def _share_new_state(self, known: set[str]) -> None:
-        """Gives each parameter its entry of every flat state buffer not in ``known``: a view of its
+    def _share_new_state(self) -> None:
+        """Gives each parameter its entry of every flat state buffer it has none of yet: a view of its
         slice, or of its element of the name's count array (kept equal to the flat count by finish())."""
+        known = set(self.dicts[0])
         for name, tensor in self.flat_state.items():
             if name in known:
                 continue
